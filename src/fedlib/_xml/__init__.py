@@ -1,0 +1,1 @@
+"""Private XML plumbing: the hardened parser and the ID index. Not public API."""

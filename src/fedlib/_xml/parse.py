@@ -1,0 +1,196 @@
+"""The one way fedlib turns untrusted bytes into an XML tree.
+
+Invariants (each has a test in tests/unit/xml/):
+- No DTD is loaded, no entity is resolved, nothing is fetched from the network or the file system: the
+  parser is configured so, and a resolver that refuses every request is attached as a second lock.
+- Any DOCTYPE (internal subset or external identifier) rejects the document with ``forbidden-dtd``;
+  SAML forbids DTDs in protocol messages (SAML core §1.3, Bindings §3.5.5.2 / §3.4.4).
+- Comments and processing instructions are dropped while parsing, so adjacent text is merged and no
+  semantic value (NameID, Issuer, attribute value) can be split by a comment (the ``a<!---->b`` class of
+  attacks gives ``ab``). Exclusive c14n without comments is unaffected by comment removal; a signed PI
+  would no longer digest, which rejects (safe side).
+- Sizes are capped before parsing: the base64 form value and the decoded XML (``malformed-xml``).
+  libxml2's own limits without XML_PARSE_HUGE bound nesting depth (256) and text node size.
+"""
+
+from __future__ import annotations
+
+import binascii
+import threading
+import zlib
+from typing import Any, Final
+
+from lxml import etree
+
+from fedlib.errors import ErrorCode, XMLRejected, reject
+
+DEFAULT_MAX_XML_BYTES: Final = 256 * 1024
+
+_WHITESPACE: Final = b" \t\r\n"
+_UTF8_BOM: Final = b"\xef\xbb\xbf"
+
+
+class ExternalResourceRefused(Exception):
+    """Raised by the resolver if libxml2 ever asks for an external resource (it should not)."""
+
+
+class _DenyResolver(etree.Resolver):
+    """Refuses every external resource libxml2 might ask for (DTDs, entities, XIncludes)."""
+
+    def resolve(self, system_url: str, public_id: str, context: object) -> None:  # type: ignore[override]
+        raise ExternalResourceRefused(system_url)
+
+
+_local = threading.local()
+
+
+def _parser() -> etree.XMLParser:
+    # lxml parsers must not be shared between threads; one per thread, built once.
+    parser: etree.XMLParser | None = getattr(_local, "parser", None)
+    if parser is None:
+        parser = etree.XMLParser(
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            dtd_validation=False,
+            attribute_defaults=False,
+            huge_tree=False,
+            remove_comments=True,
+            remove_pis=True,
+            remove_blank_text=False,
+            strip_cdata=True,
+            collect_ids=False,
+        )
+        parser.resolvers.add(_DenyResolver())
+        _local.parser = parser
+    return parser
+
+
+def _malformed(message: str, detail: str | None = None) -> XMLRejected:
+    err = reject(ErrorCode.MALFORMED_XML, message, detail=detail)
+    assert isinstance(err, XMLRejected)
+    return err
+
+
+def parse_xml(untrusted_xml: bytes, *, max_bytes: int = DEFAULT_MAX_XML_BYTES) -> etree._Element:
+    """Parse untrusted XML bytes and return the document element.
+
+    Raises:
+        XMLRejected: ``malformed-xml`` (too large, not well-formed, not one document element) or
+            ``forbidden-dtd`` (any DOCTYPE).
+    """
+    if len(untrusted_xml) > max_bytes:
+        raise _malformed(
+            f"the XML message is {len(untrusted_xml)} bytes, over the {max_bytes}-byte limit",
+        )
+    if not untrusted_xml.strip():
+        raise _malformed("the XML message is empty")
+    # Cheap early refusal before libxml2 sees the internal subset at all; the tree check below is the
+    # authority (it also covers other encodings).
+    if b"<!DOCTYPE" in untrusted_xml[:4096].lstrip(_UTF8_BOM):
+        head = untrusted_xml[:4096]
+        root_start = _first_element_start(head)
+        if root_start is None or head.find(b"<!DOCTYPE") < root_start:
+            raise reject(ErrorCode.FORBIDDEN_DTD, "the XML message contains a DOCTYPE; SAML messages must not")
+    try:
+        root = etree.fromstring(untrusted_xml, _parser())
+    except etree.XMLSyntaxError as exc:
+        raise _malformed("the XML message is not well-formed", detail=str(exc)[:300]) from None
+    except ExternalResourceRefused:
+        raise reject(ErrorCode.FORBIDDEN_DTD, "the XML message refers to an external resource") from None
+    except (ValueError, MemoryError, RecursionError) as exc:
+        raise _malformed("the XML message could not be parsed", detail=repr(exc)[:300]) from None
+    docinfo: Any = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
+        raise reject(ErrorCode.FORBIDDEN_DTD, "the XML message contains a DOCTYPE; SAML messages must not")
+    return root
+
+
+def _first_element_start(head: bytes) -> int | None:
+    """Index of the first '<' that opens an element (not '<?' or '<!'), or None."""
+    i = head.find(b"<")
+    while i != -1 and i + 1 < len(head):
+        nxt = head[i + 1 : i + 2]
+        if nxt not in (b"?", b"!"):
+            return i
+        i = head.find(b"<", i + 1)
+    return None
+
+
+def decode_base64(untrusted_b64: bytes | str, *, max_bytes: int = DEFAULT_MAX_XML_BYTES) -> bytes:
+    """Strictly decode a base64 form value: ASCII whitespace is tolerated, anything else rejected.
+
+    The encoded length is capped at what ``max_bytes`` of XML needs (plus whitespace) before decoding.
+
+    Raises:
+        XMLRejected: ``malformed-xml``.
+    """
+    if isinstance(untrusted_b64, str):
+        try:
+            untrusted_b64 = untrusted_b64.encode("ascii")
+        except UnicodeEncodeError:
+            raise _malformed("the SAML message is not valid base64 (non-ASCII characters)") from None
+    # 4/3 expansion, plus room for line breaks every 64-76 characters.
+    limit = (max_bytes + 2) // 3 * 4 * 2 + 1024
+    if len(untrusted_b64) > limit:
+        raise _malformed(f"the encoded SAML message is {len(untrusted_b64)} bytes, over the limit")
+    compact = untrusted_b64.translate(None, _WHITESPACE)
+    if not compact:
+        raise _malformed("the SAML message is empty")
+    try:
+        decoded = binascii.a2b_base64(compact, strict_mode=True)
+    except (binascii.Error, ValueError):
+        raise _malformed("the SAML message is not valid base64") from None
+    if len(decoded) > max_bytes:
+        raise _malformed(f"the decoded SAML message is {len(decoded)} bytes, over the {max_bytes}-byte limit")
+    return decoded
+
+
+def inflate(untrusted_deflated: bytes, *, max_bytes: int = DEFAULT_MAX_XML_BYTES) -> bytes:
+    """Inflate a raw DEFLATE stream (HTTP-Redirect binding, RFC 1951) with an output cap.
+
+    Raises:
+        XMLRejected: ``malformed-xml`` if the stream is corrupt, truncated, has trailing garbage, or
+            would inflate past ``max_bytes`` (a deflate bomb is stopped after ``max_bytes + 1`` bytes).
+    """
+    inflater = zlib.decompressobj(wbits=-15)
+    try:
+        out = inflater.decompress(untrusted_deflated, max_bytes + 1)
+    except zlib.error:
+        raise _malformed("the SAML message is not a valid DEFLATE stream") from None
+    if len(out) > max_bytes:
+        raise _malformed(f"the SAML message inflates past the {max_bytes}-byte limit")
+    if not inflater.eof or inflater.unused_data:
+        raise _malformed("the DEFLATE stream is truncated or has trailing data")
+    return out
+
+
+def text_content(element: etree._Element) -> str:
+    """The element's full text content, all descendant text nodes joined (comments are gone at parse
+    time, so ``a<!---->b`` reads as ``ab``, never as ``a``)."""
+    return "".join(str(t) for t in element.itertext())
+
+
+def b64_text(text: str | None) -> bytes | None:
+    """Strictly decode base64 element text (DigestValue, X509Certificate...); None if absent or invalid."""
+    if not text:
+        return None
+    try:
+        raw = text.encode("ascii").translate(None, _WHITESPACE)
+        return binascii.a2b_base64(raw, strict_mode=True) if raw else None
+    except (UnicodeEncodeError, binascii.Error, ValueError):
+        return None
+
+
+def looks_like_xml(untrusted: bytes) -> bool:
+    """True when the input is raw XML rather than a base64 form value (first non-blank byte is '<')."""
+    stripped = untrusted.lstrip(_UTF8_BOM).lstrip(_WHITESPACE)
+    return stripped[:1] == b"<"
+
+
+def decode_message(untrusted: bytes | str, *, max_bytes: int = DEFAULT_MAX_XML_BYTES) -> bytes:
+    """Autodetect raw XML vs a base64 form value and return the XML bytes (not yet parsed)."""
+    raw = untrusted.encode("utf-8") if isinstance(untrusted, str) else untrusted
+    if looks_like_xml(raw):
+        return raw
+    return decode_base64(raw, max_bytes=max_bytes)

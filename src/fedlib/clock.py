@@ -1,0 +1,80 @@
+"""Time: the core never reads the clock itself; callers pass ``now`` (or a Clock on long-lived objects).
+
+Also the strict parser for xs:dateTime values as SAML uses them (always UTC-comparable).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+_DATETIME_RE = re.compile(
+    r"(?P<date>\d{4}-\d{2}-\d{2})T(?P<h>\d{2}):(?P<m>\d{2}):(?P<s>\d{2})(?:\.(?P<frac>\d+))?"
+    r"(?P<tz>Z|[+-]\d{2}:\d{2})?"
+)
+
+
+class Clock(Protocol):
+    """Anything that can tell the current time as an aware UTC datetime."""
+
+    def now(self) -> datetime: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SystemClock:
+    """The real clock."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class FixedClock:
+    """A clock stopped at ``at`` (tests, replays of captured traffic)."""
+
+    at: datetime
+
+    def __post_init__(self) -> None:
+        if self.at.tzinfo is None:
+            raise ValueError("FixedClock needs an aware datetime")
+
+    def now(self) -> datetime:
+        return self.at
+
+
+def parse_instant(value: str) -> datetime:
+    """Parse an xs:dateTime as SAML sends it into an aware UTC datetime.
+
+    SAML core §1.3.3 requires UTC with no offset ("Z"); IdPs in practice sometimes omit the "Z" or send
+    an explicit offset, both of which are unambiguous, so both are accepted (a missing zone means UTC).
+    Fractional seconds beyond microseconds are truncated. Raises ValueError on anything else.
+    """
+    m = _DATETIME_RE.fullmatch(value.strip())
+    if m is None:
+        raise ValueError("not an xs:dateTime")
+    frac = (m.group("frac") or "0")[:6].ljust(6, "0")
+    base = datetime.fromisoformat(f"{m.group('date')}T{m.group('h')}:{m.group('m')}:{m.group('s')}")
+    tz = m.group("tz")
+    if tz is None or tz == "Z":
+        out = base.replace(tzinfo=UTC)
+    else:
+        sign = 1 if tz[0] == "+" else -1
+        offset = timedelta(hours=int(tz[1:3]), minutes=int(tz[4:6]))
+        out = (base - sign * offset).replace(tzinfo=UTC)
+    return out + timedelta(microseconds=int(frac))
+
+
+def format_instant(value: datetime) -> str:
+    """Render an aware datetime as SAML xs:dateTime in UTC with a trailing Z (second precision)."""
+    if value.tzinfo is None:
+        raise ValueError("format_instant needs an aware datetime")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def ensure_aware(value: datetime) -> datetime:
+    """Return ``value`` as aware UTC; a naive value is refused (ambiguous time is a bug, not an input)."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime: pass an aware UTC datetime")
+    return value.astimezone(UTC)

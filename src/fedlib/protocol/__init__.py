@@ -1,0 +1,1 @@
+"""Pure SAML message models and codecs."""

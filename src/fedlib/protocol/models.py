@@ -1,0 +1,48 @@
+"""Value objects produced by validation. Frozen; safe to cache, log (mind the PII) and pass around."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuthnResult:
+    """A verified login: everything here was read from the signed, verified Response."""
+
+    issuer: str
+    """The IdP's entityID."""
+    name_id: str
+    """The Subject's NameID, its full text content."""
+    name_id_format: str | None
+    session_index: str | None
+    authn_context_class: str | None
+    attributes: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    """Attribute Name -> values; repeated Attribute elements with one Name are merged in order."""
+    not_on_or_after: datetime | None
+    """End of the assertion's validity (Conditions NotOnOrAfter, else the bearer confirmation's)."""
+    session_not_on_or_after: datetime | None = None
+    in_response_to: str | None
+    assertion_id: str
+    response_id: str
+
+    def attribute(self, name: str) -> str | None:
+        """The first value of attribute ``name``, or None."""
+        values = self.attributes.get(name)
+        return values[0] if values else None
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready view (the CLI's ``--json`` shape plus a few fields)."""
+        return {
+            "issuer": self.issuer,
+            "name_id": self.name_id,
+            "name_id_format": self.name_id_format,
+            "session_index": self.session_index,
+            "in_response_to": self.in_response_to,
+            "authn_context_class": self.authn_context_class,
+            "attributes": {k: list(v) for k, v in self.attributes.items()},
+            "not_on_or_after": self.not_on_or_after.isoformat() if self.not_on_or_after else None,
+            "assertion_id": self.assertion_id,
+        }

@@ -1,0 +1,187 @@
+"""Response validation: the fixed order in which a ``<samlp:Response>`` is decided.
+
+Order (each stage raises ``ResponseRejected``; later stages never see the raw document):
+
+1. decode (raw XML or base64, size caps) -> hardened parse            malformed-xml, forbidden-dtd
+2. document element is samlp:Response                                  malformed-xml
+3. no encrypted claims anywhere                                         encrypted-claims-unsupported
+4. the Response's own signature                                         unsigned-message, assertion-only-signature
+5. IDs unique in the whole document                                     signature-wrapping
+6. profile -> trust -> crypto (fedlib.xmldsig)                          forbidden-transform, weak-algorithm,
+                                                                        missing-/untrusted-certificate, ...
+7. SWITCH TO THE VERIFIED TREE: from here on only ``verified.element`` is read
+8. Version, IssueInstant -> Destination -> Issuer -> Status -> one Assertion -> Assertion Version/Issuer
+   -> Subject/NameID -> bearer SubjectConfirmation -> Conditions/Audience
+9. the Assertion's own signature, if present, under the same profile and trust
+10. InResponseTo against the request ID / unsolicited policy
+11. replay: the Assertion ID is consumed in the store until it expires   replayed
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from types import MappingProxyType
+
+from lxml import etree
+
+from fedlib._xml.parse import decode_message, parse_xml, text_content
+from fedlib.clock import ensure_aware
+from fedlib.config import SPConfig
+from fedlib.constants import (
+    DS_SIGNATURE,
+    NS_XSI,
+    SAML_ATTRIBUTE,
+    SAML_ATTRIBUTE_STATEMENT,
+    SAML_ATTRIBUTE_VALUE,
+    SAML_AUTHN_CONTEXT,
+    SAML_AUTHN_CONTEXT_CLASS_REF,
+    SAML_AUTHN_STATEMENT,
+    qname,
+)
+from fedlib.errors import ErrorCode, reject
+from fedlib.metadata.idp import IdPMetadata
+from fedlib.protocol.models import AuthnResult
+from fedlib.stores.base import Store
+from fedlib.validation import checks
+from fedlib.xmldsig.verify import verify_enveloped_signature
+
+_XSI_NIL = qname(NS_XSI, "nil")
+
+
+def validate_response(
+    untrusted_message: bytes | str,
+    *,
+    sp: SPConfig,
+    idp: IdPMetadata,
+    now: datetime,
+    store: Store,
+    request_id: str | None = None,
+) -> AuthnResult:
+    """Validate a SAML Response posted to ``sp``'s ACS and return what it proves.
+
+    Args:
+        untrusted_message: the ``SAMLResponse`` form value (base64) or the raw XML.
+        sp: this SP (entity ID, ACS URL, policy).
+        idp: the IdP the response must come from; its metadata certificates are the only trusted keys.
+        now: the current time (aware). Never read from the clock here.
+        store: replay cache (the Assertion ID is recorded until the assertion expires).
+        request_id: the ID of the AuthnRequest this response must answer; None for an unsolicited
+            (IdP-initiated) response, which ``sp.policy.allow_unsolicited`` must permit.
+
+    Returns:
+        The verified ``AuthnResult``.
+
+    Raises:
+        ResponseRejected: with a stable ``code`` (see docs/errors.md).
+        StoreError: the replay store failed (nothing is accepted meanwhile).
+    """
+    now = ensure_aware(now)
+    policy = sp.policy
+    skew = policy.clock_skew
+
+    # 1-5: raw input. Nothing read here is trusted; only structure decisions are made.
+    untrusted_root = parse_xml(
+        decode_message(untrusted_message, max_bytes=policy.max_message_bytes),
+        max_bytes=policy.max_message_bytes,
+    )
+    checks.check_is_response(untrusted_root)
+    checks.check_no_encrypted_claims(untrusted_root)
+    signature = checks.find_response_signature(untrusted_root)
+    checks.check_unique_ids(untrusted_root)
+
+    # 6-7: verify, then read only the verified element.
+    verified = verify_enveloped_signature(untrusted_root, signature, idp.trust, allow_sha1=policy.allow_sha1)
+    response = verified.element
+
+    # 8: protocol and conditions, on the verified tree.
+    checks.check_version_and_instant(response)
+    checks.check_destination(response, sp.acs_url)
+    issuer = checks.check_issuer(response, idp.entity_id)
+    checks.check_status(response)
+    assertion = checks.single_assertion(response)
+    checks.check_version_and_instant(assertion)
+    checks.check_issuer(assertion, idp.entity_id)
+    name_id = checks.subject_name_id(assertion)
+    response_irt = response.get("InResponseTo")
+    confirmation_until, confirmation_irt = checks.check_bearer_confirmation(
+        assertion, acs_url=sp.acs_url, now=now, skew=skew, response_in_response_to=response_irt
+    )
+    conditions_until = checks.check_conditions(assertion, sp_entity_id=sp.entity_id, now=now, skew=skew)
+
+    # 9: an Assertion signature is optional, but if present it must verify under the same rules.
+    assertion_signatures = [child for child in assertion if child.tag == DS_SIGNATURE]
+    if len(assertion_signatures) > 1:
+        raise reject(ErrorCode.SIGNATURE_WRAPPING, "the Assertion carries more than one signature")
+    if assertion_signatures:
+        verify_enveloped_signature(assertion, assertion_signatures[0], idp.trust, allow_sha1=policy.allow_sha1)
+
+    # 10: solicited or allowed unsolicited.
+    in_response_to = checks.check_in_response_to(
+        response_irt,
+        confirmation_irt,
+        request_id=request_id,
+        allow_unsolicited=policy.allow_unsolicited,
+        allow_in_response_to_on_unsolicited=policy.allow_in_response_to_on_unsolicited,
+    )
+
+    # 11: replay. Remember the assertion for as long as any copy of it could still be accepted.
+    assertion_id = assertion.get("ID") or ""
+    expires = max(d for d in (confirmation_until, conditions_until) if d is not None) + skew
+    if not store.add(_replay_key(issuer, assertion_id), expires_at=expires, now=now):
+        raise reject(
+            ErrorCode.REPLAYED,
+            "this assertion was already used to log in; each assertion is accepted once",
+            detail=f"assertion ID {assertion_id[:100]!r}",
+        )
+
+    session_index, authn_context, session_until = _authn_statement(assertion)
+    return AuthnResult(
+        issuer=issuer,
+        name_id=text_content(name_id),
+        name_id_format=name_id.get("Format"),
+        session_index=session_index,
+        authn_context_class=authn_context,
+        attributes=_attributes(assertion),
+        not_on_or_after=min(d for d in (conditions_until, confirmation_until) if d is not None),
+        session_not_on_or_after=session_until,
+        in_response_to=in_response_to if in_response_to is not None else response_irt,
+        assertion_id=assertion_id,
+        response_id=response.get("ID") or "",
+    )
+
+
+def _replay_key(issuer: str, assertion_id: str) -> str:
+    return f"replay:{len(issuer)}:{issuer}:{assertion_id}"
+
+
+def _authn_statement(assertion: etree._Element) -> tuple[str | None, str | None, datetime | None]:
+    statement = next(assertion.iterchildren(SAML_AUTHN_STATEMENT), None)
+    if statement is None:
+        return None, None, None
+    context = next(statement.iterchildren(SAML_AUTHN_CONTEXT), None)
+    class_ref = next(context.iterchildren(SAML_AUTHN_CONTEXT_CLASS_REF), None) if context is not None else None
+    until = checks.instant(statement, "SessionNotOnOrAfter")
+    return (
+        statement.get("SessionIndex"),
+        (class_ref.text or "").strip() if class_ref is not None else None,
+        until,
+    )
+
+
+def _attributes(assertion: etree._Element) -> Mapping[str, tuple[str, ...]]:
+    merged: dict[str, list[str]] = {}
+    for statement in assertion.iterchildren(SAML_ATTRIBUTE_STATEMENT):
+        for attribute in statement.iterchildren(SAML_ATTRIBUTE):
+            name = attribute.get("Name")
+            if not name:
+                continue
+            values = merged.setdefault(name, [])
+            for value in attribute.iterchildren(SAML_ATTRIBUTE_VALUE):
+                if value.get(_XSI_NIL) in ("true", "1"):
+                    continue
+                values.append(text_content(value))
+    return MappingProxyType({name: tuple(values) for name, values in merged.items()})
+
+
+__all__ = ["validate_response"]

@@ -1,0 +1,13 @@
+"""Hazmat: a narrow XML-DSig verifier for the SAML signature profile.
+
+.. warning:: This package knows XML-DSig, not SAML policy. Applications use
+   ``fedlib.validation.validate_response`` (or the ``ServiceProvider`` facade), which decides *which*
+   signature must be present and reads only what it verified.
+
+Stages: ``profile`` (shape, algorithms) -> ``trust`` (metadata certificates) -> ``verify`` (crypto).
+"""
+
+from fedlib.xmldsig.trust import TrustAnchors, TrustedKey, fingerprint
+from fedlib.xmldsig.verify import VerifiedElement, verify_enveloped_signature
+
+__all__ = ["TrustAnchors", "TrustedKey", "VerifiedElement", "fingerprint", "verify_enveloped_signature"]

@@ -1,0 +1,380 @@
+"""Stage 1 of 3: the SAML signature profile (shape and algorithms), before any key or hash is touched.
+
+.. warning:: Hazmat. This module knows XML-DSig, not SAML policy. Use ``fedlib.validation`` instead.
+
+The rules follow SAML core §5.4 and OpenSAML's SAMLSignatureProfileValidator, tightened where the
+SAML profile leaves room for ambiguity. Each rule is one small function that raises
+``SignatureRejected`` with the code named in its docstring; the rule list, in order:
+
+1. ``check_signature_children``: Signature = SignedInfo, SignatureValue, optional KeyInfo; no ds:Object.
+2. ``check_signed_info_children``: SignedInfo = CanonicalizationMethod, SignatureMethod, one Reference.
+3. ``parse_c14n_method``: exclusive c14n or c14n 1.0/1.1, without comments.
+4. ``parse_signature_method``: on the algorithm allowlist.
+5. ``check_reference_children`` / ``parse_transforms``: enveloped-signature, then at most one
+   canonicalisation from the allowlist; nothing else (no XPath, XSLT, base64, ...).
+6. ``parse_digest_method`` / ``parse_digest_value``: on the allowlist; value of the right length.
+7. ``parse_signature_value``: strict base64.
+8. ``parse_key_info``: the X509Certificate values (trust is decided later, in ``trust``).
+9. ``check_reference_target``: the Reference URI names the signature's own parent, by an ID that no
+   other element in the document carries (or "" when the parent is the document element).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lxml import etree
+
+from fedlib._xml.ids import elements_with_id
+from fedlib._xml.parse import b64_text as _strict_b64
+from fedlib.constants import (
+    DS_C14N_METHOD,
+    DS_DIGEST_METHOD,
+    DS_DIGEST_VALUE,
+    DS_KEY_INFO,
+    DS_OBJECT,
+    DS_REFERENCE,
+    DS_SIGNATURE_METHOD,
+    DS_SIGNATURE_VALUE,
+    DS_SIGNED_INFO,
+    DS_TRANSFORM,
+    DS_TRANSFORMS,
+    DS_X509_CERTIFICATE,
+    DS_X509_DATA,
+    EC_INCLUSIVE_NAMESPACES,
+)
+from fedlib.errors import ErrorCode, SignatureRejected, reject
+from fedlib.xmldsig.algorithms import (
+    ALLOWED_C14N,
+    C14N,
+    DIGEST_SIZE,
+    ENVELOPED_SIGNATURE,
+    DigestMethod,
+    SignatureMethod,
+    allowed_digest_methods,
+    allowed_signature_methods,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedSignature:
+    """A ds:Signature that passed the profile: typed values, nothing verified yet."""
+
+    signature: etree._Element
+    signed_info: etree._Element
+    c14n_method: C14N
+    c14n_prefixes: tuple[str, ...]
+    signature_method: SignatureMethod
+    reference_uri: str
+    reference_c14n: C14N
+    reference_prefixes: tuple[str, ...]
+    digest_method: DigestMethod
+    digest_value: bytes
+    signature_value: bytes
+    certificates: tuple[bytes, ...]
+    """DER bytes of every KeyInfo/X509Data/X509Certificate, in document order."""
+
+
+def _fail(code: ErrorCode, message: str, detail: str | None = None) -> SignatureRejected:
+    err = reject(code, message, detail=detail, element="ds:Signature")
+    assert isinstance(err, SignatureRejected)
+    return err
+
+
+def _children(element: etree._Element) -> list[etree._Element]:
+    # Comments and PIs are removed at parse time, so every child is an element.
+    return list(element)
+
+
+def _local(tag: object) -> str:
+    return etree.QName(tag).localname if isinstance(tag, str) else repr(tag)
+
+
+def check_signature_children(signature: etree._Element) -> tuple[etree._Element, etree._Element, etree._Element | None]:
+    """Signature = SignedInfo, SignatureValue, KeyInfo?  (ds:Object: ``signature-wrapping``;
+    anything else: ``invalid-signature``)."""
+    children = _children(signature)
+    if any(child.tag == DS_OBJECT for child in children):
+        raise _fail(
+            ErrorCode.SIGNATURE_WRAPPING,
+            "the signature carries a ds:Object, which the SAML signature profile does not allow",
+        )
+    tags = [child.tag for child in children]
+    if tags[:2] != [DS_SIGNED_INFO, DS_SIGNATURE_VALUE] or len(tags) > 3 or (len(tags) == 3 and tags[2] != DS_KEY_INFO):
+        raise _fail(
+            ErrorCode.INVALID_SIGNATURE,
+            "the signature must hold exactly one SignedInfo, one SignatureValue and at most one KeyInfo",
+            detail=f"children: {[_local(t) for t in tags]}",
+        )
+    return children[0], children[1], children[2] if len(children) == 3 else None
+
+
+def check_signed_info_children(signed_info: etree._Element) -> tuple[etree._Element, etree._Element, etree._Element]:
+    """SignedInfo = CanonicalizationMethod, SignatureMethod, exactly one Reference.
+
+    More than one Reference: ``signature-wrapping``; any other shape: ``invalid-signature``.
+    """
+    children = _children(signed_info)
+    tags = [child.tag for child in children]
+    if tags[:2] != [DS_C14N_METHOD, DS_SIGNATURE_METHOD] or any(t != DS_REFERENCE for t in tags[2:]):
+        raise _fail(
+            ErrorCode.INVALID_SIGNATURE,
+            "SignedInfo must hold CanonicalizationMethod, SignatureMethod and one Reference",
+            detail=f"children: {[_local(t) for t in tags]}",
+        )
+    if len(tags) != 3:
+        raise _fail(
+            ErrorCode.SIGNATURE_WRAPPING,
+            f"the signature has {len(tags) - 2} References; the SAML signature profile requires exactly one",
+        )
+    return children[0], children[1], children[2]
+
+
+def _inclusive_prefixes(method: etree._Element) -> tuple[str, ...]:
+    """PrefixList of an ec:InclusiveNamespaces child (only child allowed; else ``forbidden-transform``)."""
+    children = _children(method)
+    if not children:
+        return ()
+    if len(children) != 1 or children[0].tag != EC_INCLUSIVE_NAMESPACES:
+        raise _fail(
+            ErrorCode.FORBIDDEN_TRANSFORM,
+            "a canonicalization method carries parameters fedlib does not accept",
+            detail=f"children: {[_local(c.tag) for c in children]}",
+        )
+    return tuple((children[0].get("PrefixList") or "").split())
+
+
+def _c14n(algorithm: str | None, what: str) -> C14N:
+    try:
+        method = C14N(algorithm or "")
+    except ValueError:
+        raise _fail(
+            ErrorCode.FORBIDDEN_TRANSFORM,
+            f"the {what} uses a canonicalization algorithm fedlib does not run",
+            detail=f"algorithm: {algorithm!r}",
+        ) from None
+    if method not in ALLOWED_C14N:
+        raise _fail(
+            ErrorCode.FORBIDDEN_TRANSFORM,
+            f"the {what} uses canonicalization with comments, which fedlib refuses",
+            detail=f"algorithm: {algorithm!r}",
+        )
+    return method
+
+
+def parse_c14n_method(element: etree._Element) -> tuple[C14N, tuple[str, ...]]:
+    """CanonicalizationMethod: exclusive c14n or c14n 1.0/1.1 without comments (``forbidden-transform``)."""
+    method = _c14n(element.get("Algorithm"), "SignedInfo")
+    prefixes = _inclusive_prefixes(element)
+    if prefixes and method is not C14N.EXCLUSIVE:
+        raise _fail(ErrorCode.FORBIDDEN_TRANSFORM, "InclusiveNamespaces is only meaningful with exclusive c14n")
+    return method, prefixes
+
+
+def parse_signature_method(element: etree._Element, *, allow_sha1: bool) -> SignatureMethod:
+    """SignatureMethod on the allowlist (``weak-algorithm``): no SHA-1 unless allowed, never MD5/HMAC/DSA."""
+    algorithm = element.get("Algorithm") or ""
+    try:
+        method = SignatureMethod(algorithm)
+    except ValueError:
+        raise _fail(
+            ErrorCode.WEAK_ALGORITHM,
+            "the signature algorithm is not one fedlib accepts (RSA-SHA256/384/512, RSA-PSS, ECDSA-SHA256/384/512)",
+            detail=f"algorithm: {algorithm!r}",
+        ) from None
+    if method not in allowed_signature_methods(allow_sha1=allow_sha1):
+        raise _fail(
+            ErrorCode.WEAK_ALGORITHM,
+            f"the message is signed with {_algorithm_name(method)}, which fedlib refuses; configure the IdP to "
+            "sign with RSA-SHA256 (Entra ID: SAML Certificates > Signing Algorithm = SHA-256; AD FS: relying "
+            "party > Advanced > Secure hash algorithm = SHA-256; Okta/OneLogin: Signature Algorithm RSA-SHA256)",
+            detail=f"algorithm: {algorithm!r}",
+        )
+    if _children(element):
+        raise _fail(
+            ErrorCode.INVALID_SIGNATURE,
+            "SignatureMethod carries parameters fedlib does not accept",
+            detail=f"children: {[_local(c.tag) for c in _children(element)]}",
+        )
+    return method
+
+
+def _algorithm_name(method: SignatureMethod | DigestMethod) -> str:
+    return method.value.rsplit("#", 1)[-1].upper()
+
+
+def check_reference_children(
+    reference: etree._Element,
+) -> tuple[etree._Element | None, etree._Element, etree._Element]:
+    """Reference = Transforms?, DigestMethod, DigestValue (``invalid-signature``)."""
+    children = _children(reference)
+    tags = [child.tag for child in children]
+    if tags == [DS_TRANSFORMS, DS_DIGEST_METHOD, DS_DIGEST_VALUE]:
+        return children[0], children[1], children[2]
+    if tags == [DS_DIGEST_METHOD, DS_DIGEST_VALUE]:
+        return None, children[0], children[1]
+    raise _fail(
+        ErrorCode.INVALID_SIGNATURE,
+        "the Reference must hold Transforms, DigestMethod and DigestValue",
+        detail=f"children: {[_local(t) for t in tags]}",
+    )
+
+
+def parse_transforms(transforms: etree._Element | None) -> tuple[C14N, tuple[str, ...]]:
+    """Transforms = enveloped-signature, then at most one allowed c14n (``forbidden-transform``).
+
+    Returns the canonicalization applied to the reference: the explicit one, or inclusive c14n 1.0,
+    which XML-DSig §4.3.3.2 prescribes when a node-set must become octets with none named.
+    """
+    items = _children(transforms) if transforms is not None else []
+    if any(item.tag != DS_TRANSFORM for item in items):
+        raise _fail(ErrorCode.FORBIDDEN_TRANSFORM, "Transforms may only contain Transform elements")
+    algorithms = [item.get("Algorithm") or "" for item in items]
+    if not algorithms or algorithms[0] != ENVELOPED_SIGNATURE:
+        bad = next((a for a in algorithms if a != ENVELOPED_SIGNATURE), "")
+        if bad and bad not in {m.value for m in C14N}:
+            raise _fail(
+                ErrorCode.FORBIDDEN_TRANSFORM,
+                "the signature uses a transform fedlib refuses (only enveloped-signature and c14n are allowed)",
+                detail=f"transforms: {algorithms!r}",
+            )
+        raise _fail(
+            ErrorCode.FORBIDDEN_TRANSFORM,
+            "the signature must be enveloped: its first transform must be enveloped-signature",
+            detail=f"transforms: {algorithms!r}",
+        )
+    if _children(items[0]):
+        raise _fail(ErrorCode.FORBIDDEN_TRANSFORM, "the enveloped-signature transform takes no parameters")
+    if len(items) == 1:
+        return C14N.INCLUSIVE_1_0, ()
+    if len(items) > 2:
+        raise _fail(
+            ErrorCode.FORBIDDEN_TRANSFORM,
+            "the signature has more transforms than enveloped-signature and one canonicalization",
+            detail=f"transforms: {algorithms!r}",
+        )
+    method = _c14n(algorithms[1], "Reference")
+    prefixes = _inclusive_prefixes(items[1])
+    if prefixes and method is not C14N.EXCLUSIVE:
+        raise _fail(ErrorCode.FORBIDDEN_TRANSFORM, "InclusiveNamespaces is only meaningful with exclusive c14n")
+    return method, prefixes
+
+
+def parse_digest_method(element: etree._Element, *, allow_sha1: bool) -> DigestMethod:
+    """DigestMethod on the allowlist (``weak-algorithm``)."""
+    algorithm = element.get("Algorithm") or ""
+    try:
+        method = DigestMethod(algorithm)
+    except ValueError:
+        raise _fail(
+            ErrorCode.WEAK_ALGORITHM,
+            "the digest algorithm is not one fedlib accepts (SHA-256/384/512)",
+            detail=f"algorithm: {algorithm!r}",
+        ) from None
+    if method not in allowed_digest_methods(allow_sha1=allow_sha1):
+        raise _fail(
+            ErrorCode.WEAK_ALGORITHM,
+            f"the message digest uses {_algorithm_name(method)}, which fedlib refuses; configure the IdP to use "
+            "SHA-256 (Entra ID: SAML Certificates > Signing Algorithm = SHA-256; AD FS: relying party > "
+            "Advanced > Secure hash algorithm = SHA-256)",
+            detail=f"algorithm: {algorithm!r}",
+        )
+    return method
+
+
+def parse_digest_value(element: etree._Element, method: DigestMethod) -> bytes:
+    """DigestValue: strict base64 of exactly the digest size (``invalid-signature``)."""
+    value = _strict_b64(element.text)
+    if value is None or len(value) != DIGEST_SIZE[method]:
+        raise _fail(ErrorCode.INVALID_SIGNATURE, "the DigestValue is not a valid digest for its algorithm")
+    return value
+
+
+def parse_signature_value(element: etree._Element) -> bytes:
+    """SignatureValue: strict base64, non-empty (``invalid-signature``)."""
+    value = _strict_b64(element.text)
+    if value is None or _children(element):
+        raise _fail(ErrorCode.INVALID_SIGNATURE, "the SignatureValue is not valid base64")
+    return value
+
+
+def parse_key_info(key_info: etree._Element | None) -> tuple[bytes, ...]:
+    """DER bytes of each KeyInfo/X509Data/X509Certificate. KeyValue, KeyName and the rest are ignored:
+    they are never used as keys. A certificate that is not base64: ``untrusted-certificate``."""
+    if key_info is None:
+        return ()
+    out: list[bytes] = []
+    for data in key_info.iterchildren(DS_X509_DATA):
+        for cert in data.iterchildren(DS_X509_CERTIFICATE):
+            der = _strict_b64(cert.text)
+            if der is None:
+                raise _fail(ErrorCode.UNTRUSTED_CERTIFICATE, "the X509Certificate in KeyInfo is not valid base64")
+            out.append(der)
+    return tuple(out)
+
+
+def check_reference_target(parsed: ParsedSignature, parent: etree._Element) -> None:
+    """The Reference points at the signature's own parent, unambiguously (``signature-wrapping``).
+
+    ``#<ID>``: the parent's ``ID`` attribute equals it and no other element in the document carries that
+    value in any ID-like attribute. ``""`` (the whole document): only when the parent is the document
+    element. Anything else (another element, XPointer, an external URI, no URI) is refused.
+    """
+    uri = parsed.reference_uri
+    is_document_element = parent.getparent() is None
+    if uri == "":
+        if not is_document_element:
+            raise _fail(
+                ErrorCode.SIGNATURE_WRAPPING,
+                "the signature references the whole document but is not on the document element",
+            )
+        return
+    own_id = parent.get("ID")
+    if not uri.startswith("#") or own_id is None or uri[1:] != own_id:
+        raise _fail(
+            ErrorCode.SIGNATURE_WRAPPING,
+            "the signature does not reference the element it is enveloped in",
+            detail=f"reference {uri!r}, parent ID {own_id!r}",
+        )
+    holders = elements_with_id(parent, own_id)
+    if len(holders) != 1 or holders[0] is not parent:
+        raise _fail(
+            ErrorCode.SIGNATURE_WRAPPING,
+            "the ID the signature references is carried by more than one element",
+            detail=f"ID {own_id!r} on {len(holders)} elements",
+        )
+
+
+def prevalidate_signature(signature: etree._Element, *, allow_sha1: bool = False) -> ParsedSignature:
+    """Run profile rules 1-8 on a ds:Signature and return its typed view (rule 9 needs the parent).
+
+    Raises:
+        SignatureRejected: with the code of the first rule that fails.
+    """
+    signed_info, signature_value_el, key_info = check_signature_children(signature)
+    c14n_el, method_el, reference = check_signed_info_children(signed_info)
+    c14n_method, c14n_prefixes = parse_c14n_method(c14n_el)
+    signature_method = parse_signature_method(method_el, allow_sha1=allow_sha1)
+    reference_uri = reference.get("URI")
+    if reference_uri is None:
+        raise _fail(ErrorCode.SIGNATURE_WRAPPING, "the signature's Reference has no URI")
+    transforms, digest_method_el, digest_value_el = check_reference_children(reference)
+    reference_c14n, reference_prefixes = parse_transforms(transforms)
+    digest_method = parse_digest_method(digest_method_el, allow_sha1=allow_sha1)
+    digest_value = parse_digest_value(digest_value_el, digest_method)
+    signature_value = parse_signature_value(signature_value_el)
+    certificates = parse_key_info(key_info)
+    return ParsedSignature(
+        signature=signature,
+        signed_info=signed_info,
+        c14n_method=c14n_method,
+        c14n_prefixes=c14n_prefixes,
+        signature_method=signature_method,
+        reference_uri=reference_uri,
+        reference_c14n=reference_c14n,
+        reference_prefixes=reference_prefixes,
+        digest_method=digest_method,
+        digest_value=digest_value,
+        signature_value=signature_value,
+        certificates=certificates,
+    )
