@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fedlib.clock import FixedClock, format_instant, parse_instant
+from fedlib.config import SecurityPolicy, SPConfig
+from fedlib.errors import ConfigurationError
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-01-02T03:04:05Z", datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)),
+        ("2024-01-02T03:04:05.123Z", datetime(2024, 1, 2, 3, 4, 5, 123000, tzinfo=UTC)),
+        ("2024-01-02T03:04:05.1234567Z", datetime(2024, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)),
+        ("2024-01-02T03:04:05", datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)),
+        ("2024-01-02T05:04:05+02:00", datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)),
+        (" 2024-01-02T03:04:05Z\n", datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)),
+    ],
+)
+def test_parse_instant(text: str, expected: datetime) -> None:
+    assert parse_instant(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["", "yesterday", "2024-13-01T00:00:00Z", "2024-01-01 00:00:00Z", "2024-01-01T25:00:00Z", "2024-01-01"]
+)
+def test_parse_instant_rejects(text: str) -> None:
+    with pytest.raises(ValueError):  # noqa: PT011
+        parse_instant(text)
+
+
+@given(st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(9998, 1, 1), timezones=st.just(UTC)))
+def test_instant_round_trip(value: datetime) -> None:
+    value = value.replace(microsecond=0)
+    assert parse_instant(format_instant(value)) == value
+
+
+def test_fixed_clock_requires_aware() -> None:
+    with pytest.raises(ValueError):  # noqa: PT011
+        FixedClock(datetime(2024, 1, 1))  # noqa: DTZ001
+
+
+def test_sp_config_validation() -> None:
+    SPConfig(entity_id="https://sp.example/", acs_url="https://sp.example/acs")
+    for bad in ("", " https://sp/"):
+        with pytest.raises(ConfigurationError):
+            SPConfig(entity_id=bad, acs_url="https://sp.example/acs")
+    for bad_url in ("/acs", "ftp://x/acs", "https:///acs"):
+        with pytest.raises(ConfigurationError):
+            SPConfig(entity_id="e", acs_url=bad_url)
+
+
+def test_policy_validation_and_secure_defaults() -> None:
+    p = SecurityPolicy()
+    assert p.clock_skew == timedelta(seconds=180)
+    assert not p.allow_sha1 and not p.allow_unsolicited and not p.allow_in_response_to_on_unsolicited
+    with pytest.raises(ConfigurationError):
+        SecurityPolicy(clock_skew=timedelta(seconds=-1))
+    with pytest.raises(ConfigurationError):
+        SecurityPolicy(clock_skew=timedelta(hours=2))
