@@ -1,9 +1,9 @@
 """A test world: one IdP (TEST key, metadata), one SP, a fixed clock and a memory store.
 
-    w = World()
-    xml = w.mint(name_id="bob@example.com", sign_assertion=True)
-    result = w.check(xml)                       # validate_response(...) with this world's settings
-    assert w.code_of(tampered) == ErrorCode.INVALID_SIGNATURE
+w = World()
+xml = w.mint(name_id="bob@example.com", sign_assertion=True)
+result = w.check(xml)                       # validate_response(...) with this world's settings
+assert w.code_of(tampered) == ErrorCode.INVALID_SIGNATURE
 """
 
 from __future__ import annotations

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.support import ACS, REQUEST_ID, SP_ID, World
 
 from fedlib.cli import main
-from tests.support import ACS, REQUEST_ID, SP_ID, World
 
 
 @pytest.fixture
@@ -30,8 +30,18 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
 
 
 def base_args(md: Path, resp: Path) -> list[str]:
-    return ["check-response", str(resp), "--sp-entity-id", SP_ID, "--acs-url", ACS, "--idp-metadata", str(md),
-            "--now", "2026-11-21T12:00:00Z"]
+    return [
+        "check-response",
+        str(resp),
+        "--sp-entity-id",
+        SP_ID,
+        "--acs-url",
+        ACS,
+        "--idp-metadata",
+        str(md),
+        "--now",
+        "2026-11-21T12:00:00Z",
+    ]
 
 
 def test_accept_json_shape(files, capsys) -> None:
@@ -40,7 +50,8 @@ def test_accept_json_shape(files, capsys) -> None:
     assert status == 0
     doc = json.loads(out)
     assert set(doc) == {"ok", "issuer", "name_id", "name_id_format", "session_index", "in_response_to", "attributes"}
-    assert doc["ok"] is True and doc["name_id"] == "alice@example.com"
+    assert doc["ok"] is True
+    assert doc["name_id"] == "alice@example.com"
     assert doc["attributes"] == {"mail": ["a@example.com"], "g": ["x", "y"]}
 
 
@@ -63,9 +74,12 @@ def test_reject_json_shape_and_exit_1(files, capsys) -> None:
 def test_readable_report(files, capsys) -> None:
     _, md, resp = files
     status, out = run(capsys, *base_args(md, resp))
-    assert status == 0 and out.startswith("ACCEPTED") and "alice@example.com" in out
+    assert status == 0
+    assert out.startswith("ACCEPTED")
+    assert "alice@example.com" in out
     status, out = run(capsys, *base_args(md, resp)[:-2], "--now", "2030-01-01T00:00:00Z")
-    assert status == 1 and out.startswith("REJECTED  expired")
+    assert status == 1
+    assert out.startswith("REJECTED  expired")
 
 
 @pytest.mark.parametrize(
@@ -99,7 +113,8 @@ def test_replay_across_processes_with_sqlite(files, tmp_path) -> None:
     first = subprocess.run(cmd, capture_output=True, text=True, check=False)
     second = subprocess.run(cmd, capture_output=True, text=True, check=False)
     assert first.returncode == 0, first.stdout + first.stderr
-    assert second.returncode == 1 and json.loads(second.stdout)["error"] == "replayed"
+    assert second.returncode == 1
+    assert json.loads(second.stdout)["error"] == "replayed"
 
 
 def test_allow_sha1_flag(capsys, tmp_path) -> None:

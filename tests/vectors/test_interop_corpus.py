@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.conftest import SHARED
 
 from fedlib.cli import main
-from tests.conftest import SHARED
 
 MANIFEST = SHARED / "interop" / "peers" / "manifest.json"
 CASES: list[dict[str, Any]] = json.loads(MANIFEST.read_text())["cases"] if MANIFEST.is_file() else []
@@ -22,9 +22,19 @@ CASES: list[dict[str, Any]] = json.loads(MANIFEST.read_text())["cases"] if MANIF
 
 def _argv(case: dict[str, Any], peers: Path, *, allow_sha1: bool, store: str | None = None) -> list[str]:
     cli = case["cli"]
-    argv = ["check-response", str(peers / case["file"]), "--sp-entity-id", cli["sp_entity_id"],
-            "--acs-url", cli["acs_url"], "--idp-metadata", str(peers / cli["idp_metadata"]), "--now", cli["now"],
-            "--json"]
+    argv = [
+        "check-response",
+        str(peers / case["file"]),
+        "--sp-entity-id",
+        cli["sp_entity_id"],
+        "--acs-url",
+        cli["acs_url"],
+        "--idp-metadata",
+        str(peers / cli["idp_metadata"]),
+        "--now",
+        cli["now"],
+        "--json",
+    ]
     if cli.get("request_id") is not None:
         argv += ["--request-id", cli["request_id"]]
     if allow_sha1:

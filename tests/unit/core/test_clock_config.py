@@ -42,7 +42,7 @@ def test_instant_round_trip(value: datetime) -> None:
 
 def test_fixed_clock_requires_aware() -> None:
     with pytest.raises(ValueError):  # noqa: PT011
-        FixedClock(datetime(2024, 1, 1))  # noqa: DTZ001
+        FixedClock(datetime(2024, 1, 1))
 
 
 def test_sp_config_validation() -> None:
@@ -58,8 +58,30 @@ def test_sp_config_validation() -> None:
 def test_policy_validation_and_secure_defaults() -> None:
     p = SecurityPolicy()
     assert p.clock_skew == timedelta(seconds=180)
-    assert not p.allow_sha1 and not p.allow_unsolicited and not p.allow_in_response_to_on_unsolicited
+    assert not p.allow_sha1
+    assert not p.allow_unsolicited
+    assert not p.allow_in_response_to_on_unsolicited
     with pytest.raises(ConfigurationError):
         SecurityPolicy(clock_skew=timedelta(seconds=-1))
     with pytest.raises(ConfigurationError):
         SecurityPolicy(clock_skew=timedelta(hours=2))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2024-W01-1T00:00:00Z",  # ISO week date: datetime.fromisoformat takes it, xs:dateTime does not
+        "2024-001T00:00:00Z",  # ordinal date
+        "2024-01-01T00:00:00,5Z",  # comma decimal separator
+        "2024-01-01T00:00Z",  # no seconds
+        "2024-01-01 00:00:00Z",  # space instead of T
+    ],
+)
+def test_parse_instant_refuses_iso_forms_that_are_not_xs_datetime(value: str) -> None:
+    with pytest.raises(ValueError, match="xs:dateTime"):
+        parse_instant(value)
+
+
+def test_parse_instant_refuses_non_ascii_digits() -> None:
+    with pytest.raises(ValueError, match="xs:dateTime"):
+        parse_instant("٢٠٢٤-01-01T00:00:00Z")  # Arabic-Indic digits match \d without re.ASCII

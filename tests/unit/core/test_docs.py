@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from fedlib.errors import ErrorCode
 from tests.conftest import REPO
+
+from fedlib.errors import ErrorCode
 
 
 def test_every_error_code_is_documented() -> None:

@@ -14,11 +14,32 @@ from fedlib.errors import (
 )
 
 # The exact list from the check-response CLI contract (issue #2, section 7). Never rename; only add.
-CONTRACT_CODES = """malformed-xml forbidden-dtd unsigned-message assertion-only-signature encrypted-claims-unsupported
-invalid-signature missing-certificate untrusted-certificate weak-algorithm forbidden-transform
-signature-wrapping wrong-destination wrong-issuer wrong-audience wrong-recipient expired not-yet-valid
-missing-in-response-to wrong-in-response-to unsolicited-not-allowed replayed status-not-success
-wrong-assertion-count invalid-subject-confirmation""".split()
+CONTRACT_CODES = [
+    "malformed-xml",
+    "forbidden-dtd",
+    "unsigned-message",
+    "assertion-only-signature",
+    "encrypted-claims-unsupported",
+    "invalid-signature",
+    "missing-certificate",
+    "untrusted-certificate",
+    "weak-algorithm",
+    "forbidden-transform",
+    "signature-wrapping",
+    "wrong-destination",
+    "wrong-issuer",
+    "wrong-audience",
+    "wrong-recipient",
+    "expired",
+    "not-yet-valid",
+    "missing-in-response-to",
+    "wrong-in-response-to",
+    "unsolicited-not-allowed",
+    "replayed",
+    "status-not-success",
+    "wrong-assertion-count",
+    "invalid-subject-confirmation",
+]
 
 
 def test_codes_are_exactly_the_contract() -> None:
@@ -43,6 +64,8 @@ def test_detail_is_never_in_str() -> None:
 
 
 def test_tree() -> None:
-    assert issubclass(ConfigurationError, FedlibError) and issubclass(ConfigurationError, ValueError)
-    assert issubclass(StoreError, FedlibError) and not issubclass(StoreError, ResponseRejected)
+    assert issubclass(ConfigurationError, FedlibError)
+    assert issubclass(ConfigurationError, ValueError)
+    assert issubclass(StoreError, FedlibError)
+    assert not issubclass(StoreError, ResponseRejected)
     assert issubclass(ResponseRejected, FedlibError)

@@ -60,7 +60,7 @@ def test_aggregate_selection() -> None:
     agg = (
         f'<md:EntitiesDescriptor xmlns:md="{MD}">'
         + _entity("https://a.example/", a.cert_b64)
-        + f'<md:EntitiesDescriptor>{_entity("https://b.example/", b.cert_b64)}</md:EntitiesDescriptor>'
+        + f"<md:EntitiesDescriptor>{_entity('https://b.example/', b.cert_b64)}</md:EntitiesDescriptor>"
         + "</md:EntitiesDescriptor>"
     ).encode()
     assert parse_idp_metadata(agg, now=NOW, entity_id="https://b.example/").signing_certificates == (b.certificate,)
@@ -135,4 +135,5 @@ def test_every_interop_metadata_file_parses(shared_dir: Path) -> None:
     assert len(files) >= 30
     for path in files:
         md = parse_idp_metadata(path.read_bytes(), now=NOW)
-        assert md.entity_id and md.signing_certificates
+        assert md.entity_id
+        assert md.signing_certificates

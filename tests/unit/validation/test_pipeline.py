@@ -7,12 +7,12 @@ from datetime import timedelta
 
 import pytest
 from lxml import etree
+from tests.support import ACS, IDP_ID, NOW, NS, REQUEST_ID, SP_ID, World, serialize, tree
 
 from fedlib.config import SecurityPolicy
 from fedlib.errors import ErrorCode, ResponseRejected
 from fedlib.testing import OMIT, default_key
 from fedlib.testing.responses import sign_element
-from tests.support import ACS, IDP_ID, NOW, NS, REQUEST_ID, SP_ID, World, serialize, tree
 
 
 @pytest.fixture
@@ -167,8 +167,10 @@ def test_tampered_content_is_invalid_signature(w: World) -> None:
         ({"recipient": "https://evil.example/acs"}, ErrorCode.WRONG_RECIPIENT),
         ({"recipient": OMIT}, ErrorCode.INVALID_SUBJECT_CONFIRMATION),
         ({"subject_not_on_or_after": OMIT}, ErrorCode.INVALID_SUBJECT_CONFIRMATION),
-        ({"subject_confirmation_method": "urn:oasis:names:tc:SAML:2.0:cm:holder-of-key"},
-         ErrorCode.INVALID_SUBJECT_CONFIRMATION),
+        (
+            {"subject_confirmation_method": "urn:oasis:names:tc:SAML:2.0:cm:holder-of-key"},
+            ErrorCode.INVALID_SUBJECT_CONFIRMATION,
+        ),
         ({"subject_not_on_or_after": NOW - timedelta(seconds=181)}, ErrorCode.EXPIRED),
         ({"subject_not_before": NOW + timedelta(seconds=181)}, ErrorCode.NOT_YET_VALID),
         ({"not_before": NOW + timedelta(seconds=181)}, ErrorCode.NOT_YET_VALID),
@@ -191,13 +193,15 @@ def test_status_message_is_surfaced(w: World) -> None:
     with pytest.raises(ResponseRejected) as info:
         w.check(xml)
     assert info.value.code == ErrorCode.STATUS_NOT_SUCCESS
-    assert "Responder / AuthnFailed" in info.value.message and "User account disabled" in info.value.message
+    assert "Responder / AuthnFailed" in info.value.message
+    assert "User account disabled" in info.value.message
 
 
 def test_skew_is_honoured_at_the_edges(w: World) -> None:
     assert w.check(w.mint(not_before=NOW + timedelta(seconds=179))).name_id
-    assert w.check(w.mint(not_on_or_after=NOW - timedelta(seconds=179),
-                          subject_not_on_or_after=NOW - timedelta(seconds=179))).name_id
+    assert w.check(
+        w.mint(not_on_or_after=NOW - timedelta(seconds=179), subject_not_on_or_after=NOW - timedelta(seconds=179))
+    ).name_id
     w.policy = SecurityPolicy(allow_unsolicited=True, clock_skew=timedelta(0))
     assert w.code_of(w.mint(not_before=NOW + timedelta(seconds=1))) == ErrorCode.NOT_YET_VALID
 

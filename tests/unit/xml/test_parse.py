@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import time
 import tracemalloc
 import zlib
@@ -82,7 +83,8 @@ def test_external_entity_never_reads_the_file(tmp_path: Path) -> None:
     with pytest.raises(XMLRejected) as info:
         parse_xml(doc)
     assert info.value.code == ErrorCode.FORBIDDEN_DTD
-    assert "TOP-SECRET" not in repr(info.value) and "TOP-SECRET" not in (info.value.detail or "")
+    assert "TOP-SECRET" not in repr(info.value)
+    assert "TOP-SECRET" not in (info.value.detail or "")
     assert secret.stat().st_atime_ns == before
 
 
@@ -235,17 +237,13 @@ def test_hostile_shapes_are_decided_quickly_and_in_little_memory(make) -> None:
     best = float("inf")
     for _ in range(3):
         start = time.perf_counter()
-        try:
+        with contextlib.suppress(ResponseRejected):
             parse_xml(doc)
-        except ResponseRejected:
-            pass
         best = min(best, time.perf_counter() - start)
     tracemalloc.start()
     try:
-        try:
+        with contextlib.suppress(ResponseRejected):
             parse_xml(doc)
-        except ResponseRejected:
-            pass
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

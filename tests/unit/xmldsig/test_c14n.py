@@ -16,7 +16,10 @@ EXPECTED_INCLUSIVE = b'<A xmlns="urn:d" xmlns:r="urn:r" ID="a" r:z="1"><B>t<C></
 def test_lxml_inclusive_subtree_defect_is_still_there_or_fixed() -> None:
     """If lxml fixes this, the workaround in verify._standalone_inclusive_copy can go (keep the test below)."""
     raw = etree.tostring(etree.fromstring(DOC)[0], method="c14n")
-    assert raw in (EXPECTED_INCLUSIVE, b'<A xmlns="urn:d" xmlns:r="urn:r" ID="a" r:z="1"><B>t<C xmlns=""></C>u</B>v</A>')
+    assert raw in (
+        EXPECTED_INCLUSIVE,
+        b'<A xmlns="urn:d" xmlns:r="urn:r" ID="a" r:z="1"><B>t<C xmlns=""></C>u</B>v</A>',
+    )
 
 
 def test_inclusive_subtree_is_correct() -> None:
@@ -47,3 +50,15 @@ def test_relative_namespace_uri_cannot_be_canonicalized() -> None:
     with pytest.raises(SignatureRejected) as info:
         canonicalize(el, C14N.EXCLUSIVE)
     assert info.value.code == ErrorCode.INVALID_SIGNATURE
+
+
+def test_certificate_cache_never_holds_large_texts() -> None:
+    """KeyInfo text is attacker-chosen: only certificate-sized texts may be cached."""
+    from fedlib.xmldsig import profile
+
+    profile._cached_certificate_der.cache_clear()
+    big = "QUFB" * 10_000  # 40,000 chars of valid base64
+    assert profile._certificate_der(big) == b"AAA" * 10_000
+    assert profile._cached_certificate_der.cache_info().currsize == 0
+    assert profile._certificate_der("QUFB") == b"AAA"
+    assert profile._cached_certificate_der.cache_info().currsize == 1
