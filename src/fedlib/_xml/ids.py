@@ -9,7 +9,7 @@ WS-Security use, ``xml:id``), so no second element can claim the referenced ID u
 
 from __future__ import annotations
 
-from collections import Counter
+from dataclasses import dataclass
 from typing import Final
 
 from lxml import etree
@@ -17,22 +17,26 @@ from lxml import etree
 _ID_ATTRS: Final = etree.XPath("//@ID | //@Id | //@id | //@xml:id")
 
 
-def duplicate_ids(root: etree._Element) -> set[str]:
-    """ID values carried by more than one ID-like attribute anywhere in ``root``'s document."""
-    values = _ID_ATTRS(root)
-    assert isinstance(values, list)
-    if len(values) < 2:
-        return set()
-    counts = Counter(str(v) for v in values)
-    return {value for value, n in counts.items() if n > 1}
+@dataclass(frozen=True, slots=True)
+class IdIndex:
+    """Every ID-like attribute value in a document, with the elements that carry it."""
 
+    holders: dict[str, list[etree._Element]]
 
-def elements_with_id(root: etree._Element, value: str) -> list[etree._Element]:
-    """Every element in ``root``'s document that carries ``value`` in an ID-like attribute."""
-    out: list[etree._Element] = []
-    for attr in _ID_ATTRS(root):  # type: ignore[union-attr]
-        if str(attr) == value:
+    @classmethod
+    def build(cls, root: etree._Element) -> IdIndex:
+        """Index ``root``'s whole document in one XPath pass."""
+        holders: dict[str, list[etree._Element]] = {}
+        for attr in _ID_ATTRS(root):  # type: ignore[union-attr]
             parent = attr.getparent()  # type: ignore[union-attr]
             if parent is not None:
-                out.append(parent)
-    return out
+                holders.setdefault(str(attr), []).append(parent)
+        return cls(holders=holders)
+
+    def duplicates(self) -> set[str]:
+        """ID values carried by more than one element (or twice by one element under different names)."""
+        return {value for value, elements in self.holders.items() if len(elements) > 1}
+
+    def elements(self, value: str) -> list[etree._Element]:
+        """Every element carrying ``value`` in an ID-like attribute."""
+        return self.holders.get(value, [])

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from lxml import etree
 
-from fedlib._xml.ids import duplicate_ids
+from fedlib._xml.ids import IdIndex
 from fedlib._xml.parse import text_content
 from fedlib.clock import parse_instant
 from fedlib.constants import (
@@ -104,7 +104,7 @@ def find_response_signature(untrusted_root: etree._Element) -> etree._Element:
     None, but an Assertion is signed: ``assertion-only-signature``; none at all: ``unsigned-message``;
     more than one: ``signature-wrapping``.
     """
-    signatures = [child for child in untrusted_root if child.tag == DS_SIGNATURE]
+    signatures = list(untrusted_root.iterchildren(DS_SIGNATURE))
     if len(signatures) == 1:
         return signatures[0]
     if len(signatures) > 1:
@@ -113,7 +113,8 @@ def find_response_signature(untrusted_root: etree._Element) -> etree._Element:
             f"the Response carries {len(signatures)} signatures; exactly one is allowed",
         )
     assertion_signed = any(
-        child.tag == DS_SIGNATURE for assertion in untrusted_root.iter(SAML_ASSERTION) for child in assertion
+        next(assertion.iterchildren(DS_SIGNATURE), None) is not None
+        for assertion in untrusted_root.iter(SAML_ASSERTION)
     )
     if assertion_signed:
         raise _reject(ErrorCode.ASSERTION_ONLY_SIGNATURE, RESPONSE_SIGNING_FIX, element="samlp:Response")
@@ -125,9 +126,9 @@ def find_response_signature(untrusted_root: etree._Element) -> etree._Element:
     )
 
 
-def check_unique_ids(untrusted_root: etree._Element) -> None:
+def check_unique_ids(ids: IdIndex) -> None:
     """No ID value is carried by two elements anywhere in the document (``signature-wrapping``)."""
-    duplicates = duplicate_ids(untrusted_root)
+    duplicates = ids.duplicates()
     if duplicates:
         raise _reject(
             ErrorCode.SIGNATURE_WRAPPING,
@@ -230,7 +231,7 @@ def check_status(response: etree._Element) -> None:
 
 def single_assertion(response: etree._Element) -> etree._Element:
     """Exactly one saml:Assertion child (``wrong-assertion-count``)."""
-    assertions = [child for child in response if child.tag == SAML_ASSERTION]
+    assertions = list(response.iterchildren(SAML_ASSERTION))
     if len(assertions) != 1:
         raise _reject(
             ErrorCode.WRONG_ASSERTION_COUNT,

@@ -6,8 +6,10 @@ algorithm that is not a member is unknown, and unknown is treated as forbidden.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 from cryptography.hazmat.primitives import hashes
 
@@ -111,11 +113,11 @@ ECDSA_METHODS: Final = frozenset(
     }
 )
 
-DIGEST_HASH_NAME: Final[dict[DigestMethod, str]] = {
-    DigestMethod.SHA256: "sha256",
-    DigestMethod.SHA384: "sha384",
-    DigestMethod.SHA512: "sha512",
-    DigestMethod.SHA1: "sha1",
+DIGEST_FUNCTION: Final[dict[DigestMethod, Callable[[bytes], Any]]] = {
+    DigestMethod.SHA256: hashlib.sha256,
+    DigestMethod.SHA384: hashlib.sha384,
+    DigestMethod.SHA512: hashlib.sha512,
+    DigestMethod.SHA1: hashlib.sha1,
 }
 DIGEST_SIZE: Final[dict[DigestMethod, int]] = {
     DigestMethod.SHA256: 32,

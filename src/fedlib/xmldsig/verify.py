@@ -19,7 +19,6 @@ from the node reads exactly what was digested.
 from __future__ import annotations
 
 import copy
-import hashlib
 import hmac
 from dataclasses import dataclass
 from typing import Any
@@ -28,11 +27,12 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 from lxml import etree
 
+from fedlib._xml.ids import IdIndex
 from fedlib.constants import XML_NS
 from fedlib.errors import ErrorCode, SignatureRejected, reject
 from fedlib.xmldsig.algorithms import (
     C14N,
-    DIGEST_HASH_NAME,
+    DIGEST_FUNCTION,
     ECDSA_METHODS,
     HASH_OF_SIGNATURE,
     RSA_PKCS1_METHODS,
@@ -172,11 +172,13 @@ def verify_enveloped_signature(
     anchors: TrustAnchors,
     *,
     allow_sha1: bool = False,
+    ids: IdIndex | None = None,
 ) -> VerifiedElement:
     """Verify ``signature``, an enveloped ds:Signature that is an immediate child of ``parent``.
 
-    Profile, then trust, then crypto. On success ``parent`` has had its Signature detached and is
-    returned as the verified element.
+    Profile, then trust, then crypto. ``ids`` is the document's ID index if the caller built one
+    (the pipeline does, to check uniqueness); otherwise it is built here. On success ``parent`` has had
+    its Signature detached and is returned as the verified element.
 
     Raises:
         SignatureRejected: the code of the first failing check.
@@ -184,7 +186,7 @@ def verify_enveloped_signature(
     if signature.getparent() is not parent:
         raise _fail(ErrorCode.SIGNATURE_WRAPPING, "the signature is not an immediate child of the signed element")
     parsed: ParsedSignature = prevalidate_signature(signature, allow_sha1=allow_sha1)
-    check_reference_target(parsed, parent)
+    check_reference_target(parsed, parent, ids)
     trusted = anchors.select(parsed.certificates)
 
     # SignedInfo must be canonicalised in its original context (before the Signature is detached).
@@ -193,7 +195,7 @@ def verify_enveloped_signature(
 
     _detach_enveloped(signature)
     referenced_octets = canonicalize(parent, parsed.reference_c14n, parsed.reference_prefixes)
-    digest = hashlib.new(DIGEST_HASH_NAME[parsed.digest_method], referenced_octets).digest()
+    digest = DIGEST_FUNCTION[parsed.digest_method](referenced_octets).digest()
     if not hmac.compare_digest(digest, parsed.digest_value):
         raise _fail(
             ErrorCode.INVALID_SIGNATURE,
