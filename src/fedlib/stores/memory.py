@@ -1,0 +1,185 @@
+"""An in-process store: a dict guarded by a lock.
+
+Suitable for tests and single-process deployments only: the entries live in this process's memory, so
+several worker processes (or a restart) do not share them, and a replay sent to another worker would not
+be detected. Use :class:`fedlib.stores.SQLiteStore` (or a shared backend) when more than one process
+validates responses.
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+from datetime import datetime
+from typing import NamedTuple
+
+from fedlib.errors import StoreError
+from fedlib.stores.base import check_add_times, check_key, check_value, require_aware
+
+# The expiry heap may hold stale items (for consumed or re-added keys); it is rebuilt once it holds this
+# many more items than twice the number of entries, which keeps its size O(entries) at O(1) amortised cost.
+_HEAP_SLACK = 1024
+
+
+class _Entry(NamedTuple):
+    expires_at: datetime
+    value: str
+
+
+class MemoryStore:
+    """A thread-safe in-memory :class:`fedlib.stores.Store`.
+
+    Every operation runs under one lock, so ``add`` and ``consume`` are atomic across threads. Expiry is
+    checked on every read, and each ``add`` also removes up to ``purge_batch`` expired entries (oldest
+    expiry first), so memory held by expired entries is reclaimed without any background thread and
+    without unbounded work in a single call.
+
+    Args:
+        max_entries: Optional cap on the number of stored entries. When an ``add`` finds the store full,
+            all expired entries are purged; if it is still full, :class:`fedlib.errors.StoreError` is
+            raised. A live entry is never dropped to make room, because forgetting it would let a replay
+            through.
+        purge_batch: The most expired entries one ``add`` removes opportunistically (at least 1).
+
+    Raises:
+        ValueError: ``max_entries`` or ``purge_batch`` is less than 1.
+    """
+
+    def __init__(self, *, max_entries: int | None = None, purge_batch: int = 32) -> None:
+        if max_entries is not None and max_entries < 1:
+            raise ValueError("max_entries must be at least 1 (or None for no cap)")
+        if purge_batch < 1:
+            raise ValueError("purge_batch must be at least 1")
+        self._max_entries = max_entries
+        self._purge_batch = purge_batch
+        self._lock = threading.Lock()
+        self._entries: dict[str, _Entry] = {}
+        # (expires_at, key) for every add; items whose entry was consumed or replaced are skipped lazily.
+        self._expiry_heap: list[tuple[datetime, str]] = []
+        self._closed = False
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"{len(self._entries)} entries"
+        return f"<MemoryStore {state}>"
+
+    def __enter__(self) -> MemoryStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def add(self, key: str, *, expires_at: datetime, now: datetime, value: str = "") -> bool:
+        """Insert ``key`` if it is absent or expired, atomically with respect to other threads.
+
+        Args:
+            key: The identifier to record. Non-empty.
+            expires_at: When the entry stops being live (aware datetime, later than ``now``).
+            now: The caller's current time (aware datetime).
+            value: An optional payload returned by :meth:`consume`.
+
+        Returns:
+            ``True`` if the key was inserted (first use), ``False`` if a live entry already exists.
+
+        Raises:
+            ValueError: A datetime is naive, ``expires_at`` is not later than ``now``, or the key is empty.
+            fedlib.errors.StoreError: The store is closed, or it is full of live entries.
+        """
+        check_key(key)
+        check_value(value)
+        expires, current = check_add_times(expires_at, now)
+        with self._lock:
+            self._check_open()
+            existing = self._entries.get(key)
+            if existing is not None and current < existing.expires_at:
+                return False
+            if existing is not None:
+                del self._entries[key]
+            self._purge_locked(current, limit=self._purge_batch)
+            if self._max_entries is not None and len(self._entries) >= self._max_entries:
+                self._purge_locked(current, limit=None)
+                if len(self._entries) >= self._max_entries:
+                    raise StoreError(
+                        f"the in-memory replay store is full ({self._max_entries} live entries); "
+                        "refusing to record more rather than forget a live one",
+                    )
+            self._entries[key] = _Entry(expires, value)
+            heapq.heappush(self._expiry_heap, (expires, key))
+            return True
+
+    def consume(self, key: str, *, now: datetime) -> str | None:
+        """Delete the live entry for ``key`` and return its value, atomically with respect to other threads.
+
+        Args:
+            key: The identifier to look up and remove.
+            now: The caller's current time (aware datetime).
+
+        Returns:
+            The stored value, or ``None`` if there is no live entry for ``key``.
+
+        Raises:
+            ValueError: ``now`` is naive, or the key is empty.
+            fedlib.errors.StoreError: The store is closed.
+        """
+        check_key(key)
+        current = require_aware(now, "now")
+        with self._lock:
+            self._check_open()
+            entry = self._entries.get(key)
+            if entry is None or current >= entry.expires_at:
+                return None  # an expired entry is left to the purge, as SQLiteStore does
+            del self._entries[key]
+            return entry.value
+
+    def purge_expired(self, *, now: datetime) -> int:
+        """Remove every entry that is expired at ``now``.
+
+        Not needed for correctness (expiry is checked on read); useful to reclaim memory at a quiet time.
+
+        Args:
+            now: The caller's current time (aware datetime).
+
+        Returns:
+            The number of entries removed.
+
+        Raises:
+            ValueError: ``now`` is naive.
+            fedlib.errors.StoreError: The store is closed.
+        """
+        current = require_aware(now, "now")
+        with self._lock:
+            self._check_open()
+            return self._purge_locked(current, limit=None)
+
+    def close(self) -> None:
+        """Drop every entry. Later calls to ``add`` / ``consume`` raise StoreError; closing twice is fine."""
+        with self._lock:
+            self._closed = True
+            self._entries.clear()
+            self._expiry_heap.clear()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError("the in-memory replay store is closed")
+
+    def _purge_locked(self, now: datetime, *, limit: int | None) -> int:
+        """Pop expired heap items (at most ``limit``) and delete their entries if still expired."""
+        heap = self._expiry_heap
+        entries = self._entries
+        removed = 0
+        popped = 0
+        while heap and heap[0][0] <= now and (limit is None or popped < limit):
+            _, key = heapq.heappop(heap)
+            popped += 1
+            entry = entries.get(key)
+            # Any entry expired at ``now`` may go, whichever heap item led here: a re-added key's live
+            # entry has a later expiry and its own heap item.
+            if entry is not None and entry.expires_at <= now:
+                del entries[key]
+                removed += 1
+        if len(heap) > 2 * len(entries) + _HEAP_SLACK:
+            self._expiry_heap = [(entry.expires_at, key) for key, entry in entries.items()]
+            heapq.heapify(self._expiry_heap)
+        return removed
+
+
+__all__ = ["MemoryStore"]

@@ -1,0 +1,371 @@
+"""A store in an SQLite database file, shared safely by every thread and process that opens the same path.
+
+Atomicity comes from SQLite's own locking, so it holds across processes (several CLI invocations, several
+WSGI workers) as long as they use the same file on a local filesystem (SQLite locking is unreliable on
+network filesystems such as NFS):
+
+* ``add`` runs in a ``BEGIN IMMEDIATE`` transaction (it takes the database write lock before reading):
+  it deletes the key if its entry is expired, inserts with ``ON CONFLICT DO NOTHING`` and reports whether
+  a row was inserted;
+* ``consume`` is a single ``DELETE ... WHERE key = ? AND expires_at > ? RETURNING value`` statement.
+
+Every :class:`sqlite3.Error` becomes :class:`fedlib.errors.StoreError`: when the database cannot answer,
+nothing is accepted (fail closed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+import time
+import weakref
+from datetime import datetime
+
+from fedlib.errors import StoreError
+from fedlib.stores.base import check_add_times, check_key, check_value, require_aware
+
+_MEMORY = ":memory:"
+
+# ON CONFLICT ... DO NOTHING (upsert) needs SQLite 3.24; DELETE ... RETURNING needs 3.35.
+_MIN_SQLITE = (3, 24, 0)
+_HAS_RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
+
+# The table name is a literal in every statement (no string building near SQL).
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS fedlib_store (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at REAL NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS fedlib_store_expires_at ON fedlib_store (expires_at)",
+)
+_SQL_DELETE_EXPIRED_KEY = "DELETE FROM fedlib_store WHERE key = ? AND expires_at <= ?"
+_SQL_INSERT = "INSERT INTO fedlib_store (key, value, expires_at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING"
+_SQL_CONSUME = "DELETE FROM fedlib_store WHERE key = ? AND expires_at > ? RETURNING value"
+_SQL_SELECT_LIVE = "SELECT value FROM fedlib_store WHERE key = ? AND expires_at > ?"
+_SQL_DELETE_KEY = "DELETE FROM fedlib_store WHERE key = ?"
+_SQL_PURGE_BATCH = (
+    "DELETE FROM fedlib_store WHERE rowid IN "
+    "(SELECT rowid FROM fedlib_store WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)"
+)
+_SQL_PURGE_ALL = "DELETE FROM fedlib_store WHERE expires_at <= ?"
+
+
+class SQLiteStore:
+    """A :class:`fedlib.stores.Store` kept in an SQLite database (stdlib :mod:`sqlite3` only).
+
+    The database is opened (and the table created if needed) by the constructor, so a misconfigured path
+    fails at start-up rather than on the first login. The file uses WAL journaling and ``synchronous=FULL``
+    (a committed entry survives a power loss). Each instance holds one connection guarded by a lock, so
+    one instance may be shared by any number of threads; any number of instances, in any number of
+    processes, may open the same file. After ``os.fork()`` the child transparently opens its own
+    connection to the file on first use (an SQLite connection must not be used across a fork).
+
+    ``":memory:"`` gives a private database that lives as long as this instance; like
+    :class:`fedlib.stores.MemoryStore` it is not shared with other processes.
+
+    Times are stored as POSIX seconds (``REAL``), which keeps microsecond resolution for dates up to the
+    year 2242.
+
+    Each ``add`` also deletes up to ``purge_batch`` expired rows (oldest first, through an index on
+    ``expires_at``), so the table does not grow with expired entries and no call does unbounded work.
+
+    Args:
+        path: The database file, or ``":memory:"``. The directory must exist; the file is created.
+        timeout: Seconds to wait for another connection's lock (SQLite ``busy_timeout``) before giving up
+            with StoreError.
+        purge_batch: The most expired rows one ``add`` deletes (0 disables opportunistic purging).
+
+    Raises:
+        ValueError: ``path`` is empty, or ``timeout`` or ``purge_batch`` is negative.
+        fedlib.errors.StoreError: The database cannot be opened or initialised (missing directory, not
+            a database, permission denied, SQLite older than 3.24, ...).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 5.0, purge_batch: int = 32) -> None:
+        if timeout < 0:
+            raise ValueError("timeout must not be negative")
+        if purge_batch < 0:
+            raise ValueError("purge_batch must not be negative")
+        self._path = os.fspath(path)
+        if not isinstance(self._path, str) or not self._path:
+            # sqlite3 treats "" as a private temporary database: never what a caller meant.
+            raise ValueError("SQLiteStore needs a database path (or ':memory:')")
+        self._in_memory = self._path == _MEMORY
+        self._timeout = float(timeout)
+        self._purge_batch = purge_batch
+        self._use_returning = _HAS_RETURNING
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        # Connections inherited through fork(): never used again, and never closed or garbage collected
+        # in the child, because closing them could disturb the parent's locks and WAL state.
+        self._forked_connections: list[sqlite3.Connection] = []
+        self._closed = False
+        if sqlite3.sqlite_version_info < _MIN_SQLITE:
+            raise StoreError(
+                f"the SQLite replay store needs SQLite >= 3.24; this Python uses {sqlite3.sqlite_version}",
+            )
+        with self._lock:
+            try:
+                self._conn = self._connect()
+            except sqlite3.Error as exc:
+                raise self._error("open", exc) from exc
+        _INSTANCES.add(self)
+
+    @property
+    def path(self) -> str:
+        """The database path as given (``":memory:"`` for an in-memory database)."""
+        return self._path
+
+    def __repr__(self) -> str:
+        state = " closed" if self._closed else ""
+        return f"<SQLiteStore {self._path!r}{state}>"
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def add(self, key: str, *, expires_at: datetime, now: datetime, value: str = "") -> bool:
+        """Insert ``key`` if it is absent or expired, atomically across threads and processes.
+
+        Args:
+            key: The identifier to record. Non-empty.
+            expires_at: When the entry stops being live (aware datetime, later than ``now``).
+            now: The caller's current time (aware datetime).
+            value: An optional payload returned by :meth:`consume`.
+
+        Returns:
+            ``True`` if the key was inserted (first use), ``False`` if a live entry already exists.
+
+        Raises:
+            ValueError: A datetime is naive, ``expires_at`` is not later than ``now``, or the key is empty.
+            fedlib.errors.StoreError: The store is closed or the database failed (nothing was recorded).
+        """
+        check_key(key)
+        check_value(value)
+        expires, current = check_add_times(expires_at, now)
+        expires_ts, now_ts = expires.timestamp(), current.timestamp()
+        with self._lock:
+            conn = self._connection("add")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    conn.execute(_SQL_DELETE_EXPIRED_KEY, (key, now_ts))
+                    inserted = conn.execute(_SQL_INSERT, (key, value, expires_ts)).rowcount == 1
+                    if self._purge_batch:
+                        conn.execute(_SQL_PURGE_BATCH, (now_ts, self._purge_batch))
+                    conn.execute("COMMIT")
+                except BaseException:
+                    self._rollback(conn)
+                    raise
+            except sqlite3.Error as exc:
+                raise self._error("add", exc) from exc
+            return inserted
+
+    def consume(self, key: str, *, now: datetime) -> str | None:
+        """Delete the live entry for ``key`` and return its value, atomically across threads and processes.
+
+        Args:
+            key: The identifier to look up and remove.
+            now: The caller's current time (aware datetime).
+
+        Returns:
+            The stored value, or ``None`` if there is no live entry for ``key``.
+
+        Raises:
+            ValueError: ``now`` is naive, or the key is empty.
+            fedlib.errors.StoreError: The store is closed or the database failed (nothing was consumed).
+        """
+        check_key(key)
+        now_ts = require_aware(now, "now").timestamp()
+        with self._lock:
+            conn = self._connection("consume")
+            try:
+                if self._use_returning:
+                    # One autocommit statement: the row is deleted and returned atomically. fetchall()
+                    # runs the statement to completion, which commits it.
+                    cursor = conn.execute(_SQL_CONSUME, (key, now_ts))
+                    try:
+                        rows = cursor.fetchall()
+                    finally:
+                        cursor.close()
+                else:  # SQLite < 3.35: the same under the write lock
+                    conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        rows = conn.execute(_SQL_SELECT_LIVE, (key, now_ts)).fetchall()
+                        if rows:
+                            conn.execute(_SQL_DELETE_KEY, (key,))
+                        conn.execute("COMMIT")
+                    except BaseException:
+                        self._rollback(conn)
+                        raise
+            except sqlite3.Error as exc:
+                raise self._error("consume", exc) from exc
+        if not rows:
+            return None
+        result = rows[0][0]
+        if not isinstance(result, str):
+            raise StoreError(
+                f"the SQLite replay store {self._path!r} returned a corrupt entry",
+                detail=f"value of type {type(result).__name__}",
+            )
+        return result
+
+    def purge_expired(self, *, now: datetime) -> int:
+        """Delete every row that is expired at ``now``.
+
+        Not needed for correctness (expiry is checked on read, and ``add`` purges a bounded batch); useful
+        from a maintenance job to shrink the table after a burst.
+
+        Args:
+            now: The caller's current time (aware datetime).
+
+        Returns:
+            The number of rows deleted.
+
+        Raises:
+            ValueError: ``now`` is naive.
+            fedlib.errors.StoreError: The store is closed or the database failed.
+        """
+        now_ts = require_aware(now, "now").timestamp()
+        with self._lock:
+            conn = self._connection("purge")
+            try:
+                return conn.execute(_SQL_PURGE_ALL, (now_ts,)).rowcount
+            except sqlite3.Error as exc:
+                raise self._error("purge", exc) from exc
+
+    def close(self) -> None:
+        """Close the connection. Later calls to ``add`` / ``consume`` raise StoreError; closing twice is fine.
+
+        Raises:
+            fedlib.errors.StoreError: SQLite reported an error while closing.
+        """
+        with self._lock:
+            self._closed = True
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                try:
+                    conn.close()
+                except sqlite3.Error as exc:
+                    raise self._error("close", exc) from exc
+
+    # -- internals ---------------------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self._path,
+            timeout=self._timeout,
+            isolation_level=None,  # autocommit; transactions are explicit (BEGIN IMMEDIATE)
+            check_same_thread=False,  # serialised by self._lock instead
+        )
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
+            self._initialise(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _initialise(self, conn: sqlite3.Connection) -> None:
+        """Set the journal mode and create the schema, retrying lock conflicts until the timeout.
+
+        ``PRAGMA journal_mode = WAL`` reads the database and then needs an exclusive lock; when several
+        processes open a new file at once, SQLite may answer SQLITE_BUSY immediately (without waiting in
+        the busy handler, to avoid a deadlock). Every step here is idempotent, so it is simply retried.
+        ``add`` and ``consume`` need no such loop: they take the write lock before reading, and SQLite
+        then always waits in the busy handler.
+        """
+        deadline = time.monotonic() + self._timeout
+        delay = 0.005
+        while True:
+            try:
+                if not self._in_memory:
+                    # Persistent, and a no-op once done. On filesystems without shared-memory support
+                    # SQLite keeps the rollback journal: slower, equally atomic.
+                    conn.execute("PRAGMA journal_mode = WAL").fetchall()
+                conn.execute("PRAGMA synchronous = FULL")
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for statement in _SCHEMA:
+                        conn.execute(statement)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    self._rollback(conn)
+                    raise
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_lock_conflict(exc) or time.monotonic() + delay > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+
+    def _after_fork(self) -> None:
+        """Called in a forked child (single-threaded at that point) to stop using the parent's connection.
+
+        The lock is replaced because another parent thread may have held it at fork time. A file database
+        gets a new connection on next use; an in-memory one keeps its (now private) copy.
+        """
+        self._lock = threading.Lock()
+        if self._conn is not None and not self._in_memory:
+            self._forked_connections.append(self._conn)
+            self._conn = None
+
+    def _connection(self, operation: str) -> sqlite3.Connection:
+        """The open connection (reopened if needed); call with the lock held."""
+        if self._closed:
+            raise StoreError(f"the SQLite replay store {self._path!r} is closed")
+        if self._conn is None:
+            if self._in_memory:  # its database vanished with the connection: never start an empty one
+                raise StoreError("the in-memory SQLite replay store lost its database")
+            try:
+                self._conn = self._connect()
+            except sqlite3.Error as exc:
+                raise self._error(operation, exc) from exc
+        return self._conn
+
+    def _rollback(self, conn: sqlite3.Connection) -> None:
+        """Roll back after a failure; if even that fails, drop the connection so the next call reopens."""
+        try:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            if conn is self._conn and not self._in_memory:
+                self._conn = None
+                with contextlib.suppress(sqlite3.Error):
+                    conn.close()
+
+    def _error(self, operation: str, exc: sqlite3.Error) -> StoreError:
+        reason = str(exc) or type(exc).__name__
+        hint = ""
+        if isinstance(exc, sqlite3.OperationalError) and _is_lock_conflict(exc):
+            hint = f" (another connection holds the lock; busy timeout {self._timeout:g}s)"
+        return StoreError(
+            f"the SQLite replay store {self._path!r} failed during {operation}: {reason}{hint}; "
+            "refusing to accept messages until it works (fail closed)",
+            detail=f"{type(exc).__name__}: {exc}",
+        )
+
+
+def _is_lock_conflict(exc: sqlite3.OperationalError) -> bool:
+    """Whether SQLite reported SQLITE_BUSY or SQLITE_LOCKED (another connection holds a lock)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return (code & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
+# Every open instance, so that a child process can drop inherited connections right after fork().
+_INSTANCES: weakref.WeakSet[SQLiteStore] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:  # pragma: no cover - runs in forked children only
+    for store in list(_INSTANCES):
+        store._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+__all__ = ["SQLiteStore"]
