@@ -45,9 +45,15 @@ def main() -> int:
     print(f"SP    {sp.entity_id}\n      ACS {sp.acs_url}")
 
     def spec(**kw: object) -> ResponseSpec:
-        base: dict[str, object] = {"idp_entity_id": IDP, "sp_entity_id": SP, "acs_url": ACS, "now": now,
-                                   "name_id": "ada@example.org", "in_response_to": "_demo_request_1",
-                                   "attributes": {"mail": ["ada@example.org"], "groups": ["admins", "staff"]}}
+        base: dict[str, object] = {
+            "idp_entity_id": IDP,
+            "sp_entity_id": SP,
+            "acs_url": ACS,
+            "now": now,
+            "name_id": "ada@example.org",
+            "in_response_to": "_demo_request_1",
+            "attributes": {"mail": ["ada@example.org"], "groups": ["admins", "staff"]},
+        }
         base.update(kw)
         return ResponseSpec(**base)  # type: ignore[arg-type]
 
@@ -55,15 +61,24 @@ def main() -> int:
     steps = [
         Step("SP-initiated login, Response signed by the IdP", good, None, "_demo_request_1"),
         Step("the same Response posted again", good, ErrorCode.REPLAYED, "_demo_request_1"),
-        Step("IdP signs only the Assertion (Entra ID / AD FS default)",
-             mint_response(spec(in_response_to="_demo_request_2"), key, sign_response=False, sign_assertion=True),
-             ErrorCode.ASSERTION_ONLY_SIGNATURE, "_demo_request_2"),
-        Step("Response for another SP", mint_response(spec(audiences=["https://other.example/"],
-                                                            in_response_to="_demo_request_3"), key),
-             ErrorCode.WRONG_AUDIENCE, "_demo_request_3"),
-        Step("Response signed by a key the metadata does not list",
-             mint_response(spec(in_response_to="_demo_request_4"), generate_key("ec", common_name="attacker")),
-             ErrorCode.UNTRUSTED_CERTIFICATE, "_demo_request_4"),
+        Step(
+            "IdP signs only the Assertion (Entra ID / AD FS default)",
+            mint_response(spec(in_response_to="_demo_request_2"), key, sign_response=False, sign_assertion=True),
+            ErrorCode.ASSERTION_ONLY_SIGNATURE,
+            "_demo_request_2",
+        ),
+        Step(
+            "Response for another SP",
+            mint_response(spec(audiences=["https://other.example/"], in_response_to="_demo_request_3"), key),
+            ErrorCode.WRONG_AUDIENCE,
+            "_demo_request_3",
+        ),
+        Step(
+            "Response signed by a key the metadata does not list",
+            mint_response(spec(in_response_to="_demo_request_4"), generate_key("ec", common_name="attacker")),
+            ErrorCode.UNTRUSTED_CERTIFICATE,
+            "_demo_request_4",
+        ),
     ]
     failures = 0
     with tempfile.TemporaryDirectory(prefix="fedlib-demo-") as tmp:
@@ -74,8 +89,9 @@ def main() -> int:
             for number, step in enumerate(steps, 1):
                 print(f"{number}. {step.title}")
                 try:
-                    result = validate_response(step.message, sp=sp, idp=idp, now=now, store=store,
-                                               request_id=step.request_id)
+                    result = validate_response(
+                        step.message, sp=sp, idp=idp, now=now, store=store, request_id=step.request_id
+                    )
                 except ResponseRejected as exc:
                     ok = exc.code == step.expect
                     print(f"   {'ok  ' if ok else 'FAIL'} rejected: {exc.code}\n        {exc.message[:160]}")

@@ -1,0 +1,153 @@
+# fedlib developer entry points.  `make help` lists them.
+#
+# Everything runs from a project-local virtualenv (.venv) built from pyproject.toml; `make venv`
+# creates it from nothing and is incremental (it reinstalls only when pyproject.toml changes).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PY       ?= python3.11
+VENV     ?= .venv
+VPY      := $(VENV)/bin/python
+STAMP    := $(VENV)/.stamp
+BSTAMP   := $(VENV)/.stamp-bench
+PIP_OPTS ?= --quiet --disable-pip-version-check --progress-bar off
+
+# Debian packages the tests need (the differential tests call the xmlsec1 CLI; so does pysaml2 in the bench).
+SYSDEPS  ?= xmlsec1
+
+SHARED   ?= ../shared
+INTEROP  := $(SHARED)/interop/peers/run.py
+FEDLIB   := $(VENV)/bin/fedlib
+
+LINT_PATHS := $(wildcard src tests bench)
+BENCH_ARGS ?=
+
+.PHONY: help venv sysdeps lint test interop demo bench clean distclean
+
+help:
+	@echo "fedlib make targets:"
+	@echo "  make venv      create/update $(VENV) from pyproject.toml (pip install -e '.[dev]')"
+	@echo "  make sysdeps   apt-get install missing system packages ($(SYSDEPS)); needs root"
+	@echo "  make lint      ruff check, ruff format --check, mypy --strict on src/"
+	@echo "  make test      lint + pytest + the interop corpus in $(SHARED)/interop/peers"
+	@echo "  make interop   only the interop corpus (both policies)"
+	@echo "  make demo      run the demo (python -m fedlib.demo)"
+	@echo "  make bench     compare fedlib with python3-saml, pysaml2, signxml and the crypto floor"
+	@echo "                 (BENCH_ARGS=--quick for a smoke run)"
+	@echo "  make clean     remove caches and build artefacts (keeps $(VENV))"
+	@echo "  make distclean clean, and remove $(VENV)"
+
+# ---------------------------------------------------------------------------------------------
+# Virtualenv.  The stamp is the real target: it is rebuilt when pyproject.toml changes or when
+# the venv is missing.  $(PY) falls back to python3 if python3.11 is not on PATH.
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@py="$(PY)"; \
+	if ! command -v "$$py" >/dev/null 2>&1; then \
+	  echo "venv: $$py not found, falling back to python3"; py=python3; \
+	fi; \
+	if ! "$$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then \
+	  echo "error: fedlib needs Python >= 3.11; '$$py' is $$("$$py" -V 2>&1 || echo missing). Set PY=/path/to/python3.11" >&2; \
+	  exit 1; \
+	fi; \
+	if [ ! -x "$(VPY)" ] || ! "$(VPY)" -m pip --version >/dev/null 2>&1; then \
+	  echo "venv: creating $(VENV) with $$("$$py" -V 2>&1) ($$(command -v "$$py"))"; \
+	  "$$py" -m venv "$(VENV)" || { \
+	    echo "error: '$$py -m venv' failed; on Debian install the venv module: apt-get install python3-venv" >&2; \
+	    exit 1; }; \
+	fi
+	@echo "venv: upgrading pip, installing fedlib -e '.[dev]'"
+	@$(VPY) -m pip install $(PIP_OPTS) --upgrade pip
+	@$(VPY) -m pip install $(PIP_OPTS) -e '.[dev]'
+	@touch $@
+	@echo "venv: ready ($(VENV))"
+
+# ---------------------------------------------------------------------------------------------
+# System packages: install only what is missing, with one apt-get update, only if needed.
+
+sysdeps:
+	@missing=""; \
+	for p in $(SYSDEPS); do \
+	  if command -v dpkg-query >/dev/null 2>&1; then \
+	    dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	  else \
+	    command -v "$$p" >/dev/null 2>&1 || missing="$$missing $$p"; \
+	  fi; \
+	done; \
+	if [ -z "$$missing" ]; then echo "sysdeps: present ($(SYSDEPS))"; exit 0; fi; \
+	if [ "$$(id -u)" -ne 0 ]; then \
+	  echo "error: missing system packages:$$missing. Install them as root: 'sudo make sysdeps' or 'sudo apt-get install$$missing'" >&2; \
+	  exit 1; \
+	fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "error: missing system packages:$$missing and no apt-get on this machine; install them by hand" >&2; \
+	  exit 1; \
+	fi; \
+	echo "sysdeps: installing$$missing (apt-get)"; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get -qq -o DPkg::Lock::Timeout=300 update; \
+	apt-get -qq -y -o DPkg::Lock::Timeout=300 install --no-install-recommends $$missing >/dev/null; \
+	echo "sysdeps: installed$$missing"
+
+# ---------------------------------------------------------------------------------------------
+# Checks.  `lint` runs all three tools and fails at the end if any failed.
+
+lint: $(STAMP)
+	@rc=0; \
+	echo "== ruff check $(LINT_PATHS)"; $(VENV)/bin/ruff check $(LINT_PATHS) || rc=1; \
+	echo "== ruff format --check $(LINT_PATHS)"; $(VENV)/bin/ruff format --check $(LINT_PATHS) || rc=1; \
+	echo "== mypy --strict src/fedlib"; $(VENV)/bin/mypy --strict src/fedlib || rc=1; \
+	if [ $$rc -ne 0 ]; then echo "lint: FAILED" >&2; fi; \
+	exit $$rc
+
+# The interop corpus lives in the shared tree beside the repo; CI (CI=true) must have it.
+define run_interop
+	@if [ -f "$(INTEROP)" ]; then \
+	  echo "== interop corpus (default policy)"; \
+	  $(VPY) $(INTEROP) --cmd $(FEDLIB); \
+	  echo "== interop corpus (--allow-sha1)"; \
+	  $(VPY) $(INTEROP) --cmd $(FEDLIB) --allow-sha1; \
+	elif [ "$${CI:-}" = "true" ]; then \
+	  echo "error: interop corpus $(INTEROP) not found (CI=true: $(SHARED) must be checked out beside the repo)" >&2; \
+	  exit 1; \
+	else \
+	  echo "warning: interop corpus $(INTEROP) not found; SKIPPING the interop runs (set SHARED=/path/to/shared)" >&2; \
+	fi
+endef
+
+test: $(STAMP) sysdeps lint
+	@echo "== pytest"
+	$(VPY) -m pytest -q
+	$(run_interop)
+
+interop: $(STAMP)
+	$(run_interop)
+
+# ---------------------------------------------------------------------------------------------
+
+demo: $(STAMP)
+	$(VPY) -m fedlib.demo
+
+# The bench peers (python3-saml, pysaml2, xmlsec) go into the same venv via the `bench` extra;
+# pysaml2 verifies with the xmlsec1 binary, hence sysdeps.
+$(BSTAMP): $(STAMP) pyproject.toml
+	@echo "bench: installing fedlib -e '.[dev,bench]'"
+	@$(VPY) -m pip install $(PIP_OPTS) -e '.[dev,bench]'
+	@touch $@
+
+bench: $(BSTAMP) sysdeps
+	$(VPY) bench/verify.py $(BENCH_ARGS)
+
+# ---------------------------------------------------------------------------------------------
+
+clean:
+	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis src/*.egg-info
+	find . \( -path ./$(VENV) -o -path ./.git \) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+	find . \( -path ./$(VENV) -o -path ./.git \) -prune -o \( -name '*.py[co]' -o -name '*.db' \) -type f -exec rm -f {} +
+
+distclean: clean
+	rm -rf $(VENV)
