@@ -12,10 +12,12 @@ VENV     ?= .venv
 VPY      := $(VENV)/bin/python
 STAMP    := $(VENV)/.stamp
 BSTAMP   := $(VENV)/.stamp-bench
+EXTRAS   ?= dev,redis,flask
 PIP_OPTS ?= --quiet --disable-pip-version-check --progress-bar off
 
-# Debian packages the tests need (the differential tests call the xmlsec1 CLI; so does pysaml2 in the bench).
-SYSDEPS  ?= xmlsec1
+# Debian packages the tests need: the differential tests call the xmlsec1 CLI (so does pysaml2 in the
+# bench); the Redis store tests start a real redis-server.
+SYSDEPS  ?= xmlsec1 redis-server
 
 SHARED   ?= ../shared
 INTEROP  := $(SHARED)/interop/peers/run.py
@@ -28,7 +30,7 @@ BENCH_ARGS ?=
 
 help:
 	@echo "fedlib make targets:"
-	@echo "  make venv      create/update $(VENV) from pyproject.toml (pip install -e '.[dev]')"
+	@echo "  make venv      create/update $(VENV) from pyproject.toml (pip install -e '.[$(EXTRAS)]')"
 	@echo "  make sysdeps   apt-get install missing system packages ($(SYSDEPS)); needs root"
 	@echo "  make lint      ruff check, ruff format --check, mypy --strict on src/"
 	@echo "  make test      lint + pytest + the interop corpus in $(SHARED)/interop/peers"
@@ -45,7 +47,7 @@ help:
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	@py="$(PY)"; \
 	if ! command -v "$$py" >/dev/null 2>&1; then \
 	  echo "venv: $$py not found, falling back to python3"; py=python3; \
@@ -60,9 +62,9 @@ $(STAMP): pyproject.toml
 	    echo "error: '$$py -m venv' failed; on Debian install the venv module: apt-get install python3-venv" >&2; \
 	    exit 1; }; \
 	fi
-	@echo "venv: upgrading pip, installing fedlib -e '.[dev]'"
+	@echo "venv: upgrading pip, installing fedlib -e '.[$(EXTRAS)]'"
 	@$(VPY) -m pip install $(PIP_OPTS) --upgrade pip
-	@$(VPY) -m pip install $(PIP_OPTS) -e '.[dev]'
+	@$(VPY) -m pip install $(PIP_OPTS) -e '.[$(EXTRAS)]'
 	@touch $@
 	@echo "venv: ready ($(VENV))"
 
@@ -135,8 +137,8 @@ demo: $(STAMP)
 # The bench peers (python3-saml, pysaml2, xmlsec) go into the same venv via the `bench` extra;
 # pysaml2 verifies with the xmlsec1 binary, hence sysdeps.
 $(BSTAMP): $(STAMP) pyproject.toml
-	@echo "bench: installing fedlib -e '.[dev,bench]'"
-	@$(VPY) -m pip install $(PIP_OPTS) -e '.[dev,bench]'
+	@echo "bench: installing fedlib -e '.[$(EXTRAS),bench]'"
+	@$(VPY) -m pip install $(PIP_OPTS) -e '.[$(EXTRAS),bench]'
 	@touch $@
 
 bench: $(BSTAMP) sysdeps
