@@ -95,6 +95,12 @@ def parse_xml(untrusted_xml: bytes, *, max_bytes: int = DEFAULT_MAX_XML_BYTES) -
     try:
         root = etree.fromstring(untrusted_xml, _parser())
     except etree.XMLSyntaxError as exc:
+        if _doctype_in_prolog(untrusted_xml):
+            # e.g. billion laughs behind a long prolog or in UTF-16: libxml2 stops on the amplification
+            # limit before the tree check can see the DOCTYPE, but the cause is the DOCTYPE.
+            raise reject(
+                ErrorCode.FORBIDDEN_DTD, "the XML message contains a DOCTYPE; SAML messages must not"
+            ) from None
         raise _malformed("the XML message is not well-formed", detail=str(exc)[:300]) from None
     except ExternalResourceRefused:
         raise reject(ErrorCode.FORBIDDEN_DTD, "the XML message refers to an external resource") from None
@@ -104,6 +110,42 @@ def parse_xml(untrusted_xml: bytes, *, max_bytes: int = DEFAULT_MAX_XML_BYTES) -
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         raise reject(ErrorCode.FORBIDDEN_DTD, "the XML message contains a DOCTYPE; SAML messages must not")
     return root
+
+
+def _doctype_in_prolog(untrusted_xml: bytes) -> bool:
+    """Whether a DOCTYPE stands in the prolog (before the first element), in any encoding libxml2 reads:
+    UTF-8, or UTF-16/32 recognised by BOM or by the zero bytes around '<'. Linear in the input."""
+    data = untrusted_xml
+    encoding = "utf-8"
+    for bom, name in (
+        (b"\xff\xfe\x00\x00", "utf-32-le"),
+        (b"\x00\x00\xfe\xff", "utf-32-be"),
+        (b"\xff\xfe", "utf-16-le"),
+        (b"\xfe\xff", "utf-16-be"),
+    ):
+        if data.startswith(bom):
+            encoding = name
+            data = data[len(bom) :]
+            break
+    else:
+        if data[:2] == b"<\x00":
+            encoding = "utf-16-le"
+        elif data[:2] == b"\x00<":
+            encoding = "utf-16-be"
+    text = data.decode(encoding, errors="replace").lstrip("\ufeff")
+    i, n = 0, len(text)
+    while i < n:
+        if text[i] in " \t\r\n":
+            i += 1
+        elif text.startswith("<?", i):
+            end = text.find("?>", i + 2)
+            i = n if end == -1 else end + 2
+        elif text.startswith("<!--", i):
+            end = text.find("-->", i + 4)
+            i = n if end == -1 else end + 3
+        else:
+            return text.startswith("<!DOCTYPE", i)
+    return False
 
 
 def _first_element_start(head: bytes) -> int | None:

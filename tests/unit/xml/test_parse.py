@@ -255,3 +255,16 @@ def test_hostile_shapes_are_decided_quickly_and_in_little_memory(make) -> None:
 def test_nesting_beyond_libxml2_limit_is_rejected() -> None:
     doc = b"<a>" * 300 + b"</a>" * 300
     assert code_of(parse_xml, doc) == ErrorCode.MALFORMED_XML
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16-le", "utf-16"])
+def test_doctype_behind_a_long_prolog_is_still_forbidden_dtd(encoding: str) -> None:
+    """Past the 4 KiB early scan, libxml2 stops on entity amplification before the tree check; the
+    rejection must still name the DOCTYPE (found by the prolog scan), not call it malformed."""
+    laughs = '<!DOCTYPE r [<!ENTITY a "aaaaaaaaaa">' + "".join(
+        f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">' for i in range(8)
+    )
+    doc = "<?xml version='1.0'?><!--" + "x" * 5000 + "-->" + laughs + "]><r>&i;</r>"
+    with pytest.raises(XMLRejected) as info:
+        parse_xml(doc.encode(encoding))
+    assert info.value.code == ErrorCode.FORBIDDEN_DTD
