@@ -31,8 +31,14 @@ Accepted URLs (the scheme is case-insensitive; nothing else is):
     Refused: five or more slashes, ``sqlite://`` with a host (``sqlite://host/x.db``), an empty path, a
     path ending in ``/``, a query string or a fragment.
 
-``redis://`` / ``rediss://``
-    Refused for now: Redis support arrives with the ``fedlib[redis]`` extra.
+``redis://[[user]:password@]host[:port][/db][?prefix=<prefix>&timeout=<seconds>]``
+    A :class:`~fedlib.stores.RedisStore` (needs the ``fedlib[redis]`` extra). ``rediss://`` is the same
+    over TLS, with the server certificate and host name verified. The port defaults to 6379 and the
+    database to 0. Two query parameters are accepted, each at most once: ``prefix`` (the key namespace,
+    default ``fedlib``; percent-decoded) and ``timeout`` (connect and reply timeout in seconds, default 2).
+    Any other parameter, a fragment, or a path that is not a database number is refused; for other
+    client options build a ``redis.Redis`` client and use :meth:`~fedlib.stores.RedisStore.from_client`.
+    Opening the store does not contact the server; the first ``add`` or ``consume`` does.
 
 Any other URL raises :class:`~fedlib.errors.ConfigurationError`.
 """
@@ -40,13 +46,20 @@ Any other URL raises :class:`~fedlib.errors.ConfigurationError`.
 from __future__ import annotations
 
 import os
+from typing import Any
+from urllib.parse import unquote
 
 from fedlib.errors import ConfigurationError
 from fedlib.stores.base import Store
 from fedlib.stores.memory import MemoryStore
+from fedlib.stores.redis import RedisStore
 from fedlib.stores.sqlite import SQLiteStore
 
-_SUPPORTED = "memory://, sqlite:///absolute/path.db, sqlite:///./relative/path.db or sqlite:///:memory:"
+_SUPPORTED = (
+    "memory://, sqlite:///absolute/path.db, sqlite:///./relative/path.db, sqlite:///:memory:, "
+    "redis://host:port/db?prefix=name or rediss://host:port/db?prefix=name"
+)
+_REDIS_PARAMS = ("prefix", "timeout")
 
 
 def open_store(url: str) -> Store:
@@ -54,7 +67,8 @@ def open_store(url: str) -> Store:
 
     See the module documentation for the exact rules; in short ``memory://``, ``sqlite:///:memory:``,
     ``sqlite:///absolute/path.db`` (or SQLAlchemy's ``sqlite:////absolute/path.db``, the same file) and
-    ``sqlite:///./relative/path.db``. Unlike SQLAlchemy, ``sqlite:///x.db`` means ``/x.db``.
+    ``sqlite:///./relative/path.db``, ``redis://host:port/db?prefix=name`` and ``rediss://...`` (TLS).
+    Unlike SQLAlchemy, ``sqlite:///x.db`` means ``/x.db``.
 
     Args:
         url: The store URL.
@@ -64,7 +78,7 @@ def open_store(url: str) -> Store:
 
     Raises:
         fedlib.errors.ConfigurationError: The URL is malformed, uses an unknown scheme, or names a backend
-            that is not available (Redis).
+            that is not installed (Redis without the ``redis`` package).
         fedlib.errors.StoreError: The URL is valid but the database cannot be opened (for example its
             directory does not exist, or the file is not an SQLite database).
     """
@@ -74,7 +88,7 @@ def open_store(url: str) -> Store:
         raise ConfigurationError("store URL contains whitespace at an end or control characters")
     scheme, sep, rest = url.partition("://")
     if not sep:
-        raise ConfigurationError(f"store URL {url!r} has no scheme; use {_SUPPORTED}")
+        raise ConfigurationError(f"store URL {_redacted(url)!r} has no scheme; use {_SUPPORTED}")
     scheme = scheme.lower()
     if scheme == "memory":
         if rest:
@@ -82,12 +96,56 @@ def open_store(url: str) -> Store:
         return MemoryStore()
     if scheme == "sqlite":
         return SQLiteStore(_sqlite_path(url, rest))
-    if scheme in {"redis", "rediss"} or scheme.startswith("redis+"):
-        raise ConfigurationError(
-            "Redis stores are not supported yet: Redis support arrives with the fedlib[redis] extra "
-            f"(a later release); use {_SUPPORTED}",
-        )
-    raise ConfigurationError(f"store URL {url!r} has an unknown scheme {scheme!r}; use {_SUPPORTED}")
+    if scheme in {"redis", "rediss"}:
+        return _redis_store(url)
+    raise ConfigurationError(f"store URL {_redacted(url)!r} has an unknown scheme {scheme!r}; use {_SUPPORTED}")
+
+
+def _redis_store(url: str) -> Store:
+    """A RedisStore for a ``redis://`` or ``rediss://`` URL, with fedlib's query parameters taken out."""
+    base, _, query = url.partition("?")
+    shown = _redacted(url)
+    if "#" in url:
+        raise ConfigurationError(f"store URL {shown!r}: redis URLs take no fragment")
+    options: dict[str, str] = {}
+    if query:
+        for item in query.split("&"):
+            name, sep, raw = item.partition("=")
+            if name not in _REDIS_PARAMS or not sep:
+                raise ConfigurationError(
+                    f"store URL {shown!r}: unknown or malformed query parameter {name!r}; "
+                    f"redis URLs accept {' and '.join(p + '=' for p in _REDIS_PARAMS)}",
+                )
+            if name in options:
+                raise ConfigurationError(f"store URL {shown!r}: {name} is given twice")
+            try:
+                options[name] = unquote(raw, errors="strict")
+            except UnicodeDecodeError:
+                raise ConfigurationError(f"store URL {shown!r}: {name} is not valid percent-encoded UTF-8") from None
+    kwargs: dict[str, Any] = {}
+    if "prefix" in options:
+        kwargs["prefix"] = options["prefix"]
+    if "timeout" in options:
+        try:
+            kwargs["timeout"] = float(options["timeout"])
+        except ValueError:
+            raise ConfigurationError(f"store URL {shown!r}: timeout must be a number of seconds") from None
+    try:
+        return RedisStore(base, **kwargs)
+    except (ValueError, TypeError) as exc:  # ConfigurationError is a ValueError too
+        if isinstance(exc, ConfigurationError):
+            raise
+        raise ConfigurationError(f"store URL {shown!r}: {exc}") from None
+
+
+def _redacted(url: str) -> str:
+    """``url`` with any user information (a password) replaced by ``***``, for error messages."""
+    scheme, sep, rest = url.partition("://")
+    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    netloc = rest[:end]
+    if "@" not in netloc:
+        return url
+    return f"{scheme}{sep}***@{netloc.rpartition('@')[2]}{rest[end:]}"
 
 
 def _sqlite_path(url: str, rest: str) -> str:

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fedlib.errors import ConfigurationError, StoreError
-from fedlib.stores import MemoryStore, SQLiteStore, Store, open_store
+from fedlib.stores import MemoryStore, RedisStore, SQLiteStore, Store, open_store
 from fedlib.stores.base import require_aware
 
 T0 = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
@@ -29,13 +29,16 @@ HOUR = timedelta(hours=1)
 # -- fixtures -------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["memory", "sqlite-file", "sqlite-memory"])
+@pytest.fixture(params=["memory", "sqlite-file", "sqlite-memory", "redis"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     s: Store
     if request.param == "memory":
         s = MemoryStore()
     elif request.param == "sqlite-file":
         s = SQLiteStore(tmp_path / "store.db")
+    elif request.param == "redis":
+        # a real redis-server on 127.0.0.1 (conftest.py); a fresh key prefix, so the store starts empty
+        s = request.getfixturevalue("redis_server").store()
     else:
         s = SQLiteStore(":memory:")
     yield s
@@ -457,10 +460,61 @@ def test_open_store_missing_directory_is_store_error(tmp_path: Path) -> None:
         open_store(f"sqlite://{tmp_path}/missing/replay.db")
 
 
-@pytest.mark.parametrize("url", ["redis://localhost:6379/0", "rediss://cache.example.com", "redis+sentinel://h"])
-def test_open_store_redis_not_yet(url: str) -> None:
-    with pytest.raises(ConfigurationError, match=r"fedlib\[redis\] extra"):
+@pytest.mark.parametrize(
+    ("url", "shown", "prefix"),
+    [
+        ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0", "fedlib"),
+        ("REDIS://127.0.0.1", "redis://127.0.0.1:6379/0", "fedlib"),
+        ("redis://127.0.0.1:7000/3?prefix=tenant-a", "redis://127.0.0.1:7000/3", "tenant-a"),
+        ("rediss://127.0.0.1:6380/1?timeout=0.5&prefix=t%C3%BC", "rediss://127.0.0.1:6380/1", "tü"),
+        ("rediss://:s3cret@127.0.0.1/", "rediss://127.0.0.1:6379/0", "fedlib"),
+        ("redis://user:s3cret@[::1]:6379/2", "redis://[::1]:6379/2", "fedlib"),
+    ],
+)
+def test_open_store_redis(url: str, shown: str, prefix: str) -> None:
+    # opening does not contact the server (nothing listens on these ports); the password is never shown
+    s = open_store(url)
+    assert isinstance(s, RedisStore)
+    assert s.prefix == prefix
+    assert repr(s) == f"<RedisStore {shown} prefix={prefix!r}>"
+    s.close()
+    assert "closed" in repr(s)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis+sentinel://127.0.0.1",
+        "redis://",
+        "redis:///0",
+        "redis://127.0.0.1:notaport/0",
+        "redis://127.0.0.1:6379/x",
+        "redis://127.0.0.1:6379/0/1",
+        "redis://127.0.0.1:6379/0#frag",
+        "redis://127.0.0.1:6379/0?db=1",
+        "redis://127.0.0.1:6379/0?prefix",
+        "redis://127.0.0.1:6379/0?prefix=a&prefix=b",
+        "redis://127.0.0.1:6379/0?prefix=",
+        "redis://127.0.0.1:6379/0?prefix=%7Bx%7D",
+        "redis://127.0.0.1:6379/0?prefix=a%20b",
+        "redis://127.0.0.1:6379/0?prefix=%FF",
+        "redis://127.0.0.1:6379/0?timeout=0",
+        "redis://127.0.0.1:6379/0?timeout=-1",
+        "redis://127.0.0.1:6379/0?timeout=nan",
+        "redis://127.0.0.1:6379/0?timeout=soon",
+        "redis://127.0.0.1:6379/0?ssl_cert_reqs=none",
+    ],
+)
+def test_open_store_rejects_bad_redis_urls(url: str) -> None:
+    with pytest.raises(ConfigurationError):
         open_store(url)
+
+
+def test_open_store_redis_errors_hide_the_password() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        open_store("redis://admin:hunter2@127.0.0.1:6379/0?pefix=x")
+    assert "hunter2" not in str(info.value)
+    assert "***@127.0.0.1" in str(info.value)
 
 
 @pytest.mark.parametrize(
@@ -538,9 +592,15 @@ def _thread_race(n: int, op: Callable[[], object]) -> list[object]:
 
 
 @pytest.mark.usefixtures("fast_switching")
-@pytest.mark.parametrize("kind", ["memory", "sqlite-shared-instance"])
-def test_thread_race_add_and_consume(kind: str, tmp_path: Path) -> None:
-    s: Store = MemoryStore() if kind == "memory" else SQLiteStore(tmp_path / "threads.db")
+@pytest.mark.parametrize("kind", ["memory", "sqlite-shared-instance", "redis-shared-instance"])
+def test_thread_race_add_and_consume(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    s: Store
+    if kind == "memory":
+        s = MemoryStore()
+    elif kind == "redis-shared-instance":
+        s = request.getfixturevalue("redis_server").store()
+    else:
+        s = SQLiteStore(tmp_path / "threads.db")
     for round_no in range(15):
         key = f"key-{round_no}"
         wins = _thread_race(12, functools.partial(s.add, key, expires_at=T0 + HOUR, now=T0, value=key))
@@ -726,13 +786,14 @@ _OPS = st.lists(
 )
 
 
-@pytest.mark.parametrize("backend", sorted(_FACTORIES))
+@pytest.mark.parametrize("backend", [*sorted(_FACTORIES), "redis"])
 @settings(max_examples=75, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops=_OPS, start=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1)))
 def test_store_matches_reference_model(
-    backend: str, ops: list[tuple[str, str, timedelta, timedelta, str]], start: datetime
+    backend: str, ops: list[tuple[str, str, timedelta, timedelta, str]], start: datetime, redis_server: Any
 ) -> None:
-    store = _FACTORIES[backend]()
+    # redis_server is session-scoped and starts redis-server only when the "redis" backend asks for a store
+    store = redis_server.store() if backend == "redis" else _FACTORIES[backend]()
     model = _Reference()
     now = start.replace(tzinfo=UTC)
     try:
