@@ -27,6 +27,9 @@ SAMLP_STATUS: Final = qname(NS_SAMLP, "Status")
 SAMLP_STATUS_CODE: Final = qname(NS_SAMLP, "StatusCode")
 SAMLP_STATUS_MESSAGE: Final = qname(NS_SAMLP, "StatusMessage")
 SAMLP_EXTENSIONS: Final = qname(NS_SAMLP, "Extensions")
+SAMLP_AUTHN_REQUEST: Final = qname(NS_SAMLP, "AuthnRequest")
+SAMLP_NAMEID_POLICY: Final = qname(NS_SAMLP, "NameIDPolicy")
+SAMLP_REQUESTED_AUTHN_CONTEXT: Final = qname(NS_SAMLP, "RequestedAuthnContext")
 SAML_ISSUER: Final = qname(NS_SAML, "Issuer")
 SAML_ASSERTION: Final = qname(NS_SAML, "Assertion")
 SAML_ENCRYPTED_ASSERTION: Final = qname(NS_SAML, "EncryptedAssertion")
@@ -74,6 +77,8 @@ BINDING_HTTP_REDIRECT: Final = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redire
 BINDING_HTTP_ARTIFACT: Final = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact"
 BINDING_SOAP: Final = "urn:oasis:names:tc:SAML:2.0:bindings:SOAP"
 PROTOCOL_SAML2: Final = "urn:oasis:names:tc:SAML:2.0:protocol"
+#: The HTTP-Redirect binding's only message encoding (SAML Bindings §3.4.4.1); the SAMLEncoding default.
+URL_ENCODING_DEFLATE: Final = "urn:oasis:names:tc:SAML:2.0:bindings:URL-Encoding:DEFLATE"
 
 # NameID formats
 NAMEID_UNSPECIFIED: Final = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"

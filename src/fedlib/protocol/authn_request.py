@@ -1,0 +1,237 @@
+"""Building the SP's ``samlp:AuthnRequest`` (SAML core §3.4.1) and handing it to a binding.
+
+``build_authn_request`` is pure: the configuration, the IdP's SSO URL and ``now`` in, a frozen
+``AuthnRequest`` out. Keep its ``id``: the Response must answer it (``InResponseTo``), so the adapter
+stores it (the request store) before redirecting the browser.
+
+The request always asks for the Response at an ACS URL of this SP (``AssertionConsumerServiceURL``)
+over HTTP-POST (``ProtocolBinding``), names the SP as ``Issuer`` and the endpoint as ``Destination``
+(required for signed requests, SAML Bindings §3.4.5.2 / §3.5.5.2).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final, Literal
+
+from lxml import etree
+
+from fedlib._xml.parse import parse_xml
+from fedlib.clock import ensure_aware, format_instant
+from fedlib.config import SPConfig
+from fedlib.constants import (
+    BINDING_HTTP_POST,
+    NS_SAML,
+    NS_SAMLP,
+    SAML_AUTHN_CONTEXT_CLASS_REF,
+    SAML_ISSUER,
+    SAML_VERSION,
+    SAMLP_AUTHN_REQUEST,
+    SAMLP_NAMEID_POLICY,
+    SAMLP_REQUESTED_AUTHN_CONTEXT,
+)
+from fedlib.protocol.bindings import check_destination, encode_post_form, encode_redirect
+from fedlib.xmldsig.sign import Signer, sign_enveloped
+
+AuthnContextComparison = Literal["exact", "minimum", "maximum", "better"]
+
+#: xs:ID is an NCName; fedlib accepts the ASCII subset (what every IdP round-trips unharmed).
+_NCNAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9._-]*")
+_MAX_ID_CHARS: Final = 256
+
+
+def new_request_id() -> str:
+    """``"_"`` and 32 random hex digits: a valid xs:ID with 128 bits of entropy (SAML core §1.3.4)."""
+    return "_" + secrets.token_hex(16)
+
+
+def _check_uri(what: str, value: str) -> None:
+    if not value or value.strip() != value or ":" not in value or any(c.isspace() for c in value):
+        raise ValueError(f"{what} must be an absolute URI, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class NameIDPolicy:
+    """``samlp:NameIDPolicy``: what kind of NameID the SP asks for."""
+
+    format: str | None = None
+    """The NameID format URI (e.g. ``fedlib.constants.NAMEID_PERSISTENT``); None lets the IdP choose."""
+
+    allow_create: bool = True
+    """``AllowCreate``: the IdP may create a new identifier for this SP (needed for a first login with
+    persistent NameIDs)."""
+
+    sp_name_qualifier: str | None = None
+    """``SPNameQualifier``: the namespace the identifier should belong to (for affiliations)."""
+
+    def __post_init__(self) -> None:
+        if self.format is not None:
+            _check_uri("NameIDPolicy format", self.format)
+        if self.sp_name_qualifier is not None and not self.sp_name_qualifier.strip():
+            raise ValueError("NameIDPolicy sp_name_qualifier must not be blank")
+
+
+@dataclass(frozen=True, slots=True)
+class RequestedAuthnContext:
+    """``samlp:RequestedAuthnContext``: the authentication context classes the SP requires."""
+
+    class_refs: tuple[str, ...]
+    """``AuthnContextClassRef`` URIs, at least one."""
+
+    comparison: AuthnContextComparison = "exact"
+    """How the IdP compares its context with the list (SAML core §3.3.2.2.1)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "class_refs", tuple(self.class_refs))
+        if not self.class_refs:
+            raise ValueError("RequestedAuthnContext needs at least one class reference")
+        for ref in self.class_refs:
+            _check_uri("AuthnContextClassRef", ref)
+        if self.comparison not in ("exact", "minimum", "maximum", "better"):
+            raise ValueError(f"unknown AuthnContext comparison {self.comparison!r}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuthnRequest:
+    """A built AuthnRequest. ``xml`` is unsigned; the bindings sign it (the query for HTTP-Redirect, the
+    XML itself for HTTP-POST) when given a ``Signer``."""
+
+    id: str
+    """The request ID, to store and match against the Response's ``InResponseTo``."""
+
+    xml: bytes
+    """The unsigned ``samlp:AuthnRequest`` (UTF-8, no XML declaration)."""
+
+    issue_instant: datetime
+    """``IssueInstant`` (aware UTC, whole seconds, as written in the XML)."""
+
+    destination: str
+    """The IdP's SSO endpoint: the ``Destination`` attribute and where the binding sends the request."""
+
+    acs_url: str
+    """The ``AssertionConsumerServiceURL`` the Response is requested at."""
+
+    def signed_xml(self, signer: Signer) -> bytes:
+        """The request with an enveloped signature after its Issuer (for the HTTP-POST binding)."""
+        root = parse_xml(self.xml)
+        sign_enveloped(root, signer)
+        return etree.tostring(root, encoding="UTF-8", xml_declaration=False)
+
+    def redirect_url(self, *, relay_state: str | None = None, signer: Signer | None = None) -> str:
+        """The HTTP-Redirect URL for this request; with a ``signer`` (``sp.signer``) the query is signed.
+
+        Raises:
+            ValueError: RelayState over 80 bytes.
+        """
+        return encode_redirect(self.destination, self.xml, relay_state=relay_state, signer=signer)
+
+    def post_form(
+        self,
+        *,
+        relay_state: str | None = None,
+        signer: Signer | None = None,
+        auto_submit: bool = True,
+        script_nonce: str | None = None,
+    ) -> str:
+        """The HTTP-POST page for this request; with a ``signer`` the XML carries an enveloped signature.
+
+        See ``fedlib.protocol.bindings.encode_post_form`` for the page and its CSP.
+        """
+        xml = self.signed_xml(signer) if signer is not None else self.xml
+        return encode_post_form(
+            self.destination, xml, relay_state=relay_state, auto_submit=auto_submit, script_nonce=script_nonce
+        )
+
+
+def build_authn_request(
+    sp: SPConfig,
+    idp_sso_url: str,
+    *,
+    now: datetime,
+    request_id: str | None = None,
+    force_authn: bool = False,
+    is_passive: bool = False,
+    name_id_policy: NameIDPolicy | str | None = None,
+    requested_authn_context: RequestedAuthnContext | str | Sequence[str] | None = None,
+    acs_url: str | None = None,
+) -> AuthnRequest:
+    """Build an AuthnRequest from this SP to an IdP's SingleSignOnService.
+
+    Args:
+        sp: the service provider (``entity_id`` becomes the Issuer).
+        idp_sso_url: the IdP's SSO endpoint for the binding you will use (``IdPMetadata.sso_endpoint``).
+        now: the current time (aware); becomes ``IssueInstant`` (truncated to the second).
+        request_id: the ``ID``; default ``new_request_id()``. Must be an ASCII NCName.
+        force_authn: ``ForceAuthn="true"``: the IdP must re-authenticate the user.
+        is_passive: ``IsPassive="true"``: the IdP must not interact with the user.
+        name_id_policy: a ``NameIDPolicy``, or just a NameID format URI.
+        requested_authn_context: a ``RequestedAuthnContext``, or class reference URIs (``exact``).
+        acs_url: which of the SP's ACS URLs to ask for; default ``sp.acs_url``.
+
+    Returns:
+        The ``AuthnRequest``.
+
+    Raises:
+        ValueError: an argument is malformed (naive ``now``, bad ID, URL, URI), or ``acs_url`` is not
+            one of the SP's ACS URLs.
+    """
+    issue_instant = ensure_aware(now).replace(microsecond=0)
+    check_destination(idp_sso_url)
+    request_id = new_request_id() if request_id is None else request_id
+    if len(request_id) > _MAX_ID_CHARS or not _NCNAME.fullmatch(request_id):
+        raise ValueError(f"request_id must be an ASCII xs:ID (NCName) of at most {_MAX_ID_CHARS} characters")
+    acs = sp.acs_url if acs_url is None else acs_url
+    if acs not in sp.acs_urls:
+        raise ValueError(f"acs_url {acs!r} is not one of the SP's ACS URLs {list(sp.acs_urls)!r}")
+    if isinstance(name_id_policy, str):
+        name_id_policy = NameIDPolicy(format=name_id_policy)
+    if isinstance(requested_authn_context, str):
+        requested_authn_context = RequestedAuthnContext((requested_authn_context,))
+    elif requested_authn_context is not None and not isinstance(requested_authn_context, RequestedAuthnContext):
+        requested_authn_context = RequestedAuthnContext(tuple(requested_authn_context))
+
+    root = etree.Element(SAMLP_AUTHN_REQUEST, nsmap={"samlp": NS_SAMLP, "saml": NS_SAML})
+    root.set("ID", request_id)
+    root.set("Version", SAML_VERSION)
+    root.set("IssueInstant", format_instant(issue_instant))
+    root.set("Destination", idp_sso_url)
+    if force_authn:
+        root.set("ForceAuthn", "true")
+    if is_passive:
+        root.set("IsPassive", "true")
+    root.set("ProtocolBinding", BINDING_HTTP_POST)
+    root.set("AssertionConsumerServiceURL", acs)
+    etree.SubElement(root, SAML_ISSUER).text = sp.entity_id
+    if name_id_policy is not None:
+        policy = etree.SubElement(root, SAMLP_NAMEID_POLICY)
+        if name_id_policy.format is not None:
+            policy.set("Format", name_id_policy.format)
+        if name_id_policy.sp_name_qualifier is not None:
+            policy.set("SPNameQualifier", name_id_policy.sp_name_qualifier)
+        policy.set("AllowCreate", "true" if name_id_policy.allow_create else "false")
+    if requested_authn_context is not None:
+        context = etree.SubElement(root, SAMLP_REQUESTED_AUTHN_CONTEXT)
+        context.set("Comparison", requested_authn_context.comparison)
+        for ref in requested_authn_context.class_refs:
+            etree.SubElement(context, SAML_AUTHN_CONTEXT_CLASS_REF).text = ref
+    return AuthnRequest(
+        id=request_id,
+        xml=etree.tostring(root, encoding="UTF-8", xml_declaration=False),
+        issue_instant=issue_instant,
+        destination=idp_sso_url,
+        acs_url=acs,
+    )
+
+
+__all__ = [
+    "AuthnContextComparison",
+    "AuthnRequest",
+    "NameIDPolicy",
+    "RequestedAuthnContext",
+    "build_authn_request",
+    "new_request_id",
+]
