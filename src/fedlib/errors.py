@@ -13,7 +13,8 @@ Exception tree::
         ├── UnsupportedFeature                 encrypted-claims-unsupported
         ├── ProtocolRejected                   wrong-destination, wrong-issuer, status-not-success,
         │                                      wrong-assertion-count, missing-in-response-to,
-        │                                      wrong-in-response-to, unsolicited-not-allowed
+        │                                      wrong-in-response-to, unsolicited-not-allowed,
+        │                                      unknown-request
         ├── ConditionRejected                  wrong-audience, wrong-recipient, expired, not-yet-valid,
         │                                      invalid-subject-confirmation
         └── ReplayRejected                     replayed
@@ -58,6 +59,7 @@ class ErrorCode(StrEnum):
     STATUS_NOT_SUCCESS = "status-not-success"
     WRONG_ASSERTION_COUNT = "wrong-assertion-count"
     INVALID_SUBJECT_CONFIRMATION = "invalid-subject-confirmation"
+    UNKNOWN_REQUEST = "unknown-request"
 
 
 class FedlibError(Exception):
@@ -145,6 +147,7 @@ class ProtocolRejected(ResponseRejected):
             ErrorCode.MISSING_IN_RESPONSE_TO,
             ErrorCode.WRONG_IN_RESPONSE_TO,
             ErrorCode.UNSOLICITED_NOT_ALLOWED,
+            ErrorCode.UNKNOWN_REQUEST,
         }
     )
 

@@ -1,0 +1,31 @@
+"""A view of a store under a key prefix: how tenants share one backend without sharing keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fedlib.stores.base import Store
+
+
+class PrefixedStore:
+    """Every key of ``inner`` seen through ``prefix``: two views with different prefixes never see each
+    other's entries. The prefix is length-framed, so no tenant name can be chosen to collide with
+    another's keys (``a`` + ``:b:x`` versus ``a:b`` + ``:x``)."""
+
+    def __init__(self, inner: Store, prefix: str) -> None:
+        if not prefix:
+            raise ValueError("prefix must be non-empty")
+        self.inner = inner
+        self.prefix = f"{len(prefix)}:{prefix}:"
+
+    def add(self, key: str, *, expires_at: datetime, now: datetime, value: str = "") -> bool:
+        return self.inner.add(self.prefix + key, expires_at=expires_at, now=now, value=value)
+
+    def consume(self, key: str, *, now: datetime) -> str | None:
+        return self.inner.consume(self.prefix + key, now=now)
+
+    def close(self) -> None:
+        """The inner store is shared: closing a view does not close it."""
+
+
+__all__ = ["PrefixedStore"]
