@@ -1,0 +1,176 @@
+"""pytest fixtures for testing SAML login code against a real test IdP (loaded automatically via the
+``pytest11`` entry point once fedlib is installed).
+
+Fixtures:
+
+``saml_now``
+    A fixed, aware "now" shared by the IdP and the SP of a test (override it to move time).
+``saml_idp``
+    A :class:`~fedlib.testing.TestIdP` behaving like a well-configured generic IdP.
+``saml_idp_factory``
+    ``saml_idp_factory(profile="okta", **knobs)`` -> a TestIdP with a vendor's defaults and your knobs.
+``saml_sp``
+    A :class:`fedlib.ServiceProvider` wired to ``saml_idp``: memory store, fixed clock, IdP registered.
+``saml_sp_factory``
+    ``saml_sp_factory(idp, allow_unsolicited=False, **policy)`` -> a ServiceProvider trusting ``idp``.
+``saml_response``
+    ``saml_response(user=None, in_response_to=None, idp=None, **knobs)`` -> the base64 ``SAMLResponse``
+    form value the IdP would post to ``saml_sp``'s ACS.
+``saml_login``
+    ``saml_login(client, login_path="/saml/login", idp=None, user=None, **knobs)`` drives a whole
+    SP-initiated login through a Flask / Werkzeug test client: GET the login path, follow the redirect to
+    the IdP, let the IdP answer, POST the form to the ACS; returns the ACS response.
+
+Example (a 10-line test that an Entra ID default fails with the right code and workaround)::
+
+    import pytest
+    from fedlib import ResponseRejected
+
+    def test_entra_default_is_refused(saml_idp_factory, saml_sp_factory):
+        idp = saml_idp_factory(profile="entra")
+        sp = saml_sp_factory(idp)
+        login = sp.start_login()
+        form = idp.respond(idp.receive_redirect(login.url))
+        with pytest.raises(ResponseRejected) as refused:
+            sp.finish_login(form.fields)
+        assert refused.value.code == "assertion-only-signature"
+        assert "Sign SAML response and assertion" in refused.value.message
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import pytest
+
+from fedlib.clock import FixedClock
+from fedlib.config import SecurityPolicy, SPConfig
+from fedlib.metadata.idp import parse_idp_metadata
+from fedlib.sp import ServiceProvider
+from fedlib.stores.memory import MemoryStore
+from fedlib.testing.idp import TestIdP, TestUser
+
+SP_ENTITY_ID = "https://sp.example.test/saml/metadata"
+SP_ACS_URL = "https://sp.example.test/saml/acs"
+
+
+class _Client(Protocol):
+    """What ``saml_login`` needs of a test client (Flask's and Werkzeug's both fit)."""
+
+    def get(self, path: str, **kwargs: Any) -> Any: ...
+    def post(self, path: str, **kwargs: Any) -> Any: ...
+
+
+@pytest.fixture
+def saml_now() -> datetime:
+    """The fixed time of this test (whole seconds, UTC)."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.fixture
+def saml_idp_factory(saml_now: datetime) -> Callable[..., TestIdP]:
+    """Make TestIdPs: ``saml_idp_factory(profile="entra", signing="both", ...)``."""
+
+    def make(profile: str | None = None, **kwargs: Any) -> TestIdP:
+        kwargs.setdefault("clock", lambda: saml_now)
+        return TestIdP(profile=profile, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def saml_idp(saml_idp_factory: Callable[..., TestIdP]) -> TestIdP:
+    """A generic, well-behaved TestIdP."""
+    return saml_idp_factory()
+
+
+@pytest.fixture
+def saml_sp_factory(saml_now: datetime) -> Callable[..., ServiceProvider]:
+    """Make ServiceProviders trusting a TestIdP: ``saml_sp_factory(idp, allow_unsolicited=True)``."""
+
+    def make(
+        idp: TestIdP,
+        *,
+        entity_id: str = SP_ENTITY_ID,
+        acs_url: str = SP_ACS_URL,
+        tenant: str = "default",
+        **policy: Any,
+    ) -> ServiceProvider:
+        idp.register_sp(entity_id, acs_url)
+        config = SPConfig(entity_id=entity_id, acs_url=acs_url, policy=SecurityPolicy(**policy))
+        metadata = parse_idp_metadata(idp.metadata_xml(), now=saml_now)
+        return ServiceProvider(config, metadata, MemoryStore(), tenant=tenant, clock=FixedClock(saml_now))
+
+    return make
+
+
+@pytest.fixture
+def saml_sp(saml_idp: TestIdP, saml_sp_factory: Callable[..., ServiceProvider]) -> ServiceProvider:
+    """A ServiceProvider trusting ``saml_idp`` (SP-initiated only, as by default)."""
+    return saml_sp_factory(saml_idp)
+
+
+@pytest.fixture
+def saml_response(saml_idp: TestIdP, saml_sp: ServiceProvider, saml_now: datetime) -> Callable[..., str]:
+    """Mint the SAMLResponse form value an IdP would post to ``saml_sp``."""
+
+    def mint(
+        user: TestUser | str | None = None,
+        *,
+        in_response_to: str | None = None,
+        idp: TestIdP | None = None,
+        **knobs: Any,
+    ) -> str:
+        issuer = idp or saml_idp
+        behaviour = issuer.behaviour.replace(**knobs) if knobs else issuer.behaviour
+        xml = issuer.response_xml(
+            sp_entity_id=saml_sp.config.entity_id,
+            acs_url=saml_sp.config.acs_url,
+            in_response_to=in_response_to,
+            user=user,
+            now=saml_now,
+            behaviour=behaviour,
+        )
+        return base64.b64encode(xml).decode("ascii")
+
+    return mint
+
+
+@pytest.fixture
+def saml_login(saml_idp: TestIdP) -> Callable[..., Any]:
+    """Drive an SP-initiated login through a Flask/Werkzeug test client; returns the ACS's response."""
+
+    def login(
+        client: _Client,
+        *,
+        login_path: str = "/saml/login",
+        idp: TestIdP | None = None,
+        user: TestUser | str | None = None,
+        **knobs: Any,
+    ) -> Any:
+        issuer = idp or saml_idp
+        started = client.get(login_path)
+        location = started.headers.get("Location")
+        if started.status_code not in (301, 302, 303, 307, 308) or not location:
+            raise AssertionError(f"{login_path} did not redirect to the IdP (status {started.status_code})")
+        form = issuer.respond(issuer.receive_redirect(location), user, **knobs)
+        return client.post(urlsplit(form.action).path, data=dict(form.fields))
+
+    return login
+
+
+__all__ = [
+    "SP_ACS_URL",
+    "SP_ENTITY_ID",
+    "saml_idp",
+    "saml_idp_factory",
+    "saml_login",
+    "saml_now",
+    "saml_response",
+    "saml_sp",
+    "saml_sp_factory",
+]
