@@ -6,13 +6,15 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from fedlib.cli import check_response
+from fedlib.cli import check_response, matrix, metadata
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fedlib", description="fedlib: a strict SAML 2.0 service provider.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     check_response.register(sub)
+    matrix.register(sub)
+    metadata.register(sub)
     return parser
 
 

@@ -1,0 +1,188 @@
+"""The support matrix's input and output values: applications, IdPs, protocols in; one cell per combination out.
+
+Input is a mapping (or a TOML file) such as::
+
+    [applications.web]
+    sp_initiated = true
+    idp_initiated = true
+
+    [idps.contoso]
+    profile = "entra"                      # a vendor profile of fedlib.testing.profiles
+    settings = { encrypt_assertion = true } # what the customer has set at the IdP (IdPBehaviour knobs)
+
+    protocols = ["saml2-sp-initiated", "saml2-idp-initiated", "oidc"]
+
+Settings the customer has set are taken as given; only the vendor's *defaults* may be changed by a
+workaround (a ``limited`` verdict names the setting to change).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from fedlib.errors import ConfigurationError
+
+
+class Protocol(StrEnum):
+    """A way an application can be signed in to."""
+
+    SAML2_SP_INITIATED = "saml2-sp-initiated"
+    SAML2_IDP_INITIATED = "saml2-idp-initiated"
+    OIDC = "oidc"
+
+
+class Verdict(StrEnum):
+    """The outcome of one combination."""
+
+    SUPPORTED = "supported"
+    """Works with the IdP as configured."""
+    LIMITED = "limited"
+    """Works only after the named IdP-side change(s)."""
+    UNSUPPORTED = "unsupported"
+    """Cannot work; the reason and the error code that proved it are recorded."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Application:
+    """An application that uses fedlib as its SP."""
+
+    name: str
+    sp_initiated: bool = True
+    """The application starts logins (sends AuthnRequests)."""
+    idp_initiated: bool = False
+    """The application accepts IdP-initiated (unsolicited) Responses."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IdPEntry:
+    """An IdP deployment: a vendor profile plus the settings its administrator has changed."""
+
+    name: str
+    profile: str
+    settings: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MatrixConfig:
+    applications: tuple[Application, ...]
+    idps: tuple[IdPEntry, ...]
+    protocols: tuple[Protocol, ...]
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> MatrixConfig:
+        """Build from a dict (the shape of the TOML file); ``ConfigurationError`` on anything unexpected."""
+        from fedlib.testing.behaviour import KNOBS
+        from fedlib.testing.profiles import get_profile
+
+        unknown = set(data) - {"applications", "idps", "protocols"}
+        if unknown:
+            raise ConfigurationError(f"unknown matrix section(s): {', '.join(sorted(unknown))}")
+        apps = []
+        for name, raw in _table(data, "applications").items():
+            extra = set(_as_table(raw, f"applications.{name}")) - {"sp_initiated", "idp_initiated"}
+            if extra:
+                raise ConfigurationError(f"applications.{name}: unknown key(s) {', '.join(sorted(extra))}")
+            apps.append(
+                Application(
+                    name=name,
+                    sp_initiated=_bool(raw, "sp_initiated", True, name),
+                    idp_initiated=_bool(raw, "idp_initiated", False, name),
+                )
+            )
+        idps = []
+        for name, raw in _table(data, "idps").items():
+            table = _as_table(raw, f"idps.{name}")
+            extra = set(table) - {"profile", "settings"}
+            if extra:
+                raise ConfigurationError(f"idps.{name}: unknown key(s) {', '.join(sorted(extra))}")
+            profile = table.get("profile")
+            if not isinstance(profile, str):
+                raise ConfigurationError(f"idps.{name}: 'profile' must name a vendor profile")
+            try:
+                get_profile(profile)
+            except ValueError as exc:
+                raise ConfigurationError(f"idps.{name}: {exc}") from None
+            settings = _as_table(table.get("settings", {}), f"idps.{name}.settings")
+            bad = set(settings) - KNOBS
+            if bad:
+                raise ConfigurationError(f"idps.{name}.settings: unknown knob(s) {', '.join(sorted(bad))}")
+            idps.append(IdPEntry(name=name, profile=profile, settings=MappingProxyType(dict(settings))))
+        raw_protocols = data.get("protocols", [p.value for p in Protocol])
+        if not isinstance(raw_protocols, list) or not raw_protocols:
+            raise ConfigurationError("'protocols' must be a non-empty list")
+        try:
+            protocols = tuple(Protocol(p) for p in raw_protocols)
+        except ValueError:
+            raise ConfigurationError(
+                f"unknown protocol in {raw_protocols!r}; known: {', '.join(p.value for p in Protocol)}"
+            ) from None
+        if not apps or not idps:
+            raise ConfigurationError("the matrix needs at least one application and one IdP")
+        return cls(applications=tuple(apps), idps=tuple(idps), protocols=protocols)
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> MatrixConfig:
+        try:
+            with open(path, "rb") as f:
+                data = tomllib.load(f)
+        except OSError as exc:
+            raise ConfigurationError(f"cannot read {path}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigurationError(f"{path} is not valid TOML: {exc}") from None
+        return cls.from_mapping(data)
+
+
+def _table(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    return _as_table(data.get(key, {}), key)
+
+
+def _as_table(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(f"{where} must be a table")
+    return value
+
+
+def _bool(raw: Mapping[str, Any], key: str, default: bool, name: str) -> bool:
+    value = raw.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"applications.{name}.{key} must be true or false")
+    return value
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Run:
+    """One real flow: what the IdP was set to and what happened."""
+
+    changed: Mapping[str, Any]
+    """Knobs changed from the IdP's configuration by workarounds, for this run."""
+    outcome: str
+    """``accepted``, an ``ErrorCode`` slug, or ``idp-refused``."""
+    message: str
+    """fedlib's (or the IdP's) message; for an accepted run, the NameID that was logged in."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Cell:
+    """One application x IdP x protocol outcome, with the runs that prove it."""
+
+    application: str
+    idp: str
+    protocol: Protocol
+    verdict: Verdict
+    reason: str
+    """Why (for ``limited``: what the restriction is; for ``unsupported``: what failed)."""
+    code: str | None = None
+    """The error code that proved an ``unsupported`` verdict (None for OIDC, which is not run)."""
+    workarounds: tuple[str, ...] = ()
+    """IdP-side settings to change (``limited``), in the vendor's words."""
+    runs: tuple[Run, ...] = ()
+    """Every flow run for this cell, in order; the last one decided it. Empty only for OIDC."""
+
+
+__all__ = ["Application", "Cell", "IdPEntry", "MatrixConfig", "Protocol", "Run", "Verdict"]
