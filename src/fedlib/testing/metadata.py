@@ -55,7 +55,7 @@ def idp_metadata_xml(
     The document is one ``md:EntityDescriptor`` holding one ``md:IDPSSODescriptor``
     (``protocolSupportEnumeration`` SAML 2.0) with, in schema order: one ``md:KeyDescriptor`` per
     certificate (``ds:KeyInfo/ds:X509Data/ds:X509Certificate``, base64 DER), an optional
-    ``md:SingleLogoutService`` (HTTP-Redirect), any ``md:NameIDFormat``, and ``md:SingleSignOnService``
+    ``md:SingleLogoutService`` (HTTP-Redirect and HTTP-POST), any ``md:NameIDFormat``, and ``md:SingleSignOnService``
     for HTTP-Redirect and HTTP-POST. It is not signed.
 
     Args:
@@ -94,9 +94,10 @@ def idp_metadata_xml(
         x509_certificate.text = base64.b64encode(der).decode("ascii")
 
     if slo_url is not None:
-        slo = etree.SubElement(descriptor, _MD_SINGLE_LOGOUT_SERVICE)
-        slo.set("Binding", BINDING_HTTP_REDIRECT)
-        slo.set("Location", slo_url)
+        for binding in (BINDING_HTTP_REDIRECT, BINDING_HTTP_POST):
+            slo = etree.SubElement(descriptor, _MD_SINGLE_LOGOUT_SERVICE)
+            slo.set("Binding", binding)
+            slo.set("Location", slo_url)
     for name_id_format in name_id_formats:
         etree.SubElement(descriptor, _MD_NAME_ID_FORMAT).text = name_id_format
     for binding in (BINDING_HTTP_REDIRECT, BINDING_HTTP_POST):

@@ -275,7 +275,8 @@ def test_metadata_lists_sso_and_slo_for_both_bindings() -> None:
     assert len(md.trust) == 1
     xml = idp.metadata_xml().decode()
     assert xml.count("SingleSignOnService") == 2
-    assert "SingleLogoutService" in xml
+    assert xml.count("<md:SingleLogoutService") == 2
+    assert {e.binding.rsplit(":", 1)[1] for e in md.slo_endpoints} == {"HTTP-Redirect", "HTTP-POST"}
 
 
 # ---- receiving AuthnRequests (hand-built here, independent of fedlib's own request builder) ----

@@ -51,7 +51,42 @@ def test_knobs_reach_the_idp(saml_sp_factory, saml_idp, saml_now):
 """
 
 
-@pytest.mark.parametrize("source", [ENTRA_TEST, FIXTURES_TEST], ids=["entra-10-lines", "fixtures"])
+FLASK_LOGIN_TEST = """
+import flask
+from fedlib import ResponseRejected
+
+def make_app(sp):
+    app = flask.Flask(__name__)
+
+    @app.get("/saml/login")
+    def login():
+        return flask.redirect(sp.start_login(relay_state="/home").url)
+
+    @app.post("/saml/acs")
+    def acs():
+        try:
+            result = sp.finish_login(flask.request.form)
+        except ResponseRejected as exc:
+            return exc.code, 403
+        return f"{result.authn.name_id} -> {result.relay_state}"
+
+    return app
+
+def test_full_login_through_the_test_client(saml_sp, saml_login):
+    response = saml_login(make_app(saml_sp).test_client(), user="grace@example.org")
+    assert response.status_code == 200
+    assert response.get_data(as_text=True) == "grace@example.org -> /home"
+
+def test_knobs_through_the_test_client(saml_sp, saml_login):
+    response = saml_login(make_app(saml_sp).test_client(), signing="assertion")
+    assert response.status_code == 403
+    assert response.get_data(as_text=True) == "assertion-only-signature"
+"""
+
+
+@pytest.mark.parametrize(
+    "source", [ENTRA_TEST, FIXTURES_TEST, FLASK_LOGIN_TEST], ids=["entra-10-lines", "fixtures", "flask-client"]
+)
 def test_plugin_in_a_fresh_project(pytester: pytest.Pytester, source: str) -> None:
     pytester.makepyfile(test_user_project=source)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
