@@ -764,13 +764,16 @@ def test_idp_metadata(rsa_key: TestKey, ec_key: TestKey) -> None:
         ("urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect", "https://idp.example.com/sso"),
         ("urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST", "https://idp.example.com/sso"),
     ]
-    slo = idp.find("md:SingleLogoutService", NS)
-    assert slo is not None
-    assert slo.get("Location") == "https://idp.example.com/slo"
+    slos = idp.findall("md:SingleLogoutService", NS)
+    assert [(s.get("Binding"), s.get("Location")) for s in slos] == [
+        ("urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect", "https://idp.example.com/slo"),
+        ("urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST", "https://idp.example.com/slo"),
+    ]
     # Schema order: KeyDescriptor*, SingleLogoutService*, NameIDFormat*, SingleSignOnService+.
     assert [etree.QName(c).localname for c in idp] == [
         "KeyDescriptor",
         "KeyDescriptor",
+        "SingleLogoutService",
         "SingleLogoutService",
         "SingleSignOnService",
         "SingleSignOnService",
