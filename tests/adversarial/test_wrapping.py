@@ -86,13 +86,16 @@ def test_genuine_response_wrapped_in_extensions_with_signature_intact(w: World) 
     assert code(w, evil) == ErrorCode.UNSIGNED_MESSAGE
 
 
-def test_genuine_response_with_signed_assertion_wrapped_in_extensions_is_assertion_only(w: World) -> None:
-    # Same, but the IdP also signed the Assertion: a signed Assertion exists *somewhere*, never as the
-    # root's. fedlib reports it as assertion-only (it must never accept it).
+def test_genuine_response_with_signed_assertion_wrapped_in_extensions_is_wrapping(w: World) -> None:
+    # Same, but the IdP also signed the Assertion: a signed Assertion exists, but not where an Assertion
+    # belongs. That is a wrapped element, not an IdP that signs only assertions: the code (and its message)
+    # must not send the operator to the IdP's signing settings.
     original = parse(w.mint(sign_assertion=True))
     evil = evil_copy(original)
     extensions_of(evil).append(original)
-    assert code(w, evil) == ErrorCode.ASSERTION_ONLY_SIGNATURE
+    exc = rejection(w, to_bytes(evil))
+    assert exc.code == ErrorCode.SIGNATURE_WRAPPING
+    assert "Signing Option" not in exc.message
 
 
 def test_genuine_response_wrapped_in_ds_object_of_the_moved_signature(w: World) -> None:

@@ -101,8 +101,9 @@ def check_no_encrypted_claims(untrusted_root: etree._Element) -> None:
 def find_response_signature(untrusted_root: etree._Element) -> etree._Element:
     """The Response's own enveloped signature: exactly one ds:Signature child of the document element.
 
-    None, but an Assertion is signed: ``assertion-only-signature``; none at all: ``unsigned-message``;
-    more than one: ``signature-wrapping``.
+    None, but an Assertion child of the Response is signed: ``assertion-only-signature``; a signed
+    Assertion only elsewhere (wrapped in Extensions, an Advice...) or more than one Response signature:
+    ``signature-wrapping``; none at all: ``unsigned-message``.
     """
     signatures = list(untrusted_root.iterchildren(DS_SIGNATURE))
     if len(signatures) == 1:
@@ -112,12 +113,20 @@ def find_response_signature(untrusted_root: etree._Element) -> etree._Element:
             ErrorCode.SIGNATURE_WRAPPING,
             f"the Response carries {len(signatures)} signatures; exactly one is allowed",
         )
-    assertion_signed = any(
-        next(assertion.iterchildren(DS_SIGNATURE), None) is not None
-        for assertion in untrusted_root.iter(SAML_ASSERTION)
-    )
-    if assertion_signed:
+    def signed(assertion: etree._Element) -> bool:
+        return next(assertion.iterchildren(DS_SIGNATURE), None) is not None
+
+    if any(signed(a) for a in untrusted_root.iterchildren(SAML_ASSERTION)):
         raise _reject(ErrorCode.ASSERTION_ONLY_SIGNATURE, RESPONSE_SIGNING_FIX, element="samlp:Response")
+    if any(signed(a) for a in untrusted_root.iter(SAML_ASSERTION)):
+        # A signed Assertion exists, but not where an Assertion belongs: a wrapped or moved element, not an
+        # IdP that signs only assertions, so the IdP-settings advice above would mislead the operator.
+        raise _reject(
+            ErrorCode.SIGNATURE_WRAPPING,
+            "the Response is unsigned and its only signed Assertion sits outside the Response's own "
+            "Assertion position (a wrapped or moved element)",
+            element="samlp:Response",
+        )
     raise _reject(
         ErrorCode.UNSIGNED_MESSAGE,
         "the Response is not signed; fedlib requires the IdP to sign the <samlp:Response> (see the IdP's "
