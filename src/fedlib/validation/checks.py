@@ -113,6 +113,7 @@ def find_response_signature(untrusted_root: etree._Element) -> etree._Element:
             ErrorCode.SIGNATURE_WRAPPING,
             f"the Response carries {len(signatures)} signatures; exactly one is allowed",
         )
+
     def signed(assertion: etree._Element) -> bool:
         return next(assertion.iterchildren(DS_SIGNATURE), None) is not None
 
