@@ -69,20 +69,8 @@ class MemoryStore:
         self.close()
 
     def add(self, key: str, *, expires_at: datetime, now: datetime, value: str = "") -> bool:
-        """Insert ``key`` if it is absent or expired, atomically with respect to other threads.
-
-        Args:
-            key: The identifier to record. Non-empty.
-            expires_at: When the entry stops being live (aware datetime, later than ``now``).
-            now: The caller's current time (aware datetime).
-            value: An optional payload returned by :meth:`consume`.
-
-        Returns:
-            ``True`` if the key was inserted (first use), ``False`` if a live entry already exists.
-
-        Raises:
-            ValueError: A datetime is naive, ``expires_at`` is not later than ``now``, or the key is empty.
-            fedlib.errors.StoreError: The store is closed, or it is full of live entries.
+        """:meth:`Store.add <fedlib.stores.Store.add>`, atomic across threads of this process. StoreError: closed, or
+        full of live entries.
         """
         check_key(key)
         check_value(value)
@@ -107,18 +95,8 @@ class MemoryStore:
             return True
 
     def consume(self, key: str, *, now: datetime) -> str | None:
-        """Delete the live entry for ``key`` and return its value, atomically with respect to other threads.
-
-        Args:
-            key: The identifier to look up and remove.
-            now: The caller's current time (aware datetime).
-
-        Returns:
-            The stored value, or ``None`` if there is no live entry for ``key``.
-
-        Raises:
-            ValueError: ``now`` is naive, or the key is empty.
-            fedlib.errors.StoreError: The store is closed.
+        """:meth:`Store.consume <fedlib.stores.Store.consume>`, atomic across threads of this process. StoreError:
+        closed.
         """
         check_key(key)
         current = require_aware(now, "now")

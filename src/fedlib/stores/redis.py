@@ -286,20 +286,8 @@ class RedisStore:
         self.close()
 
     def add(self, key: str, *, expires_at: datetime, now: datetime, value: str = "") -> bool:
-        """Insert ``key`` if it is absent or expired at ``now``, atomically for every client of the server.
-
-        Args:
-            key: The identifier to record. Non-empty.
-            expires_at: When the entry stops being live (aware datetime, later than ``now``).
-            now: The caller's current time (aware datetime).
-            value: An optional payload returned by :meth:`consume`.
-
-        Returns:
-            ``True`` if the key was inserted (first use), ``False`` if a live entry already exists.
-
-        Raises:
-            ValueError: A datetime is naive, ``expires_at`` is not later than ``now``, or the key is empty.
-            fedlib.errors.StoreError: The store is closed or Redis failed (nothing can be concluded).
+        """:meth:`Store.add <fedlib.stores.Store.add>`, atomic for every client of the server. StoreError: closed or
+        Redis failed (nothing can be concluded).
         """
         redis_key = self.redis_key(key)
         check_value(value)
@@ -317,19 +305,8 @@ class RedisStore:
         )
 
     def consume(self, key: str, *, now: datetime) -> str | None:
-        """Delete the live entry for ``key`` and return its value, atomically for every client of the server.
-
-        Args:
-            key: The identifier to look up and remove.
-            now: The caller's current time (aware datetime).
-
-        Returns:
-            The stored value, or ``None`` if there is no live entry for ``key``.
-
-        Raises:
-            ValueError: ``now`` is naive, or the key is empty.
-            fedlib.errors.StoreError: The store is closed or Redis failed (nothing was consumed, or the
-                outcome is unknown; either way nothing may be accepted).
+        """:meth:`Store.consume <fedlib.stores.Store.consume>`, atomic for every client of the server. StoreError:
+        closed or Redis failed (nothing consumed, or the outcome is unknown; either way nothing may be accepted).
         """
         redis_key = self.redis_key(key)
         now_s, now_us = _instant(require_aware(now, "now"))

@@ -126,20 +126,8 @@ class SQLiteStore:
         self.close()
 
     def add(self, key: str, *, expires_at: datetime, now: datetime, value: str = "") -> bool:
-        """Insert ``key`` if it is absent or expired, atomically across threads and processes.
-
-        Args:
-            key: The identifier to record. Non-empty.
-            expires_at: When the entry stops being live (aware datetime, later than ``now``).
-            now: The caller's current time (aware datetime).
-            value: An optional payload returned by :meth:`consume`.
-
-        Returns:
-            ``True`` if the key was inserted (first use), ``False`` if a live entry already exists.
-
-        Raises:
-            ValueError: A datetime is naive, ``expires_at`` is not later than ``now``, or the key is empty.
-            fedlib.errors.StoreError: The store is closed or the database failed (nothing was recorded).
+        """:meth:`Store.add <fedlib.stores.Store.add>`, atomic across threads and processes. StoreError: closed or the
+        database failed (nothing recorded).
         """
         check_key(key)
         check_value(value)
@@ -163,18 +151,8 @@ class SQLiteStore:
             return inserted
 
     def consume(self, key: str, *, now: datetime) -> str | None:
-        """Delete the live entry for ``key`` and return its value, atomically across threads and processes.
-
-        Args:
-            key: The identifier to look up and remove.
-            now: The caller's current time (aware datetime).
-
-        Returns:
-            The stored value, or ``None`` if there is no live entry for ``key``.
-
-        Raises:
-            ValueError: ``now`` is naive, or the key is empty.
-            fedlib.errors.StoreError: The store is closed or the database failed (nothing was consumed).
+        """:meth:`Store.consume <fedlib.stores.Store.consume>`, atomic across threads and processes. StoreError: closed
+        or the database failed (nothing consumed).
         """
         check_key(key)
         now_ts = require_aware(now, "now").timestamp()
