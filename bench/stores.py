@@ -26,7 +26,6 @@ import gc
 import platform
 import shutil
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -41,10 +40,9 @@ from pathlib import Path
 
 from fedlib.errors import FedlibError
 from fedlib.stores import MemoryStore, RedisStore, SQLiteStore, Store
+from fedlib.testing.redis_server import RedisServer, RedisServerError
 
-LOOPBACK = "127.0.0.1"
 LIFETIME = timedelta(hours=1)
-START_TIMEOUT = 10.0  # seconds for redis-server to answer PING
 MAX_PAIRS = 200_000  # an upper bound on --pairs, so that no run is unbounded
 
 
@@ -62,72 +60,14 @@ class Row:
 # -- redis-server on loopback ---------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
-
-
-def _pings(port: int) -> bool:
-    try:
-        with socket.create_connection((LOOPBACK, port), timeout=0.5) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Linux: have the kernel send SIGTERM to redis-server if this script dies without cleaning up."""
-    with contextlib.suppress(Exception):
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
 @contextlib.contextmanager
 def redis_server(workdir: Path) -> Iterator[str]:
     """Run a redis-server on a free 127.0.0.1 port for the duration of the block; yield its URL."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise RuntimeError("redis-server not found (Debian: apt-get install redis-server)")
-    proc: subprocess.Popen[bytes] | None = None
     try:
-        for _ in range(3):  # the free port may be taken before redis-server binds it: try another
-            port = _free_port()
-            args = [binary, "--port", str(port), "--bind", LOOPBACK, "--save", "", "--appendonly", "no"]
-            args += ["--dir", str(workdir), "--daemonize", "no", "--loglevel", "warning"]
-            with (workdir / "redis.log").open("ab") as log:
-                proc = subprocess.Popen(
-                    args,
-                    cwd=workdir,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-                )
-            deadline = time.monotonic() + START_TIMEOUT
-            while proc.poll() is None and time.monotonic() < deadline and not _pings(port):
-                time.sleep(0.02)
-            if proc.poll() is None and _pings(port):
-                yield f"redis://{LOOPBACK}:{port}/0"
-                return
-            _stop(proc)
-            proc = None
-        raise RuntimeError(f"redis-server did not start; see {workdir / 'redis.log'}")
-    finally:
-        if proc is not None:
-            _stop(proc)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        with RedisServer(workdir) as server:
+            yield server.url
+    except RedisServerError as exc:
+        raise RuntimeError(str(exc)) from None
 
 
 # -- measuring ------------------------------------------------------------------------------------------
