@@ -30,17 +30,19 @@ from datetime import datetime, timedelta
 from typing import Final
 from urllib.parse import urlsplit
 
+from lxml import etree
+
 from fedlib._xml.parse import decode_message, parse_xml
 from fedlib.clock import Clock, SystemClock, ensure_aware
 from fedlib.config import SecurityPolicy, SPConfig
 from fedlib.constants import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, SAML_ISSUER, SAMLP_RESPONSE
-from fedlib.errors import ConfigurationError, ErrorCode, ResponseRejected, reject
+from fedlib.errors import ConfigurationError, ErrorCode, reject
 from fedlib.metadata.idp import IdPMetadata
 from fedlib.protocol.authn_request import NameIDPolicy, RequestedAuthnContext, build_authn_request
 from fedlib.protocol.models import AuthnResult
 from fedlib.stores.base import Store
 from fedlib.stores.prefixed import PrefixedStore
-from fedlib.validation.pipeline import validate_response
+from fedlib.validation.pipeline import validate_parsed_response
 
 log = logging.getLogger("fedlib")
 
@@ -235,7 +237,8 @@ class ServiceProvider:
         untrusted_message = form.get("SAMLResponse")
         if not untrusted_message:
             raise reject(ErrorCode.MALFORMED_XML, "the POST carries no SAMLResponse")
-        untrusted_irt, untrusted_issuer = _routing_hints(untrusted_message, self.config.policy.max_message_bytes)
+        untrusted_root = _parse(untrusted_message, self.config.policy.max_message_bytes)
+        untrusted_irt, untrusted_issuer = _routing_hints(untrusted_root)
         if untrusted_irt is not None:
             # Consumed before validation: whatever happens next, this request cannot be answered twice.
             stored = self.store.consume(_request_key(untrusted_irt), now=now)
@@ -251,8 +254,8 @@ class ServiceProvider:
             if idp is None:  # the IdP was removed from the configuration since
                 raise reject(ErrorCode.WRONG_ISSUER, "the IdP of this login request is no longer trusted")
             config = self._config_for(idp, pending.get("acs_url"))
-            authn = validate_response(
-                untrusted_message, sp=config, idp=idp.metadata, now=now, store=self.store, request_id=untrusted_irt
+            authn = validate_parsed_response(
+                untrusted_root, sp=config, idp=idp.metadata, now=now, store=self.store, request_id=untrusted_irt
             )
             return LoginResult(authn, pending.get("relay_state"), idp.entity_id, solicited=True)
 
@@ -262,7 +265,7 @@ class ServiceProvider:
                 raise reject(ErrorCode.WRONG_ISSUER, "the Response comes from no IdP this site trusts")
             idp = next(iter(self.idps.values()))
         config = self._config_for(idp, None)
-        authn = validate_response(untrusted_message, sp=config, idp=idp.metadata, now=now, store=self.store)
+        authn = validate_parsed_response(untrusted_root, sp=config, idp=idp.metadata, now=now, store=self.store)
         relay = safe_relay_state(form.get("RelayState"), self.relay_state_origins)
         return LoginResult(authn, relay, idp.entity_id, solicited=False)
 
@@ -281,17 +284,17 @@ def _request_key(request_id: str) -> str:
     return f"request:{request_id}"
 
 
-def _routing_hints(untrusted_message: str, max_bytes: int) -> tuple[str | None, str | None]:
+def _parse(untrusted_message: str, max_bytes: int) -> etree._Element:
+    return parse_xml(decode_message(untrusted_message, max_bytes=max_bytes), max_bytes=max_bytes)
+
+
+def _routing_hints(untrusted_root: etree._Element) -> tuple[str | None, str | None]:
     """InResponseTo and Issuer of the raw Response: lookup hints only (which pending request, which IdP's
-    keys), never claims. ``validate_response`` proves both on the verified tree."""
-    try:
-        root = parse_xml(decode_message(untrusted_message, max_bytes=max_bytes), max_bytes=max_bytes)
-    except ResponseRejected:
-        return None, None  # validate_response will reject it with the precise code
-    if root.tag != SAMLP_RESPONSE:
+    keys), never claims. ``validate_parsed_response`` proves both on the verified tree."""
+    if untrusted_root.tag != SAMLP_RESPONSE:
         return None, None
-    issuer = root.find(SAML_ISSUER)
-    return root.get("InResponseTo"), (issuer.text or "").strip() if issuer is not None else None
+    issuer = untrusted_root.find(SAML_ISSUER)
+    return untrusted_root.get("InResponseTo"), (issuer.text or "").strip() if issuer is not None else None
 
 
 __all__ = [

@@ -79,15 +79,31 @@ def validate_response(
         ResponseRejected: with a stable ``code`` (see docs/errors.md).
         StoreError: the replay store failed (nothing is accepted meanwhile).
     """
+    max_bytes = sp.policy.max_message_bytes
+    untrusted_root = parse_xml(decode_message(untrusted_message, max_bytes=max_bytes), max_bytes=max_bytes)
+    return validate_parsed_response(untrusted_root, sp=sp, idp=idp, now=now, store=store, request_id=request_id)
+
+
+def validate_parsed_response(
+    untrusted_root: etree._Element,
+    *,
+    sp: SPConfig,
+    idp: IdPMetadata,
+    now: datetime,
+    store: Store,
+    request_id: str | None = None,
+) -> AuthnResult:
+    """:func:`validate_response` from stage 2 on, for a caller that already parsed the message with
+    ``fedlib._xml.parse.parse_xml`` (the ``ServiceProvider`` facade, which reads routing hints first).
+
+    ``untrusted_root`` must be a freshly parsed document used for nothing else afterwards: verification
+    detaches its signatures.
+    """
     now = ensure_aware(now)
     policy = sp.policy
     skew = policy.clock_skew
 
-    # 1-5: raw input. Nothing read here is trusted; only structure decisions are made.
-    untrusted_root = parse_xml(
-        decode_message(untrusted_message, max_bytes=policy.max_message_bytes),
-        max_bytes=policy.max_message_bytes,
-    )
+    # 2-5: raw input. Nothing read here is trusted; only structure decisions are made.
     checks.check_is_response(untrusted_root)
     checks.check_no_encrypted_claims(untrusted_root)
     signature = checks.find_response_signature(untrusted_root)
@@ -184,4 +200,4 @@ def _attributes(assertion: etree._Element) -> Mapping[str, tuple[str, ...]]:
     return MappingProxyType({name: tuple(values) for name, values in merged.items() if name})
 
 
-__all__ = ["validate_response"]
+__all__ = ["validate_parsed_response", "validate_response"]
