@@ -16,15 +16,16 @@ EXTRAS   ?= dev,redis,flask
 PIP_OPTS ?= --quiet --disable-pip-version-check --progress-bar off
 
 # Debian packages the tests need: the differential tests call the xmlsec1 CLI (so does pysaml2 in the
-# bench); the Redis store tests start a real redis-server.
-SYSDEPS  ?= xmlsec1 redis-server
+# bench); the Redis store tests start a real redis-server; the browser tests drive headless chromium.
+SYSDEPS  ?= xmlsec1 redis-server chromium chromium-driver
 
 SHARED   ?= ../shared
 INTEROP  := $(SHARED)/interop/peers/run.py
 FEDLIB   := $(VENV)/bin/fedlib
 
-LINT_PATHS := $(wildcard src tests bench)
+LINT_PATHS := $(wildcard src tests bench examples)
 BENCH_ARGS ?=
+DEMO_ARGS  ?=
 
 .PHONY: help venv sysdeps lint test interop demo bench clean distclean
 
@@ -35,7 +36,8 @@ help:
 	@echo "  make lint      ruff check, ruff format --check, mypy --strict on src/"
 	@echo "  make test      lint + pytest + the interop corpus in $(SHARED)/interop/peers"
 	@echo "  make interop   only the interop corpus (both policies)"
-	@echo "  make demo      run the demo (python -m fedlib.demo)"
+	@echo "  make demo      run the example Flask app against the bundled test IdPs on 127.0.0.1"
+	@echo "                 (self-check, then serves; DEMO_ARGS=--check exits after the self-check)"
 	@echo "  make bench     compare fedlib with python3-saml, pysaml2, signxml and the crypto floor"
 	@echo "                 (BENCH_ARGS=--quick for a smoke run)"
 	@echo "  make clean     remove caches and build artefacts (keeps $(VENV))"
@@ -132,7 +134,7 @@ interop: $(STAMP)
 # ---------------------------------------------------------------------------------------------
 
 demo: $(STAMP)
-	$(VPY) -m fedlib.demo
+	$(VPY) examples/flask_app/run.py $(DEMO_ARGS)
 
 # The bench peers (python3-saml, pysaml2, xmlsec) go into the same venv via the `bench` extra;
 # pysaml2 verifies with the xmlsec1 binary, hence sysdeps.

@@ -1,0 +1,1 @@
+"""Runnable examples (outside the fedlib package)."""

@@ -1,0 +1,105 @@
+"""``make demo``: run the example app against the bundled test IdPs on 127.0.0.1 (SQLite store).
+
+It first logs in over real HTTP as a browser would (SP-initiated through the generic test IdP, then the
+Entra-default IdP, which fedlib refuses with a 403 and the setting to change), prints what happened, then
+serves until Ctrl-C so you can click through it yourself. ``--check`` exits after the self-check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.cookiejar
+import logging
+import re
+import sys
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from html import unescape
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the repository root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from examples.flask_app.stack import Stack, build_stack
+
+
+def _open(opener: urllib.request.OpenerDirector, url: str, data: dict[str, str] | None = None) -> tuple[int, str]:
+    body = urllib.parse.urlencode(data).encode() if data is not None else None
+    try:
+        with opener.open(url, data=body, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def browse_login(stack: Stack, idp_label: str, user: str) -> tuple[int, str]:
+    """Click through one SP-initiated login like a browser: app -> IdP login page -> pick user -> ACS."""
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    idp = stack.idps[idp_label]
+    start = f"{stack.app_url}/saml/login?idp={urllib.parse.quote(idp.entity_id, safe='')}&next=/protected"
+    status, page = _open(opener, start)  # follows the redirect to the IdP's login page
+    token = re.search(r"name='token' value='([^']+)'", page)
+    if status != 200 or token is None:
+        return status, page
+    status, form = _open(opener, f"{idp.base_url}/sso/login", {"token": token.group(1), "user": user})
+    action = re.search(r'action="([^"]+)"', form)
+    if action is None:
+        return status, form
+    fields = {unescape(n): unescape(v) for n, v in re.findall(r'name="([^"]+)" value="([^"]*)"', form)}
+    return _open(opener, unescape(action.group(1)), fields)  # the ACS, then the redirect to /protected
+
+
+def self_check(stack: Stack) -> bool:
+    ok = True
+    status, page = browse_login(stack, "Test IdP", "ada@example.org")
+    good = status == 200 and "ada@example.org" in page and "groups" in page
+    print(f"  {'ok  ' if good else 'FAIL'} SP-initiated login via the test IdP -> {status}, protected page shown")
+    ok &= good
+    status, page = browse_login(stack, "Test IdP as Entra ID (defaults)", "ada@example.org")
+    code = re.search(r"<code id='error-code'>([^<]+)</code>", page)
+    good = status == 403 and code is not None and code.group(1) == "assertion-only-signature"
+    print(f"  {'ok  ' if good else 'FAIL'} Entra ID defaults -> {status} {code.group(1) if code else '?'}")
+    ok &= good
+    return ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="run the self-check and exit")
+    parser.add_argument("--port", type=int, default=5000, help="port of the example app (default 5000; 0: any)")
+    parser.add_argument("--workdir", type=Path, help="where the SQLite store goes (default: a temporary directory)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(format="%(name)s: %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request is noise here
+    with tempfile.TemporaryDirectory(prefix="fedlib-demo-") as tmp:
+        workdir = args.workdir or Path(tmp)
+        try:
+            stack = build_stack(workdir, app_port=args.port)
+        except OSError as exc:
+            print(f"cannot listen on 127.0.0.1:{args.port} ({exc.strerror}); try --port 0", file=sys.stderr)
+            return 2
+        stack.start()
+        try:
+            print(f"fedlib demo: example app {stack.app_url}, store sqlite in {workdir}")
+            for label, idp in stack.idps.items():
+                print(f"  {label}: {idp.base_url} (profile {idp.profile.name})")
+            print("self-check (a scripted browser):")
+            ok = self_check(stack)
+            if args.check or not ok:
+                return 0 if ok else 1
+            launcher = stack.idps["Test IdP"].base_url
+            print(f"\nOpen {stack.app_url}/ in a browser (IdP-initiated: {launcher}/). Ctrl-C stops.")
+            try:
+                for thread in stack.threads:
+                    thread.join()
+            except KeyboardInterrupt:
+                print("\nstopped")
+            return 0
+        finally:
+            stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""The demo stack: the example app and two test IdPs, each a real HTTP server on 127.0.0.1.
+
+* "Test IdP": a well-configured generic IdP (Response signed, certificate in KeyInfo).
+* "Test IdP as Entra ID (defaults)": signs only the assertion, as Entra ID does out of the box, so the app
+  shows fedlib's 403 page with the code and the setting to change.
+
+The SP uses the embedded SQLite store in ``workdir``. Used by ``run.py`` (``make demo``) and the browser tests.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from examples.flask_app.app import create_app
+from fedlib.config import SecurityPolicy, SPConfig
+from fedlib.metadata.idp import parse_idp_metadata
+from fedlib.sp import ServiceProvider
+from fedlib.stores.url import open_store
+from fedlib.testing.idp import TestIdP
+from fedlib.testing.wsgi import TestIdPApp
+
+HOST = "127.0.0.1"
+
+
+class _Deferred:
+    """A WSGI app set after the server is bound (the IdP needs its own URL, which needs the port)."""
+
+    def __init__(self) -> None:
+        self.app: Callable[..., Iterable[bytes]] | None = None
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        assert self.app is not None
+        return self.app(environ, start_response)
+
+
+def _serve(port: int = 0) -> tuple[BaseWSGIServer, _Deferred]:
+    deferred = _Deferred()
+    server = make_server(HOST, port, deferred, threaded=True)
+    return server, deferred
+
+
+@dataclass
+class Stack:
+    app_url: str
+    idps: dict[str, TestIdP]
+    sp: ServiceProvider
+    servers: list[BaseWSGIServer] = field(default_factory=list)
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def start(self) -> None:
+        for server in self.servers:
+            thread = threading.Thread(target=server.serve_forever, daemon=True)
+            thread.start()
+            self.threads.append(thread)
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.shutdown()
+            server.server_close()
+
+
+def build_stack(workdir: Path, *, app_port: int = 0) -> Stack:
+    """Bind the three servers on 127.0.0.1 (free ports unless ``app_port``) and wire them; call ``start()``."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    app_server, app_slot = _serve(app_port)
+    app_url = f"http://{HOST}:{app_server.server_port}"
+    entity_id, acs_url = f"{app_url}/saml/metadata", f"{app_url}/saml/acs"
+
+    servers = [app_server]
+    idps: dict[str, TestIdP] = {}
+    for label, profile in (("Test IdP", None), ("Test IdP as Entra ID (defaults)", "entra")):
+        server, slot = _serve()
+        base = f"http://{HOST}:{server.server_port}"
+        idp = TestIdP(f"{base}/saml", base_url=base, profile=profile)
+        idp.register_sp(entity_id, acs_url)
+        slot.app = TestIdPApp(idp)
+        idps[label] = idp
+        servers.append(server)
+
+    now = datetime.now(UTC)
+    sp = ServiceProvider(
+        SPConfig(entity_id=entity_id, acs_url=acs_url, policy=SecurityPolicy(allow_unsolicited=True)),
+        [parse_idp_metadata(idp.metadata_xml(), now=now) for idp in idps.values()],
+        open_store(f"sqlite:///{(workdir / 'fedlib.db').resolve()}"),
+    )
+    app_slot.app = create_app(sp, idp_labels={idp.entity_id: label for label, idp in idps.items()})
+    return Stack(app_url=app_url, idps=idps, sp=sp, servers=servers)
+
+
+__all__ = ["HOST", "Stack", "build_stack"]

@@ -1,0 +1,1 @@
+"""Thin adapters between fedlib's sans-I/O ServiceProvider and web frameworks."""

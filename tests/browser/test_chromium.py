@@ -1,0 +1,96 @@
+"""Headless Chromium (Debian's chromium + chromium-driver, driven by Selenium) clicks through the example
+app and the test IdPs, all real HTTP servers on 127.0.0.1. Missing Chromium: skipped locally, failed in CI."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from examples.flask_app.stack import Stack, build_stack
+from tests.conftest import require
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    running = build_stack(tmp_path_factory.mktemp("demo"))
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[object]:
+    require(CHROMIUM is not None, "Debian's chromium (apt-get install chromium)")
+    require(CHROMEDRIVER is not None, "Debian's chromedriver (apt-get install chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM or ""
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--no-first-run"):
+        options.add_argument(arg)
+    options.add_argument(f"--user-data-dir={tmp_path / 'profile'}")
+    # An explicit driver path: Selenium Manager never downloads a browser or driver.
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER or ""), options=options)
+    driver.set_page_load_timeout(20)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _wait_for(driver: object, css: str) -> object:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, 15).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, css)))
+
+
+def _login_link(idp_base_url: str) -> str:
+    """The home page's link for an IdP (its entity ID is URL-encoded in the href: match on the port)."""
+    port = idp_base_url.rsplit(":", 1)[1]
+    return f"a.login[href*='%3A{port}%2F']"
+
+
+def _click(driver: object, css: str) -> None:
+    element = _wait_for(driver, css)
+    element.click()  # type: ignore[attr-defined]
+
+
+def test_sp_initiated_login_shows_the_attributes(stack: Stack, browser: object) -> None:
+    driver: object = browser
+    driver.get(stack.app_url + "/")  # type: ignore[attr-defined]
+    _click(driver, _login_link(stack.idps["Test IdP"].base_url))
+    _click(driver, "button[value='grace@example.org']")  # the IdP's user picker
+    table = _wait_for(driver, "#attributes")  # the auto-posted form lands on the protected page
+    assert "staff" in table.text  # type: ignore[attr-defined]
+    assert _wait_for(driver, "#name-id").text == "grace@example.org"  # type: ignore[attr-defined]
+    assert driver.current_url == stack.app_url + "/protected"  # type: ignore[attr-defined]
+
+
+def test_idp_initiated_login(stack: Stack, browser: object) -> None:
+    driver: object = browser
+    driver.get(stack.idps["Test IdP"].base_url + "/")  # type: ignore[attr-defined]
+    _click(driver, "form[action='idp-initiated'] button")
+    assert _wait_for(driver, "#name-id").text == "ada@example.org"  # type: ignore[attr-defined]
+
+
+def test_assertion_only_idp_gets_the_403_page(stack: Stack, browser: object) -> None:
+    driver: object = browser
+    entra = stack.idps["Test IdP as Entra ID (defaults)"]
+    driver.get(stack.app_url + "/")  # type: ignore[attr-defined]
+    _click(driver, _login_link(entra.base_url))
+    _click(driver, "button[value='ada@example.org']")
+    code = _wait_for(driver, "#error-code")
+    assert code.text == "assertion-only-signature"  # type: ignore[attr-defined]
+    assert "Sign SAML response and assertion" in _wait_for(driver, "#error-hint").text  # type: ignore[attr-defined]

@@ -1,0 +1,175 @@
+"""fedlib.integrations.flask through Flask's test client, with the test IdP on the other side."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from html import unescape
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from flask import Flask, session
+
+from fedlib.constants import BINDING_HTTP_POST
+from fedlib.errors import ConfigurationError
+from fedlib.integrations.flask import SESSION_KEY, FedLib
+from fedlib.sp import LoginResult, ServiceProvider
+from fedlib.testing.idp import TestIdP
+
+
+def make_app(sp: ServiceProvider, **kwargs: Any) -> Flask:
+    app = Flask(__name__)
+    app.secret_key = "test-only"
+
+    @app.get("/")
+    def home() -> str:
+        user = session.get(SESSION_KEY)
+        return f"user={user['name_id'] if user else None}"
+
+    @app.get("/dashboard")
+    def dashboard() -> str:
+        user = session.get(SESSION_KEY)
+        return f"dashboard {user['name_id']} {user['attributes']['groups']}" if user else "anonymous"
+
+    FedLib(app, service_provider=sp, **kwargs)
+    return app
+
+
+def test_metadata(saml_sp: ServiceProvider) -> None:
+    response = make_app(saml_sp).test_client().get("/saml/metadata")
+    assert response.status_code == 200
+    assert response.mimetype == "application/samlmetadata+xml"
+    assert saml_sp.config.acs_url.encode() in response.data
+
+
+def test_sp_initiated_login_lands_on_next(saml_sp: ServiceProvider, saml_idp: TestIdP, saml_login: Any) -> None:
+    client = make_app(saml_sp).test_client()
+    response = saml_login(client, login_path="/saml/login?next=/dashboard")
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/dashboard"
+    assert client.get("/dashboard").get_data(as_text=True) == "dashboard ada@example.org ['admins', 'staff']"
+
+
+def test_open_redirect_in_next_is_dropped(saml_sp: ServiceProvider, saml_login: Any) -> None:
+    client = make_app(saml_sp).test_client()
+    response = saml_login(client, login_path="/saml/login?next=https://evil.example/")
+    assert response.headers["Location"] == "/"
+
+
+def test_rejection_is_a_403_page_with_code_and_hint(saml_sp: ServiceProvider, saml_login: Any) -> None:
+    client = make_app(saml_sp).test_client()
+    response = saml_login(client, signing="assertion")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 403
+    assert "<code id='error-code'>assertion-only-signature</code>" in page
+    assert "Signing Option" in page
+    assert client.get("/").get_data(as_text=True) == "user=None"
+
+
+def test_replayed_post_is_refused(saml_sp: ServiceProvider, saml_idp: TestIdP) -> None:
+    client = make_app(saml_sp).test_client()
+    location = client.get("/saml/login").headers["Location"]
+    form = saml_idp.respond(saml_idp.receive_redirect(location))
+    assert client.post("/saml/acs", data=dict(form.fields)).status_code == 303
+    again = client.post("/saml/acs", data=dict(form.fields))
+    assert again.status_code == 403
+    assert "unknown-request" in again.get_data(as_text=True)
+
+
+def test_garbage_post_is_a_403_not_a_500(saml_sp: ServiceProvider) -> None:
+    client = make_app(saml_sp).test_client()
+    for data in ({}, {"SAMLResponse": "%%%"}, {"SAMLResponse": "PHg+"}):
+        response = client.post("/saml/acs", data=data)
+        assert response.status_code == 403
+        assert "malformed-xml" in response.get_data(as_text=True)
+
+
+def test_idp_initiated(saml_idp: TestIdP, saml_sp_factory: Callable[..., ServiceProvider]) -> None:
+    sp = saml_sp_factory(saml_idp, allow_unsolicited=True)
+    client = make_app(sp).test_client()
+    form = saml_idp.initiate(sp.config.entity_id, sp.config.acs_url, relay_state="/dashboard")
+    response = client.post("/saml/acs", data=dict(form.fields))
+    assert response.headers["Location"] == "/dashboard"
+    assert client.get("/").get_data(as_text=True) == "user=ada@example.org"
+
+
+def test_login_hook_replaces_the_session_default(saml_sp: ServiceProvider, saml_login: Any) -> None:
+    app = make_app(saml_sp)
+    seen: list[LoginResult] = []
+
+    @app.extensions["fedlib"].on_login
+    def hook(result: LoginResult) -> str:
+        seen.append(result)
+        return "custom"
+
+    client = app.test_client()
+    assert saml_login(client).get_data(as_text=True) == "custom"
+    assert seen[0].authn.name_id == "ada@example.org"
+    assert client.get("/").get_data(as_text=True) == "user=None"
+
+
+def test_post_binding_login_page(saml_sp: ServiceProvider, saml_idp: TestIdP) -> None:
+    client = make_app(saml_sp, binding=BINDING_HTTP_POST).test_client()
+    page = client.get("/saml/login").get_data(as_text=True)
+    fields = {unescape(n): unescape(v) for n, v in re.findall(r'name="([^"]+)" value="([^"]*)"', page)}
+    info = saml_idp.receive_post(fields["SAMLRequest"], fields.get("RelayState"))
+    response = client.post("/saml/acs", data=dict(saml_idp.respond(info).fields))
+    assert response.status_code == 303
+
+
+def test_logout_clears_the_session(saml_sp: ServiceProvider, saml_login: Any) -> None:
+    client = make_app(saml_sp).test_client()
+    saml_login(client)
+    assert client.get("/saml/logout?next=/dashboard").headers["Location"] == "/dashboard"
+    assert client.get("/").get_data(as_text=True) == "user=None"
+
+
+@pytest.mark.parametrize("lowercase", [False, True])
+def test_idp_logout_request_needs_a_trusted_signature(
+    saml_sp: ServiceProvider, saml_idp_factory: Callable[..., TestIdP], saml_login: Any, lowercase: bool
+) -> None:
+    idp = saml_idp_factory(lowercase_percent_encoding=lowercase)
+    sp_idp = saml_sp  # trusts the default saml_idp, whose key is the same cached TEST key
+    client = make_app(sp_idp).test_client()
+    saml_login(client)
+    url = idp.logout_request_url("https://sp.example.test/saml/logout", "ada@example.org")
+    query = urlsplit(url).query
+    tampered = query.replace("SAMLRequest=", "SAMLRequest=A", 1)
+    assert client.get("/saml/logout?" + tampered).status_code == 403
+    assert client.get("/").get_data(as_text=True) == "user=ada@example.org"
+    unsigned = "&".join(p for p in query.split("&") if not p.startswith(("Signature=", "SigAlg=")))
+    assert "SAMLRequest" in parse_qs(unsigned)
+    assert client.get("/saml/logout?" + unsigned).status_code == 403
+    assert client.get("/saml/logout?" + query).status_code == 303
+    assert client.get("/").get_data(as_text=True) == "user=None"
+
+
+def test_tenants(saml_idp: TestIdP, saml_sp_factory: Callable[..., ServiceProvider]) -> None:
+    sps = {
+        "a": saml_sp_factory(saml_idp, entity_id="https://a.test/saml/metadata", acs_url="https://a.test/saml/a/acs"),
+        "b": saml_sp_factory(saml_idp, entity_id="https://b.test/saml/metadata", acs_url="https://b.test/saml/b/acs"),
+    }
+
+    def lookup(tenant: str) -> ServiceProvider:
+        if tenant not in sps:
+            raise ConfigurationError("unknown tenant")
+        return sps[tenant]
+
+    app = Flask(__name__)
+    app.secret_key = "test-only"
+    FedLib(app, tenants=lookup)
+    client = app.test_client()
+    assert b"https://a.test/saml/metadata" in client.get("/saml/a/metadata").data
+    assert client.get("/saml/zzz/metadata").status_code == 404
+    location = client.get("/saml/a/login").headers["Location"]
+    form = dict(saml_idp.respond(saml_idp.receive_redirect(location)).fields)
+    assert client.post("/saml/b/acs", data=form).status_code == 403  # a's response at b's ACS
+    assert client.post("/saml/a/acs", data=form).status_code == 303
+
+
+def test_exactly_one_source_of_service_providers(saml_sp: ServiceProvider) -> None:
+    with pytest.raises(ConfigurationError):
+        FedLib(Flask(__name__))
+    with pytest.raises(ConfigurationError):
+        FedLib(Flask(__name__), service_provider=saml_sp, tenants=lambda t: saml_sp)
