@@ -12,7 +12,7 @@ import pytest
 from flask import Flask, session
 
 from fedlib.constants import BINDING_HTTP_POST
-from fedlib.errors import ConfigurationError
+from fedlib.errors import ConfigurationError, StoreError
 from fedlib.integrations.flask import SESSION_KEY, FedLib
 from fedlib.sp import LoginResult, ServiceProvider
 from fedlib.testing.idp import TestIdP
@@ -173,3 +173,30 @@ def test_exactly_one_source_of_service_providers(saml_sp: ServiceProvider) -> No
         FedLib(Flask(__name__))
     with pytest.raises(ConfigurationError):
         FedLib(Flask(__name__), service_provider=saml_sp, tenants=lambda t: saml_sp)
+
+
+class _DownStore:
+    """A store whose backend is unreachable (as RedisStore behaves when Redis is down)."""
+
+    def add(self, key: str, **kwargs: Any) -> bool:
+        raise StoreError("store down")
+
+    def consume(self, key: str, **kwargs: Any) -> str | None:
+        raise StoreError("store down")
+
+    def close(self) -> None:
+        pass
+
+
+def test_store_outage_is_a_503_never_an_accept(saml_idp: TestIdP, saml_sp: ServiceProvider) -> None:
+    down = ServiceProvider(saml_sp.config, next(iter(saml_sp.idps.values())), _DownStore(), clock=saml_sp.clock)  # type: ignore[arg-type]
+    client = make_app(down).test_client()
+    assert client.get("/saml/login").status_code == 503
+    # A Response to a request made while the store was up: the outage still refuses it.
+    location = make_app(saml_sp).test_client().get("/saml/login").headers["Location"]
+    form = dict(saml_idp.respond(saml_idp.receive_redirect(location)).fields)
+    response = client.post("/saml/acs", data=form)
+    assert response.status_code == 503
+    assert client.get("/").get_data(as_text=True) == "user=None"
+    unsolicited = dict(saml_idp.initiate(saml_sp.config.entity_id, saml_sp.config.acs_url).fields)
+    assert client.post("/saml/acs", data=unsolicited).status_code in (403, 503)
