@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from fedlib.cli import check_response, matrix, metadata
+from fedlib.cli import check_response, import_python3_saml, matrix, metadata
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,6 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
     check_response.register(sub)
     matrix.register(sub)
     metadata.register(sub)
+    import_python3_saml.register(sub)
     return parser
 
 

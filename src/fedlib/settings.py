@@ -1,0 +1,694 @@
+"""Loading configuration: a TOML file (or any mapping) in, frozen :class:`Settings` out.
+
+A :class:`Settings` holds one or more tenants; each tenant is an :class:`~fedlib.config.SPConfig`, the
+IdPs it trusts (:class:`~fedlib.sp.IdPConfig`, each with its own :class:`~fedlib.config.SecurityPolicy`),
+a store URL, the origins an IdP-initiated RelayState may point to, and the lifetime of a pending login
+request. ``Settings.service_provider(tenant)`` builds the :class:`~fedlib.sp.ServiceProvider` facade.
+
+One tenant (called ``default``)::
+
+    store = "sqlite:///var/lib/app/fedlib.db"         # default "memory://" (one process only)
+
+    [sp]
+    entity_id = "https://app.example.com/saml/metadata"
+    acs_url = "https://app.example.com/saml/acs"      # the PUBLIC URL, never rebuilt from Host headers
+    additional_acs_urls = []                          # published with indexes 1, 2, ...
+    slo_url = "https://app.example.com/saml/slo"      # optional
+    signing_key = "sp.key"                            # unencrypted PEM file; signs AuthnRequests
+    signing_certificates = ["sp.crt", "sp-next.crt"]  # current first, then the next one (rollover)
+    name_id_formats = ["urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"]
+    relay_state_origins = ["https://app.example.com"] # absolute origins an IdP-initiated RelayState may use
+    request_lifetime_seconds = 600                    # how long a login request stays answerable
+
+    [sp.policy]                                       # the defaults of every IdP
+    clock_skew_seconds = 180                          # 0..3600
+    allow_unsolicited = false                         # IdP-initiated login
+    allow_in_response_to_on_unsolicited = false       # quirk; needs allow_unsolicited
+    allow_sha1 = false                                # INSECURE; better per IdP
+    max_message_bytes = 262144
+
+    [sp.organization]                                 # optional, published in the metadata
+    name = "Example Ltd"
+    display_name = "Example"
+    url = "https://www.example.com"
+    lang = "en"
+
+    [[sp.contacts]]                                   # optional, repeatable
+    contact_type = "technical"                        # technical|support|administrative|billing|other
+    given_name = "Ops"
+    email_addresses = ["ops@example.com"]
+
+    [[idps]]                                          # repeatable: one per trusted IdP
+    metadata_file = "idp.xml"                         # or metadata_xml = '''<md:EntityDescriptor ...'''
+    entity_id = "https://idp.example.org/saml"        # which entity of an aggregate (optional otherwise)
+    metadata_signing_certificates = ["federation.crt"] # the aggregate must be signed by one of these
+    allow_unsolicited = true                          # these four override [sp.policy] for this IdP only
+    allow_in_response_to_on_unsolicited = false
+    allow_sha1 = false
+    clock_skew_seconds = 300
+
+Several tenants: replace ``[sp]`` and ``[[idps]]`` with ``[tenants.<name>.sp]`` and
+``[[tenants.<name>.idps]]`` (names match ``[a-z0-9][a-z0-9-]{0,62}``); the top-level ``store`` is the
+default of every tenant and ``[tenants.<name>] store = ...`` overrides it. Tenants may share one store:
+each ServiceProvider keeps its keys under its tenant's prefix.
+
+Instead of ``signing_key`` and ``signing_certificates`` (files), ``signing_key_pem`` and
+``signing_certificates_pem`` take the PEM text itself (prefer a file readable only by the application
+for the key).
+
+Rules:
+
+* **No switch makes a signature optional.** There is no ``strict``, ``want_messages_signed`` or
+  ``want_assertions_signed``: every key not listed above, anywhere, is a :class:`ConfigurationError`
+  naming it, so a typo or a setting carried over from another library fails loudly instead of being
+  ignored.
+* **Metadata is not fetched.** fedlib's core does no network I/O: there is no ``metadata_url``.
+  Download the metadata (and check it, or require the federation's signature with
+  ``metadata_signing_certificates``) and give it as ``metadata_file`` or ``metadata_xml``.
+* **Paths** are relative to ``base_dir`` (for :func:`load_settings_toml`: the file's directory); a relative
+  path without a ``base_dir`` is an error, never resolved against the working directory. A relative
+  SQLite store URL (``sqlite:///./x.db``) is resolved against ``base_dir`` too when there is one.
+* Every bad value raises :class:`~fedlib.errors.ConfigurationError` with the key's full path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+
+from fedlib.clock import Clock, ensure_aware
+from fedlib.config import ContactPerson, Organization, SecurityPolicy, SPConfig
+from fedlib.errors import ConfigurationError
+from fedlib.metadata.idp import parse_idp_metadata
+from fedlib.sp import DEFAULT_REQUEST_LIFETIME, IdPConfig, ServiceProvider
+from fedlib.stores.base import Store
+from fedlib.stores.url import open_store
+
+DEFAULT_TENANT: Final = "default"
+DEFAULT_STORE_URL: Final = "memory://"
+MAX_REQUEST_LIFETIME: Final = timedelta(days=1)
+_STORE_SCHEMES: Final = ("memory", "sqlite", "redis", "rediss")
+TENANT_NAME_PATTERN: Final = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+"""Tenant names: lowercase letters, digits and ``-``, 1 to 63 characters, not starting with ``-``."""
+
+
+def check_tenant_name(name: object) -> str:
+    """``name`` if it is a valid tenant name, else :class:`ConfigurationError`."""
+    if not isinstance(name, str) or TENANT_NAME_PATTERN.fullmatch(name) is None:
+        shown = repr(name)[:80]
+        raise ConfigurationError(
+            f"invalid tenant name {shown}: use 1 to 63 lowercase letters, digits and '-', not starting with '-'"
+        )
+    return name
+
+
+# ---- the values ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TenantSettings:
+    """One tenant: an SP, the IdPs it trusts, and how its ServiceProvider is built."""
+
+    name: str = DEFAULT_TENANT
+    sp: SPConfig
+    idps: tuple[IdPConfig, ...]
+    store_url: str = DEFAULT_STORE_URL
+    """Where pending requests and replay entries live (see :func:`fedlib.stores.open_store`)."""
+    relay_state_origins: tuple[str, ...] = ()
+    """Absolute origins (``https://host[:port]``) an IdP-initiated RelayState may point to."""
+    request_lifetime: timedelta = DEFAULT_REQUEST_LIFETIME
+
+    def __post_init__(self) -> None:
+        check_tenant_name(self.name)
+        object.__setattr__(self, "idps", tuple(self.idps))
+        object.__setattr__(self, "relay_state_origins", tuple(self.relay_state_origins))
+        if not self.idps:
+            raise ConfigurationError(f"tenant {self.name!r} trusts no IdP")
+        seen: set[str] = set()
+        for idp in self.idps:
+            if idp.entity_id in seen:
+                raise ConfigurationError(f"tenant {self.name!r}: IdP {idp.entity_id!r} is configured twice")
+            seen.add(idp.entity_id)
+        if not timedelta(0) < self.request_lifetime <= MAX_REQUEST_LIFETIME:
+            raise ConfigurationError(f"tenant {self.name!r}: request_lifetime must be between 1 s and 1 day")
+
+    def service_provider(self, store: Store | None = None, *, clock: Clock | None = None) -> ServiceProvider:
+        """The facade for this tenant. Without ``store``, ``store_url`` is opened (the caller owns that
+        store: ``sp.store.inner.close()`` when done)."""
+        return ServiceProvider(
+            self.sp,
+            self.idps,
+            store if store is not None else open_store(self.store_url),
+            tenant=self.name,
+            clock=clock,
+            request_lifetime=self.request_lifetime,
+            relay_state_origins=self.relay_state_origins,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every tenant of an application, by name (a single-tenant file has one, ``default``)."""
+
+    tenants: Mapping[str, TenantSettings]
+
+    def __post_init__(self) -> None:
+        tenants = dict(self.tenants)
+        if not tenants:
+            raise ConfigurationError("the settings define no tenant")
+        for name, tenant in tenants.items():
+            if tenant.name != name:
+                raise ConfigurationError(f"tenant {name!r} is registered under another name ({tenant.name!r})")
+        object.__setattr__(self, "tenants", MappingProxyType(tenants))
+
+    def tenant(self, name: str = DEFAULT_TENANT) -> TenantSettings:
+        """The settings of tenant ``name``; :class:`ConfigurationError` if there is none."""
+        try:
+            return self.tenants[name]
+        except KeyError:
+            raise ConfigurationError(f"unknown tenant {repr(name)[:80]}") from None
+
+    def service_provider(
+        self, tenant: str = DEFAULT_TENANT, store: Store | None = None, *, clock: Clock | None = None
+    ) -> ServiceProvider:
+        """The :class:`ServiceProvider` of ``tenant`` (see :meth:`TenantSettings.service_provider`)."""
+        return self.tenant(tenant).service_provider(store, clock=clock)
+
+
+# ---- loading --------------------------------------------------------------------------------------
+
+_POLICY_KEYS: Final = (
+    "clock_skew_seconds",
+    "allow_sha1",
+    "allow_unsolicited",
+    "allow_in_response_to_on_unsolicited",
+    "max_message_bytes",
+)
+_IDP_POLICY_KEYS: Final = _POLICY_KEYS[:4]
+_SP_KEYS: Final = (
+    "entity_id",
+    "acs_url",
+    "additional_acs_urls",
+    "slo_url",
+    "signing_key",
+    "signing_key_pem",
+    "signing_certificates",
+    "signing_certificates_pem",
+    "name_id_formats",
+    "relay_state_origins",
+    "request_lifetime_seconds",
+    "policy",
+    "organization",
+    "contacts",
+)
+_IDP_KEYS: Final = ("metadata_file", "metadata_xml", "entity_id", "metadata_signing_certificates", *_IDP_POLICY_KEYS)
+_ORGANIZATION_KEYS: Final = ("name", "display_name", "url", "lang")
+_CONTACT_KEYS: Final = ("contact_type", "company", "given_name", "surname", "email_addresses", "telephone_numbers")
+_TENANT_KEYS: Final = ("store", "sp", "idps")
+
+_NO_OPTIONAL_SIGNATURE: Final = (
+    "fedlib always requires a valid signature on the Response; no setting turns that off "
+    "(an IdP that signs only the Assertion must be set to sign the Response)"
+)
+_HINTS: Final = {
+    "strict": "fedlib is always strict; there is no strict switch",
+    "wantmessagessigned": _NO_OPTIONAL_SIGNATURE,
+    "wantassertionssigned": _NO_OPTIONAL_SIGNATURE,
+    "wantresponsesigned": _NO_OPTIONAL_SIGNATURE,
+    "requiresignature": _NO_OPTIONAL_SIGNATURE,
+    "verifysignature": _NO_OPTIONAL_SIGNATURE,
+    "metadataurl": (
+        "fedlib does not fetch metadata (the core does no network I/O): download it, check it "
+        "(or require its signature with metadata_signing_certificates) and use metadata_file or metadata_xml"
+    ),
+    "certfingerprint": "fingerprints are not accepted: the IdP's certificate must be in its metadata",
+    "wantassertionsencrypted": "fedlib refuses encrypted assertions by design; there is no decryption key",
+    "encryptionkey": "fedlib refuses encrypted assertions by design; there is no decryption key",
+}
+
+
+def load_settings_toml(path: str | Path, *, now: datetime) -> Settings:
+    """Read a TOML settings file; relative paths in it are relative to its directory."""
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"{path} is not valid TOML: {exc}") from None
+    return load_settings(data, base_dir=path.resolve().parent, now=now)
+
+
+def load_settings(data: Mapping[str, Any], *, base_dir: Path | None = None, now: datetime) -> Settings:
+    """Build :class:`Settings` from parsed TOML (or any mapping of the same shape; see the module doc).
+
+    Args:
+        data: the settings.
+        base_dir: what relative paths are relative to; None: relative paths are refused.
+        now: the current time (IdP metadata past its validUntil is refused).
+
+    Raises:
+        ConfigurationError: an unknown key, a missing or bad value, an unreadable file, unusable metadata.
+    """
+    now = ensure_aware(now)
+    loader = _Loader(base_dir, now)
+    root = _table(data, "")
+    if "tenants" in root:
+        if "sp" in root or "idps" in root:
+            raise ConfigurationError("use either [sp] and [[idps]] (one tenant) or [tenants.<name>], not both")
+        _keys(root, "", ("store", "tenants"))
+        default_store = loader.store_url(root, "", DEFAULT_STORE_URL)
+        tenants_table = _table(root["tenants"], "tenants")
+        if not tenants_table:
+            raise ConfigurationError("[tenants] defines no tenant")
+        tenants = {}
+        for name, raw in tenants_table.items():
+            where = f"tenants.{name}"
+            check_tenant_name(name)
+            tenants[name] = loader.tenant(name, _table(raw, where), where, default_store)
+        return Settings(tenants)
+    _keys(root, "", _TENANT_KEYS, extra_hint=" (or tenants, for several tenants)")
+    default_store = loader.store_url(root, "", DEFAULT_STORE_URL)
+    return Settings({DEFAULT_TENANT: loader.tenant(DEFAULT_TENANT, root, "", default_store)})
+
+
+def _path(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _keys(raw: Mapping[str, Any], where: str, allowed: Sequence[str], extra_hint: str = "") -> None:
+    for key in raw:
+        if key in allowed:
+            continue
+        hint = _HINTS.get(str(key).lower().replace("_", "").replace("-", ""))
+        message = f"unknown setting {_path(where, str(key))!r}"
+        if hint:
+            message += f": {hint}"
+        else:
+            message += f"; allowed here: {', '.join(allowed)}{extra_hint}"
+        raise ConfigurationError(message)
+
+
+def _table(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(f"{where or 'the settings'} must be a table")
+    return value
+
+
+def _str(raw: Mapping[str, Any], key: str, where: str, *, required: bool = False) -> str | None:
+    if key not in raw:
+        if required:
+            raise ConfigurationError(f"{_path(where, key)} is required")
+        return None
+    value = raw[key]
+    if not isinstance(value, str) or not value:
+        raise ConfigurationError(f"{_path(where, key)} must be a non-empty string")
+    return value
+
+
+def _str_list(raw: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
+    value = raw.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigurationError(f"{_path(where, key)} must be a list of non-empty strings")
+    return tuple(value)
+
+
+def _bool(raw: Mapping[str, Any], key: str, where: str) -> bool | None:
+    if key not in raw:
+        return None
+    value = raw[key]
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"{_path(where, key)} must be true or false")
+    return value
+
+
+def _number(raw: Mapping[str, Any], key: str, where: str, low: float, high: float) -> float | None:
+    if key not in raw:
+        return None
+    value = raw[key]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigurationError(f"{_path(where, key)} must be a number")
+    if not low <= value <= high:
+        raise ConfigurationError(f"{_path(where, key)} must be between {low:g} and {high:g}, got {value!r}")
+    return float(value)
+
+
+def _int(raw: Mapping[str, Any], key: str, where: str, low: int, high: int) -> int | None:
+    if key not in raw:
+        return None
+    value = raw[key]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigurationError(f"{_path(where, key)} must be an integer")
+    if not low <= value <= high:
+        raise ConfigurationError(f"{_path(where, key)} must be between {low} and {high}, got {value!r}")
+    return value
+
+
+def _origin(value: str, where: str) -> str:
+    parts = urlsplit(value)
+    if (
+        parts.scheme not in ("https", "http")
+        or not parts.netloc
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or "@" in parts.netloc
+    ):
+        raise ConfigurationError(f"{where}: {value!r} is not an origin (https://host or https://host:port)")
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _wrap(where: str, exc: ConfigurationError) -> ConfigurationError:
+    return ConfigurationError(f"{where}: {exc.message}" if where else exc.message, detail=exc.detail)
+
+
+class _Loader:
+    def __init__(self, base_dir: Path | None, now: datetime) -> None:
+        self.base_dir = base_dir
+        self.now = now
+
+    # files
+
+    def resolve(self, value: str, where: str) -> Path:
+        path = Path(value)
+        if path.is_absolute():
+            return path
+        if self.base_dir is None:
+            raise ConfigurationError(
+                f"{where}: relative path {value!r} needs a base directory (pass base_dir, or use load_settings_toml)"
+            )
+        return self.base_dir / path
+
+    def read(self, value: str, where: str) -> bytes:
+        path = self.resolve(value, where)
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise ConfigurationError(f"{where}: cannot read {path}: {exc.strerror}") from None
+
+    def certificates(self, pems: Sequence[bytes], where: str) -> list[x509.Certificate]:
+        out: list[x509.Certificate] = []
+        for pem in pems:
+            try:
+                out.extend(x509.load_pem_x509_certificates(pem))
+            except ValueError:
+                raise ConfigurationError(f"{where}: not a PEM certificate") from None
+        return out
+
+    def store_url(self, raw: Mapping[str, Any], where: str, default: str) -> str:
+        url = _str(raw, "store", where) or default
+        scheme, sep, _ = url.partition("://")
+        if not sep or scheme.lower() not in _STORE_SCHEMES:
+            shown = url if "@" not in url else scheme + "://***"
+            raise ConfigurationError(
+                f"{_path(where, 'store')}: {shown!r} is not a store URL (memory://, sqlite:///path, redis://host/0)"
+            )
+        if self.base_dir is not None and url.lower().startswith(("sqlite:///./", "sqlite:///../")):
+            url = "sqlite://" + str(self.base_dir / url[len("sqlite:///") :])
+        return url
+
+    # sections
+
+    def tenant(self, name: str, raw: Mapping[str, Any], where: str, default_store: str) -> TenantSettings:
+        if where:
+            _keys(raw, where, _TENANT_KEYS)
+        store = self.store_url(raw, where, default_store) if where else default_store
+        if "sp" not in raw:
+            raise ConfigurationError(f"[{_path(where, 'sp')}] is required")
+        sp_where = _path(where, "sp")
+        sp_raw = _table(raw["sp"], sp_where)
+        sp = self.sp(sp_raw, sp_where)
+        idps_where = _path(where, "idps")
+        idps_raw = raw.get("idps", [])
+        if not isinstance(idps_raw, list) or not idps_raw:
+            raise ConfigurationError(f"[[{idps_where}]] is required: at least one trusted IdP")
+        idps = tuple(self.idp(item, f"{idps_where}[{i}]", sp.policy) for i, item in enumerate(idps_raw))
+        origins = tuple(
+            _origin(o, _path(sp_where, "relay_state_origins"))
+            for o in _str_list(sp_raw, "relay_state_origins", sp_where)
+        )
+        lifetime = _int(sp_raw, "request_lifetime_seconds", sp_where, 1, int(MAX_REQUEST_LIFETIME.total_seconds()))
+        try:
+            return TenantSettings(
+                name=name,
+                sp=sp,
+                idps=idps,
+                store_url=store,
+                relay_state_origins=origins,
+                request_lifetime=timedelta(seconds=lifetime) if lifetime is not None else DEFAULT_REQUEST_LIFETIME,
+            )
+        except ConfigurationError as exc:
+            raise _wrap(where, exc) from None
+
+    def policy(self, raw: Mapping[str, Any], where: str, keys: Sequence[str], base: SecurityPolicy) -> SecurityPolicy:
+        changes: dict[str, Any] = {}
+        skew = _number(raw, "clock_skew_seconds", where, 0, 3600)
+        if skew is not None:
+            changes["clock_skew"] = timedelta(seconds=skew)
+        for key in ("allow_sha1", "allow_unsolicited", "allow_in_response_to_on_unsolicited"):
+            value = _bool(raw, key, where)
+            if value is not None:
+                changes[key] = value
+        if "max_message_bytes" in keys:
+            size = _int(raw, "max_message_bytes", where, 1024, 64 * 1024 * 1024)
+            if size is not None:
+                changes["max_message_bytes"] = size
+        try:
+            policy = dataclasses.replace(base, **changes)
+        except ConfigurationError as exc:
+            raise _wrap(where, exc) from None
+        if policy.allow_in_response_to_on_unsolicited and not policy.allow_unsolicited:
+            raise ConfigurationError(
+                f"{_path(where, 'allow_in_response_to_on_unsolicited')} needs allow_unsolicited = true"
+            )
+        return policy
+
+    def sp(self, raw: Mapping[str, Any], where: str) -> SPConfig:
+        _keys(raw, where, _SP_KEYS)
+        policy_where = _path(where, "policy")
+        policy_raw = _table(raw.get("policy", {}), policy_where)
+        _keys(policy_raw, policy_where, _POLICY_KEYS)
+        policy = self.policy(policy_raw, policy_where, _POLICY_KEYS, SecurityPolicy())
+
+        if "signing_key" in raw and "signing_key_pem" in raw:
+            raise ConfigurationError(f"{where}: give signing_key (a file) or signing_key_pem, not both")
+        key_pem: bytes | None = None
+        key_where = _path(where, "signing_key")
+        if (key_file := _str(raw, "signing_key", where)) is not None:
+            key_pem = self.read(key_file, key_where)
+        elif (key_text := _str(raw, "signing_key_pem", where)) is not None:
+            key_where = _path(where, "signing_key_pem")
+            key_pem = key_text.encode("utf-8")
+        signing_key = _private_key(key_pem, key_where) if key_pem is not None else None
+
+        if "signing_certificates" in raw and "signing_certificates_pem" in raw:
+            raise ConfigurationError(
+                f"{where}: give signing_certificates (files) or signing_certificates_pem, not both"
+            )
+        certs: list[x509.Certificate] = []
+        for i, cert_file in enumerate(_str_list(raw, "signing_certificates", where)):
+            cert_where = f"{_path(where, 'signing_certificates')}[{i}]"
+            certs += self.certificates([self.read(cert_file, cert_where)], cert_where)
+        for i, cert_text in enumerate(_str_list(raw, "signing_certificates_pem", where)):
+            certs += self.certificates([cert_text.encode("utf-8")], f"{_path(where, 'signing_certificates_pem')}[{i}]")
+
+        organization = None
+        if "organization" in raw:
+            org_where = _path(where, "organization")
+            org_raw = _table(raw["organization"], org_where)
+            _keys(org_raw, org_where, _ORGANIZATION_KEYS)
+            try:
+                organization = Organization(
+                    name=_str(org_raw, "name", org_where, required=True) or "",
+                    display_name=_str(org_raw, "display_name", org_where, required=True) or "",
+                    url=_str(org_raw, "url", org_where, required=True) or "",
+                    lang=_str(org_raw, "lang", org_where) or "en",
+                )
+            except ConfigurationError as exc:
+                raise _wrap(org_where, exc) from None
+
+        contacts: list[ContactPerson] = []
+        contacts_raw = raw.get("contacts", [])
+        if not isinstance(contacts_raw, list):
+            raise ConfigurationError(f"{_path(where, 'contacts')} must be an array of tables ([[...contacts]])")
+        for i, item in enumerate(contacts_raw):
+            c_where = f"{_path(where, 'contacts')}[{i}]"
+            c_raw = _table(item, c_where)
+            _keys(c_raw, c_where, _CONTACT_KEYS)
+            try:
+                contacts.append(
+                    ContactPerson(
+                        contact_type=_str(c_raw, "contact_type", c_where, required=True) or "",
+                        company=_str(c_raw, "company", c_where),
+                        given_name=_str(c_raw, "given_name", c_where),
+                        surname=_str(c_raw, "surname", c_where),
+                        email_addresses=_str_list(c_raw, "email_addresses", c_where),
+                        telephone_numbers=_str_list(c_raw, "telephone_numbers", c_where),
+                    )
+                )
+            except ConfigurationError as exc:
+                raise _wrap(c_where, exc) from None
+
+        try:
+            return SPConfig(
+                entity_id=_str(raw, "entity_id", where, required=True) or "",
+                acs_url=_str(raw, "acs_url", where, required=True) or "",
+                policy=policy,
+                additional_acs_urls=_str_list(raw, "additional_acs_urls", where),
+                slo_url=_str(raw, "slo_url", where),
+                signing_key=signing_key,
+                signing_certificates=tuple(certs),
+                name_id_formats=_str_list(raw, "name_id_formats", where),
+                organization=organization,
+                contacts=tuple(contacts),
+            )
+        except ConfigurationError as exc:
+            raise _wrap(where, exc) from None
+
+    def idp(self, item: Any, where: str, sp_policy: SecurityPolicy) -> IdPConfig:
+        raw = _table(item, where)
+        _keys(raw, where, _IDP_KEYS)
+        has_file, has_xml = "metadata_file" in raw, "metadata_xml" in raw
+        if has_file == has_xml:
+            raise ConfigurationError(f"{where}: give exactly one of metadata_file and metadata_xml")
+        if has_file:
+            xml = self.read(_str(raw, "metadata_file", where) or "", _path(where, "metadata_file"))
+        else:
+            xml = (_str(raw, "metadata_xml", where) or "").encode("utf-8")
+        signed_by: list[x509.Certificate] | None = None
+        if "metadata_signing_certificates" in raw:
+            files = _str_list(raw, "metadata_signing_certificates", where)
+            if not files:
+                raise ConfigurationError(f"{_path(where, 'metadata_signing_certificates')} is empty")
+            signed_by = []
+            for i, cert_file in enumerate(files):
+                cert_where = f"{_path(where, 'metadata_signing_certificates')}[{i}]"
+                signed_by += self.certificates([self.read(cert_file, cert_where)], cert_where)
+        try:
+            metadata = parse_idp_metadata(
+                xml, now=self.now, entity_id=_str(raw, "entity_id", where), signed_by=signed_by
+            )
+        except ConfigurationError as exc:
+            raise _wrap(where, exc) from None
+        if any(key in raw for key in _IDP_POLICY_KEYS):
+            return IdPConfig(metadata, self.policy(raw, where, _IDP_POLICY_KEYS, sp_policy))
+        return IdPConfig(metadata)
+
+
+def _private_key(pem: bytes, where: str) -> Any:
+    try:
+        return serialization.load_pem_private_key(pem, password=None)
+    except TypeError:
+        raise ConfigurationError(
+            f"{where}: the key is an encrypted PEM; settings take an unencrypted key file readable only by the "
+            "application (or build SPConfig in code with a decrypted key object)"
+        ) from None
+    except (ValueError, UnsupportedAlgorithm):
+        raise ConfigurationError(f"{where}: not a PEM private key") from None
+
+
+# ---- writing TOML (the stdlib reads TOML but does not write it) -------------------------------------
+
+_BARE_KEY: Final = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def dump_toml(data: Mapping[str, Any]) -> str:
+    """``data`` (strings, booleans, numbers, lists, nested mappings; None values are left out) as TOML.
+
+    Enough for settings files: tables become ``[a.b]`` sections, lists of mappings ``[[a.b]]`` sections,
+    multi-line strings (PEM, XML) multi-line literal strings. ``tomllib.loads`` reads back the same data.
+    """
+    lines: list[str] = []
+    _emit_table(lines, (), data, header=None)
+    return "\n".join(lines).strip("\n") + "\n"
+
+
+def _is_table_array(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, Mapping) for v in value)
+
+
+def _emit_table(lines: list[str], path: tuple[str, ...], table: Mapping[str, Any], header: str | None) -> None:
+    if header is not None:
+        lines += ["", header]
+    nested: list[tuple[str, Any]] = []
+    for key, value in table.items():
+        if value is None:
+            continue
+        if isinstance(value, Mapping) or _is_table_array(value):
+            nested.append((key, value))
+        else:
+            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
+    for key, value in nested:
+        sub = (*path, key)
+        dotted = ".".join(_toml_key(k) for k in sub)
+        if isinstance(value, Mapping):
+            _emit_table(lines, sub, value, header=f"[{dotted}]")
+        else:
+            for item in value:
+                _emit_table(lines, sub, item, header=f"[[{dotted}]]")
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.fullmatch(key) else _basic_string(key)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("TOML settings take finite numbers only")
+        return repr(value)
+    if isinstance(value, str):
+        return _toml_string(value)
+    if isinstance(value, list | tuple):
+        if any(isinstance(v, Mapping) for v in value):
+            raise ValueError("a list mixing tables and values cannot be written as TOML")
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise ValueError(f"cannot write a {type(value).__name__} as TOML")
+
+
+def _toml_string(value: str) -> str:
+    multiline_ok = (
+        "\n" in value
+        and "'''" not in value
+        and not value.endswith("'")
+        and not any((ord(c) < 0x20 and c not in "\n\t") or ord(c) == 0x7F for c in value)
+    )
+    if multiline_ok:
+        return "'''\n" + value + "'''"
+    return _basic_string(value)
+
+
+def _basic_string(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+__all__ = [
+    "DEFAULT_STORE_URL",
+    "DEFAULT_TENANT",
+    "TENANT_NAME_PATTERN",
+    "Settings",
+    "TenantSettings",
+    "check_tenant_name",
+    "dump_toml",
+    "load_settings",
+    "load_settings_toml",
+]
