@@ -79,8 +79,8 @@ class FedLib:
         url_prefix: str = "/saml",
         binding: str | None = None,
     ) -> None:
-        if (service_provider is None) == (tenants is None):
-            raise ConfigurationError("give FedLib exactly one of service_provider= or tenants=")
+        if service_provider is not None and tenants is not None:
+            raise ConfigurationError("give FedLib at most one of service_provider= or tenants=")
         self.service_provider = service_provider
         self.tenants = tenants
         self.url_prefix = url_prefix.rstrip("/")
@@ -96,6 +96,11 @@ class FedLib:
         return hook
 
     def init_app(self, app: Flask) -> None:
+        """Register the routes. Without ``service_provider``/``tenants``, read ``app.config["FEDLIB_SETTINGS"]``
+        (a TOML file, see docs/configuration.md): one tenant gives one SP at ``/saml``, several give
+        ``/saml/<tenant>``."""
+        if self.service_provider is None and self.tenants is None:
+            self._load_from_config(app)
         prefix = self.url_prefix + ("/<tenant>" if self.tenants is not None else "")
         bp = Blueprint("fedlib", __name__, url_prefix=prefix)
         bp.add_url_rule("/metadata", "metadata", self._metadata, methods=["GET"])
@@ -104,6 +109,25 @@ class FedLib:
         bp.add_url_rule("/logout", "logout", self._logout, methods=["GET"])
         app.register_blueprint(bp)
         app.extensions["fedlib"] = self
+
+    def _load_from_config(self, app: Flask) -> None:
+        from datetime import UTC, datetime
+
+        from fedlib.settings import load_settings_toml
+        from fedlib.tenants import TenantRegistry
+
+        path = app.config.get("FEDLIB_SETTINGS")
+        if not path:
+            raise ConfigurationError(
+                "FedLib needs service_provider=, tenants= or app.config['FEDLIB_SETTINGS'] (a TOML file)"
+            )
+        settings = load_settings_toml(path, now=datetime.now(UTC))
+        registry = TenantRegistry.from_settings(settings)
+        if len(settings.tenants) == 1:
+            self.service_provider = registry.get(next(iter(settings.tenants)))
+        else:
+            self.tenants = registry.get
+        app.extensions["fedlib.registry"] = registry
 
     # ---- helpers ----------------------------------------------------------------------------------
 

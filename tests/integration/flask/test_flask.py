@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from html import unescape
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -169,7 +170,7 @@ def test_tenants(saml_idp: TestIdP, saml_sp_factory: Callable[..., ServiceProvid
 
 
 def test_exactly_one_source_of_service_providers(saml_sp: ServiceProvider) -> None:
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(ConfigurationError, match="FEDLIB_SETTINGS"):
         FedLib(Flask(__name__))
     with pytest.raises(ConfigurationError):
         FedLib(Flask(__name__), service_provider=saml_sp, tenants=lambda t: saml_sp)
@@ -200,3 +201,24 @@ def test_store_outage_is_a_503_never_an_accept(saml_idp: TestIdP, saml_sp: Servi
     assert client.get("/").get_data(as_text=True) == "user=None"
     unsolicited = dict(saml_idp.initiate(saml_sp.config.entity_id, saml_sp.config.acs_url).fields)
     assert client.post("/saml/acs", data=unsolicited).status_code in (403, 503)
+
+
+def test_configured_from_app_config(tmp_path: Path, saml_idp: TestIdP, saml_login: Any) -> None:
+    (tmp_path / "idp.xml").write_bytes(saml_idp.metadata_xml())
+    (tmp_path / "fedlib.toml").write_text(
+        'store = "sqlite:///./fedlib.db"\n'
+        "[sp]\n"
+        'entity_id = "https://app.example.test/saml/metadata"\n'
+        'acs_url = "https://app.example.test/saml/acs"\n'
+        "[[idps]]\n"
+        'metadata_file = "idp.xml"\n'
+    )
+    saml_idp.register_sp("https://app.example.test/saml/metadata", "https://app.example.test/saml/acs")
+    app = Flask(__name__)
+    app.secret_key = "test-only"
+    app.config["FEDLIB_SETTINGS"] = str(tmp_path / "fedlib.toml")
+    FedLib(app)
+    client = app.test_client()
+    assert saml_login(client).status_code == 303
+    assert (tmp_path / "fedlib.db").exists()
+    app.extensions["fedlib.registry"].close()
