@@ -136,7 +136,6 @@ def generate_key(
     return TestKey(private_key=private_key, certificate=certificate)
 
 
-@cache
 def default_key(kind: KeyKind = "rsa", label: str = "idp") -> TestKey:
     """A process-wide cached TEST key, so test-suites pay for RSA generation once.
 
@@ -146,7 +145,13 @@ def default_key(kind: KeyKind = "rsa", label: str = "idp") -> TestKey:
             second key that the SP must not trust. The label ``"idp"`` gets the CN ``fedlib test IdP``.
 
     Returns:
-        The same :class:`TestKey` for the same arguments for the life of the process.
+        The same :class:`TestKey` for the same arguments for the life of the process, however they are
+        spelled (positional, keyword or defaulted).
     """
+    return _cached_key(kind, label)
+
+
+@cache
+def _cached_key(kind: KeyKind, label: str) -> TestKey:
     common_name = "fedlib test IdP" if label == "idp" else f"fedlib test key ({label})"
     return generate_key(kind, common_name=common_name)

@@ -790,3 +790,12 @@ def test_idp_metadata_minimal(rsa_key: TestKey) -> None:
     kd = idp.find("md:KeyDescriptor", NS)
     assert kd is not None
     assert "use" not in kd.attrib
+
+
+def test_default_key_is_the_same_however_it_is_called() -> None:
+    """functools.cache keys on the call's spelling: default_key() and default_key("rsa") must not differ."""
+    from fedlib.testing import default_key
+
+    assert default_key() is default_key("rsa") is default_key(kind="rsa") is default_key("rsa", "idp")
+    assert default_key("rsa", "attacker") is default_key(label="attacker")
+    assert default_key("rsa", "attacker") is not default_key()
