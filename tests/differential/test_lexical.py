@@ -46,6 +46,8 @@ from dataclasses import dataclass
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from fedlib.constants import NS_DS, NS_SAML, NS_SAMLP, SAML_ASSERTION
@@ -628,3 +630,69 @@ def test_lexical_vector(vector_id: str, lexical_results: dict[str, Result]) -> N
     found = problems(result, expect)
     why = f"\n    fedlib may be stricter: {expect.fedlib_stricter}" if expect.fedlib_stricter else ""
     assert not found, f"{'; '.join(found)}\n{result.describe()}\n    expected: {expect.verdict}{why}"
+
+
+# --------------------------------------------------------------------------------------------------
+# a property: lexical rewrites of a signed document change nobody's answer; a changed character does
+
+_FORMS = ("literal", "decimal", "hex")
+_WHITESPACE = st.text(alphabet=" \t\r\n", max_size=3)
+_SEPARATOR = st.text(alphabet=" \t\r\n", min_size=1, max_size=3)
+NAME_ID = DEFAULT_SLOTS["nameid"]
+
+
+def _render(text: str, forms: list[str]) -> str:
+    """``text`` with each character as itself, a decimal or hex character reference, or a CDATA section."""
+    out = []
+    for char, form in zip(text, forms, strict=True):
+        if form == "decimal":
+            out.append(f"&#{ord(char)};")
+        elif form == "hex":
+            out.append(f"&#x{ord(char):X};")
+        elif form == "cdata":
+            out.append(f"<![CDATA[{char}]]>")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+@settings(max_examples=15, deadline=None, derandomize=True, database=None)
+@given(data=st.data())
+def test_lexical_rewrites_are_equivalent_and_a_changed_character_is_not(data: st.DataObject) -> None:
+    """Character references, CDATA, whitespace in tags and around ``=``, quotes, CRLF, prolog and epilog PIs and
+    whitespace, all at once, on the NameID and an Attribute of a signed Response: VALID for every oracle, unless
+    one NameID character was changed (in whichever form): then INVALID for every oracle."""
+    require(XMLSEC1 is not None, "the xmlsec1 CLI (Debian package xmlsec1)")
+    c14n = data.draw(st.sampled_from((EXC, C14N10)), label="c14n")
+    name_forms = data.draw(st.lists(st.sampled_from((*_FORMS, "cdata")), min_size=len(NAME_ID), max_size=len(NAME_ID)))
+    changed = data.draw(st.none() | st.integers(0, len(NAME_ID) - 1), label="changed character")
+    name = NAME_ID if changed is None else NAME_ID[:changed] + chr(ord(NAME_ID[changed]) ^ 1) + NAME_ID[changed + 1 :]
+    friendly = _render("mail", data.draw(st.lists(st.sampled_from(_FORMS), min_size=4, max_size=4)))
+    quotes = data.draw(st.lists(st.sampled_from("\"'"), min_size=2, max_size=2))
+    ws = [data.draw(_WHITESPACE) for _ in range(6)]
+    attribute = (
+        f"Name{ws[0]}={ws[1]}{quotes[0]}mail{quotes[0]}{data.draw(_SEPARATOR)}"
+        f"FriendlyName{ws[2]}={ws[3]}{quotes[1]}{friendly}{quotes[1]}"
+    )
+    prolog = data.draw(st.sampled_from(("", "\n", f"{PI}\n", f"\n{PI}\t{PI}")))
+    epilog = data.draw(st.sampled_from(("", "\n", PI, f"\n{PI}\n")))
+    edits = [
+        Sub(_NAMEID, f">{_render(name, name_forms)}<"),
+        Sub("<saml:NameID>", f"<saml:NameID{ws[4]}>"),
+        Sub("</saml:NameID>", f"</saml:NameID{ws[5]}>"),
+        Sub(_ATTRIBUTE, attribute),
+        Sub(_PROLOG, _PROLOG + prolog),
+    ]
+    xml = _signed((), c14n, False)
+    for edit in edits:
+        xml = edit(xml)
+    xml += epilog.encode()
+    if data.draw(st.booleans(), label="CRLF line ends"):
+        xml = xml.replace(b"\n", b"\r\n")
+    expect = agree(VALID if changed is None else INVALID)
+    event(f"expected {expect.verdict}")
+    cert = _key().certificate
+    vectors = [Vector(f"rewrite:{t}", xml, cert, t) for t in (Target(assertion=False), Target(assertion=True))]
+    for result in run_all(vectors).values():
+        found = problems(result, expect)
+        assert not found, f"{'; '.join(found)}\n{result.describe()}\n    expected: {expect.verdict}\n{xml.decode()}"
