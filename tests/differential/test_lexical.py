@@ -24,15 +24,19 @@ of it (:class:`Expect`), and the test checks, per vector:
 3. fedlib never crashes.
 
 fedlib is stricter on two things. (a) A processing instruction inside the document element: fedlib drops PIs
-while parsing, so a PI the IdP signed no longer digests (``invalid-signature``), and with the fix of issue #8 §2
-(branch wt-dos) any such PI is refused outright. (b) Inclusive c14n where SignedInfo or the signed element has an
+while parsing, so a PI the IdP signed no longer digests (``invalid-signature``); with the fix of issue #8 §2
+(branch wt-dos) any such PI is refused outright (``malformed-xml``). Prolog and epilog PIs are outside every
+referenced element: everyone accepts them. (b) Inclusive c14n where SignedInfo or the signed element has an
 ancestor carrying ``xml:*`` attributes: refused (``forbidden-transform``, ``verify.canonicalize``), because lxml
 cannot inherit them as C14N 1.0 / 1.1 §2.4 require; such vectors are signed with the xmlsec1 CLI (signxml's signer
 canonicalises out of context) and only xmlsec1 can answer them.
 
 Until the wt-dos fix is merged, fedlib drops a PI inserted after signing and accepts what both references reject:
-exactly those vectors (a PI inside the document element, expected INVALID) are ``xfail(strict=True)``. Remove
-:data:`PI_FIX_PENDING` once the fix is in: a strict xfail that passes fails the run.
+exactly those vectors (a PI inside the document element, expected INVALID) are ``xfail(strict=True)``. Set
+:data:`PI_FIX_PENDING` to False once the fix is in (a strict xfail that passes fails the run); from then on fedlib
+must refuse every PI vector inside the document element with ``malformed-xml``.
+
+The property at the end (hypothesis, derandomised) combines the equivalent forms on one document at random.
 """
 
 from __future__ import annotations
@@ -61,6 +65,7 @@ pytestmark = pytest.mark.differential
 VALID, INVALID, REFUSED = Verdict.VALID, Verdict.INVALID, Verdict.REFUSED
 
 #: True until the wt-dos branch (issue #8 §2: PIs inside the document element refused) is merged into this one.
+#: Then set it to False: the PI vectors lose their xfail markers and fedlib must refuse them with malformed-xml.
 PI_FIX_PENDING = True
 
 
@@ -90,14 +95,19 @@ _PI_STRICTER = (
 )
 
 
+#: Once fixed, fedlib refuses every PI inside the document element while parsing, with this code.
+_PI_CODE = None if PI_FIX_PENDING else ErrorCode.MALFORMED_XML
+
+
 def pi_signed(verdict: Verdict) -> Expect:
     """A PI inside the document element, present when the IdP signed."""
-    return Expect(verdict, fedlib_stricter=_PI_STRICTER)
+    return Expect(verdict, fedlib_stricter=_PI_STRICTER, fedlib_code=_PI_CODE)
 
 
 def pi_inserted(verdict: Verdict) -> Expect:
     """A PI inside the document element, put in after signing."""
-    return Expect(verdict, fedlib_stricter=_PI_STRICTER, pending_pi_fix=PI_FIX_PENDING and verdict is INVALID)
+    pending = PI_FIX_PENDING and verdict is INVALID
+    return Expect(verdict, fedlib_stricter=_PI_STRICTER, fedlib_code=_PI_CODE, pending_pi_fix=pending)
 
 
 def xml_inherited(verdict: Verdict) -> Expect:
