@@ -11,6 +11,10 @@ Vectors, each "this enveloped ds:Signature, on this element, with this certifica
   escaping, whitespace, CDATA, astral-plane text, empty elements, attribute order...) signed with signxml
   through ``fedlib.testing.sign_element``, and their tampered twins.
 
+Lexical forms in and around signed content (processing instructions, CDATA, character references, whitespace,
+``xml:*`` attributes) are in test_lexical.py: each of its vectors states its own expected verdict, and where fedlib
+may be stricter than the references.
+
 Rules (one test each, per group; a failure prints every offending vector with the three answers):
 
 1. agreement: no two oracles say VALID and INVALID for the same vector (REFUSED is no opinion);
