@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
+from tests.adversarial._forge import hand_signature, resign
 from tests.support import ACS, IDP_ID, NOW, NS, SP_ID, World, serialize, tree
 
 from fedlib.cli import main
@@ -324,7 +325,7 @@ def test_encrypted_id_next_to_a_name_id_is_refused_before_verification(w: World)
     assert w.code_of(edited(w, _subject_edit(add="EncryptedID"))) == ErrorCode.ENCRYPTED_CLAIMS_UNSUPPORTED
 
 
-@pytest.mark.parametrize("text", ["", "   ", "\n\t "])
+@pytest.mark.parametrize("text", ["", "   ", "\n\t ", "\u00a0\u2003"])
 def test_empty_name_id_is_refused(w: World, text: str) -> None:
     error = rejection(w, edited(w, _subject_edit(name_id_text=text)))
     assert error.code == ErrorCode.INVALID_SUBJECT_CONFIRMATION
@@ -469,3 +470,21 @@ def test_check_response_cli_with_far_future_instants(tmp_path: Path, capsys: pyt
     assert status == 1
     assert doc["ok"] is False
     assert doc["error"] in {ErrorCode.EXPIRED, ErrorCode.NOT_YET_VALID}
+
+
+# --- pinned: what is right today stays accepted ------------------------------------------------------
+
+
+def test_pin_empty_reference_uri_on_the_document_element_is_accepted(w: World) -> None:
+    # OpenSAML's and SimpleSAMLphp's profile validators accept URI="" on the document element's signature.
+    root = tree(w.mint(sign_response=False))
+    signature = hand_signature(uri="", cert_b64=[w.key.cert_b64])
+    root.find("saml:Issuer", NS).addnext(signature)
+    resign(root, w.key, signature=signature)
+    assert w.check(serialize(root)).name_id == "alice@example.com"
+
+
+@pytest.mark.parametrize("c14n", ["c14n", "c14n11", "exc"])
+@pytest.mark.parametrize("sign_assertion", [False, True])
+def test_pin_inclusive_c14n_is_accepted(w: World, c14n: str, sign_assertion: bool) -> None:
+    assert w.check(w.mint(c14n=c14n, sign_assertion=sign_assertion)).name_id == "alice@example.com"
