@@ -189,10 +189,10 @@ def check_issue_instant(element: etree._Element, *, now: datetime, skew: timedel
     """The Response's or Assertion's IssueInstant is neither in the future beyond the skew (``not-yet-valid``)
     nor older than ``max_age`` plus the skew (``expired``).
 
-    SAML leaves the acceptable age to the relying party (Core §3.2.2, Profiles §4.1.4.3 ask it to reject
-    stale messages); a real IdP's Response reaches the ACS seconds after it is issued, so a Response issued
-    long ago is a captured one being replayed, whatever its NotOnOrAfter says. Run after
-    :func:`check_version_and_instant`.
+    SAML sets no maximum age for IssueInstant and leaves it to the relying party; a real IdP's Response
+    reaches the ACS seconds after it is issued, so a Response issued long ago is a captured one being
+    replayed, whatever its NotOnOrAfter says (``SecurityPolicy.max_assertion_age``, default 10 minutes).
+    Run after :func:`check_version_and_instant`.
     """
     what = etree.QName(element).localname
     issued = instant(element, "IssueInstant")
