@@ -1,6 +1,8 @@
 """Time: the core never reads the clock itself; callers pass ``now`` (or a Clock on long-lived objects).
 
-Also the strict parser for xs:dateTime values as SAML uses them (always UTC-comparable).
+Also the strict parser for xs:dateTime values as SAML uses them (always UTC-comparable), and saturating
+arithmetic on instants: an IdP may sign ``NotOnOrAfter="9999-12-31T23:59:59Z"`` (genuine, if odd, content),
+and adding the clock skew to it must not raise ``OverflowError``.
 """
 
 from __future__ import annotations
@@ -8,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Final, Protocol
 
 _DATETIME_RE = re.compile(
     r"(?P<date>\d{4}-\d{2}-\d{2})T(?P<h>\d{2}):(?P<m>\d{2}):(?P<s>\d{2})(?:\.(?P<frac>\d+))?"
@@ -16,6 +18,13 @@ _DATETIME_RE = re.compile(
     re.ASCII,  # \d is [0-9] only, never other scripts' digits
 )
 _CANONICAL_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z", re.ASCII)
+
+
+LATEST_INSTANT: Final = datetime.max.replace(tzinfo=UTC)
+"""The latest representable aware instant (9999-12-31T23:59:59.999999Z): where saturating additions stop."""
+
+EARLIEST_INSTANT: Final = datetime.min.replace(tzinfo=UTC)
+"""The earliest representable aware instant (0001-01-01T00:00:00Z): where saturating subtractions stop."""
 
 
 class Clock(Protocol):
@@ -51,7 +60,8 @@ def parse_instant(value: str) -> datetime:
 
     SAML core §1.3.3 requires UTC with no offset ("Z"); IdPs in practice sometimes omit the "Z" or send
     an explicit offset, both of which are unambiguous, so both are accepted (a missing zone means UTC).
-    Fractional seconds beyond microseconds are truncated. Raises ValueError on anything else.
+    Fractional seconds beyond microseconds are truncated. Raises ValueError on anything else, including an
+    instant that an explicit offset moves outside the representable years 1-9999 (never OverflowError).
     """
     if _CANONICAL_RE.fullmatch(value):
         # Fast path for the canonical form every IdP sends (the regex admits nothing fromisoformat would
@@ -69,8 +79,27 @@ def parse_instant(value: str) -> datetime:
     else:
         sign = 1 if tz[0] == "+" else -1
         offset = timedelta(hours=int(tz[1:3]), minutes=int(tz[4:6]))
-        out = (base - sign * offset).replace(tzinfo=UTC)
+        try:
+            out = (base - sign * offset).replace(tzinfo=UTC)
+        except OverflowError:
+            raise ValueError("xs:dateTime outside the years 1-9999 once converted to UTC") from None
+    # base has no fraction yet, so adding < 1 s to a value <= 9999-12-31T23:59:59 cannot overflow.
     return out + timedelta(microseconds=int(frac))
+
+
+def add_saturating(value: datetime, delta: timedelta) -> datetime:
+    """``value + delta``, clamped to [EARLIEST_INSTANT, LATEST_INSTANT] instead of raising OverflowError.
+
+    ``value`` must be aware. Clamping is the safe direction for every use in fedlib: an expiry that would
+    fall after the year 9999 becomes "as late as can be" (still later than any real ``now``), and a start
+    before the year 1 becomes "as early as can be".
+    """
+    if value.tzinfo is None:
+        raise ValueError("naive datetime: pass an aware UTC datetime")
+    try:
+        return value + delta
+    except OverflowError:
+        return LATEST_INSTANT if delta > timedelta(0) else EARLIEST_INSTANT
 
 
 def format_instant(value: datetime) -> str:

@@ -22,6 +22,8 @@ from fedlib.xmldsig.sign import Signer, SigningKey, check_signing_key, key_match
 
 DEFAULT_CLOCK_SKEW = timedelta(seconds=180)
 MAX_CLOCK_SKEW = timedelta(hours=1)
+DEFAULT_MAX_ASSERTION_AGE = timedelta(minutes=10)
+MAX_MAX_ASSERTION_AGE = timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,11 +47,21 @@ class SecurityPolicy:
     max_message_bytes: int = DEFAULT_MAX_XML_BYTES
     """Cap on the decoded XML of one message (the base64 form value is capped accordingly)."""
 
+    max_assertion_age: timedelta = DEFAULT_MAX_ASSERTION_AGE
+    """How old a Response or Assertion may be (from its ``IssueInstant``) when it reaches the ACS; the clock
+    skew applies on top. Default 10 minutes (real IdPs' assertions last about 5), between 1 minute and 24
+    hours. A stale Response is refused as ``expired`` even if its NotOnOrAfter is far away: that bounds the
+    window in which a captured Response can be replayed against another SP or store."""
+
     def __post_init__(self) -> None:
         if not isinstance(self.clock_skew, timedelta):
             raise ConfigurationError("clock_skew must be a timedelta")
         if self.clock_skew < timedelta(0) or self.clock_skew > MAX_CLOCK_SKEW:
             raise ConfigurationError("clock_skew must be between 0 and 1 hour")
+        if not isinstance(self.max_assertion_age, timedelta):
+            raise ConfigurationError("max_assertion_age must be a timedelta")
+        if not timedelta(minutes=1) <= self.max_assertion_age <= MAX_MAX_ASSERTION_AGE:
+            raise ConfigurationError("max_assertion_age must be between 1 minute and 24 hours")
         if self.max_message_bytes < 1024:
             raise ConfigurationError("max_message_bytes must be at least 1024")
 

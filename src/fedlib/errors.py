@@ -14,9 +14,10 @@ Exception tree::
         ├── ProtocolRejected                   wrong-destination, wrong-issuer, status-not-success,
         │                                      wrong-assertion-count, missing-in-response-to,
         │                                      wrong-in-response-to, unsolicited-not-allowed,
-        │                                      unknown-request
+        │                                      unknown-request, missing-authn-statement
         ├── ConditionRejected                  wrong-audience, wrong-recipient, expired, not-yet-valid,
-        │                                      invalid-subject-confirmation
+        │                                      invalid-subject-confirmation, unsupported-condition,
+        │                                      invalid-time-window
         └── ReplayRejected                     replayed
 
 The family is a convenience for ``except`` clauses; ``.code`` is the contract. Codes are API: they are
@@ -60,6 +61,10 @@ class ErrorCode(StrEnum):
     WRONG_ASSERTION_COUNT = "wrong-assertion-count"
     INVALID_SUBJECT_CONFIRMATION = "invalid-subject-confirmation"
     UNKNOWN_REQUEST = "unknown-request"
+    # SAML MUSTs (issue #8 section 6)
+    MISSING_AUTHN_STATEMENT = "missing-authn-statement"
+    UNSUPPORTED_CONDITION = "unsupported-condition"
+    INVALID_TIME_WINDOW = "invalid-time-window"
 
 
 class FedlibError(Exception):
@@ -148,6 +153,7 @@ class ProtocolRejected(ResponseRejected):
             ErrorCode.WRONG_IN_RESPONSE_TO,
             ErrorCode.UNSOLICITED_NOT_ALLOWED,
             ErrorCode.UNKNOWN_REQUEST,
+            ErrorCode.MISSING_AUTHN_STATEMENT,
         }
     )
 
@@ -162,6 +168,8 @@ class ConditionRejected(ResponseRejected):
             ErrorCode.EXPIRED,
             ErrorCode.NOT_YET_VALID,
             ErrorCode.INVALID_SUBJECT_CONFIRMATION,
+            ErrorCode.UNSUPPORTED_CONDITION,
+            ErrorCode.INVALID_TIME_WINDOW,
         }
     )
 

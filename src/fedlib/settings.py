@@ -25,6 +25,7 @@ One tenant (called ``default``)::
     allow_unsolicited = false                         # IdP-initiated login
     allow_in_response_to_on_unsolicited = false       # quirk; needs allow_unsolicited
     allow_sha1 = false                                # INSECURE; better per IdP
+    max_assertion_age_seconds = 600                   # 60..86400: oldest IssueInstant accepted (+ skew)
     max_message_bytes = 262144
 
     [sp.organization]                                 # optional, published in the metadata
@@ -42,10 +43,11 @@ One tenant (called ``default``)::
     metadata_file = "idp.xml"                         # or metadata_xml = '''<md:EntityDescriptor ...'''
     entity_id = "https://idp.example.org/saml"        # which entity of an aggregate (optional otherwise)
     metadata_signing_certificates = ["federation.crt"] # the aggregate must be signed by one of these
-    allow_unsolicited = true                          # these four override [sp.policy] for this IdP only
+    allow_unsolicited = true                          # these five override [sp.policy] for this IdP only
     allow_in_response_to_on_unsolicited = false
     allow_sha1 = false
     clock_skew_seconds = 300
+    max_assertion_age_seconds = 600
 
 Several tenants: replace ``[sp]`` and ``[[idps]]`` with ``[tenants.<name>.sp]`` and
 ``[[tenants.<name>.idps]]`` (names match ``[a-z0-9][a-z0-9-]{0,62}``); the top-level ``store`` is the
@@ -196,9 +198,10 @@ _POLICY_KEYS: Final = (
     "allow_sha1",
     "allow_unsolicited",
     "allow_in_response_to_on_unsolicited",
+    "max_assertion_age_seconds",
     "max_message_bytes",
 )
-_IDP_POLICY_KEYS: Final = _POLICY_KEYS[:4]
+_IDP_POLICY_KEYS: Final = _POLICY_KEYS[:5]
 _SP_KEYS: Final = (
     "entity_id",
     "acs_url",
@@ -460,6 +463,9 @@ class _Loader:
         skew = _number(raw, "clock_skew_seconds", where, 0, 3600)
         if skew is not None:
             changes["clock_skew"] = timedelta(seconds=skew)
+        max_age = _number(raw, "max_assertion_age_seconds", where, 60, 86400)
+        if max_age is not None:
+            changes["max_assertion_age"] = timedelta(seconds=max_age)
         for key in ("allow_sha1", "allow_unsolicited", "allow_in_response_to_on_unsolicited"):
             value = _bool(raw, key, where)
             if value is not None:

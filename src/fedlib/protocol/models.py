@@ -18,12 +18,18 @@ class AuthnResult:
     """The Subject's NameID, its full text content."""
     name_id_format: str | None
     session_index: str | None
+    """The first AuthnStatement's SessionIndex (for logout), if the IdP sent one."""
     authn_context_class: str | None
+    """The first AuthnStatement's AuthnContextClassRef (how the user authenticated), if any."""
     attributes: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
     """Attribute Name -> values; repeated Attribute elements with one Name are merged in order."""
     not_on_or_after: datetime | None
     """End of the assertion's validity (Conditions NotOnOrAfter, else the bearer confirmation's)."""
     session_not_on_or_after: datetime | None = None
+    """When the IdP says the session this login opens must end (AuthnStatement SessionNotOnOrAfter; with
+    several statements, the earliest). None when the IdP sets no limit. Validation refuses a login whose
+    session has already ended (``expired``); adapters should end the application session at this instant
+    (e.g. cap the session cookie's lifetime), not merely at their own timeout."""
     in_response_to: str | None
     assertion_id: str
     response_id: str
@@ -44,5 +50,8 @@ class AuthnResult:
             "authn_context_class": self.authn_context_class,
             "attributes": {k: list(v) for k, v in self.attributes.items()},
             "not_on_or_after": self.not_on_or_after.isoformat() if self.not_on_or_after else None,
+            "session_not_on_or_after": (
+                self.session_not_on_or_after.isoformat() if self.session_not_on_or_after else None
+            ),
             "assertion_id": self.assertion_id,
         }

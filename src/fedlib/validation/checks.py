@@ -12,15 +12,21 @@ from lxml import etree
 
 from fedlib._xml.ids import IdIndex
 from fedlib._xml.parse import text_content
-from fedlib.clock import parse_instant
+from fedlib.clock import add_saturating, parse_instant
 from fedlib.constants import (
     CM_BEARER,
     DS_SIGNATURE,
     NAMEID_ENTITY,
+    NS_SAML,
     NS_XENC,
+    NS_XSI,
     SAML_ASSERTION,
     SAML_AUDIENCE,
     SAML_AUDIENCE_RESTRICTION,
+    SAML_AUTHN_CONTEXT,
+    SAML_AUTHN_CONTEXT_CLASS_REF,
+    SAML_AUTHN_STATEMENT,
+    SAML_BASEID,
     SAML_CONDITIONS,
     SAML_ENCRYPTED_ASSERTION,
     SAML_ENCRYPTED_ATTRIBUTE,
@@ -39,6 +45,11 @@ from fedlib.constants import (
     qname,
 )
 from fedlib.errors import ErrorCode, ResponseRejected, reject
+
+SAML_ONE_TIME_USE = qname(NS_SAML, "OneTimeUse")
+SAML_PROXY_RESTRICTION = qname(NS_SAML, "ProxyRestriction")
+_SUBJECT_IDENTIFIERS = (SAML_NAMEID, SAML_BASEID, SAML_ENCRYPTED_ID)
+_UNDERSTOOD_CONDITIONS = (SAML_AUDIENCE_RESTRICTION, SAML_ONE_TIME_USE, SAML_PROXY_RESTRICTION)
 
 _ENCRYPTED_TAGS = (
     SAML_ENCRYPTED_ASSERTION,
@@ -174,6 +185,44 @@ def check_version_and_instant(element: etree._Element) -> None:
     instant(element, "IssueInstant")
 
 
+def check_issue_instant(element: etree._Element, *, now: datetime, skew: timedelta, max_age: timedelta) -> None:
+    """The Response's or Assertion's IssueInstant is neither in the future beyond the skew (``not-yet-valid``)
+    nor older than ``max_age`` plus the skew (``expired``).
+
+    SAML sets no maximum age for IssueInstant and leaves it to the relying party; a real IdP's Response
+    reaches the ACS seconds after it is issued, so a Response issued long ago is a captured one being
+    replayed, whatever its NotOnOrAfter says (``SecurityPolicy.max_assertion_age``, default 10 minutes).
+    Run after :func:`check_version_and_instant`.
+    """
+    what = etree.QName(element).localname
+    issued = instant(element, "IssueInstant")
+    if issued is None:  # pragma: no cover - check_version_and_instant ran first
+        raise _reject(ErrorCode.MALFORMED_XML, f"the {what} lacks its IssueInstant")
+    if add_saturating(now, skew) < issued:
+        raise _reject(
+            ErrorCode.NOT_YET_VALID,
+            f"the {what} was issued at {issued.isoformat()}, in the future; it is now {now.isoformat()} "
+            "(check the clocks of the IdP and this server)",
+        )
+    stale_from = add_saturating(issued, max_age)
+    if add_saturating(now, -skew) >= stale_from:
+        raise _reject(
+            ErrorCode.EXPIRED,
+            f"the {what} was issued at {issued.isoformat()}, more than {_duration(max_age)} ago (the maximum "
+            f"age, plus the clock skew); it is now {now.isoformat()}. A Response must reach this SP right after "
+            "the IdP issues it: start a new login (if the clocks differ, sync them)",
+        )
+
+
+def _duration(value: timedelta) -> str:
+    seconds = int(value.total_seconds())
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} h"
+    if seconds % 60 == 0:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"
+
+
 def check_destination(response: etree._Element, acs_url: str) -> None:
     """Destination present and exactly the ACS URL (Bindings §3.5.5.2: required on a signed message;
     no prefix or case-folding match; ``wrong-destination``)."""
@@ -251,14 +300,59 @@ def single_assertion(response: etree._Element) -> etree._Element:
 
 
 def subject_name_id(assertion: etree._Element) -> etree._Element:
-    """Subject with a NameID (Profiles §4.1.4.2; ``invalid-subject-confirmation``)."""
+    """Subject with exactly one identifier, and that one a non-empty NameID (``invalid-subject-confirmation``).
+
+    Core §2.4.1: a Subject holds at most one of BaseID, NameID, EncryptedID; two of them make the subject
+    ambiguous (which one is the user?). Profiles §4.1.4.2 needs the Subject to name the principal; fedlib
+    reads it from the NameID, so a BaseID alone (an extension type fedlib cannot interpret) is refused, and
+    so is a NameID whose content is empty or only whitespace (it would log everyone in as "").
+    An EncryptedID never gets here (``encrypted-claims-unsupported`` is raised on the raw input).
+    """
     subject = next(assertion.iterchildren(SAML_SUBJECT), None)
     if subject is None:
         raise _reject(ErrorCode.INVALID_SUBJECT_CONFIRMATION, "the Assertion has no Subject")
-    name_id = next(subject.iterchildren(SAML_NAMEID), None)
-    if name_id is None:
+    identifiers = list(subject.iterchildren(*_SUBJECT_IDENTIFIERS))
+    if len(identifiers) > 1:
+        names = ", ".join(etree.QName(i).localname for i in identifiers[:5])
+        raise _reject(
+            ErrorCode.INVALID_SUBJECT_CONFIRMATION,
+            f"the Assertion's Subject carries {len(identifiers)} identifiers ({names}); SAML allows one",
+        )
+    if not identifiers:
         raise _reject(ErrorCode.INVALID_SUBJECT_CONFIRMATION, "the Assertion's Subject has no NameID")
+    name_id = identifiers[0]
+    if name_id.tag != SAML_NAMEID:
+        raise _reject(
+            ErrorCode.INVALID_SUBJECT_CONFIRMATION,
+            "the Assertion's Subject identifies the user with a BaseID, which fedlib does not support; configure "
+            "the IdP to send a NameID",
+        )
+    if not text_content(name_id).strip():
+        raise _reject(ErrorCode.INVALID_SUBJECT_CONFIRMATION, "the Assertion's Subject NameID is empty")
     return name_id
+
+
+def check_time_windows(assertion: etree._Element) -> None:
+    """Every validity window is non-empty: NotBefore earlier than NotOnOrAfter on Conditions (Core
+    §2.5.1.2) and on every SubjectConfirmationData (Core §2.4.1.2) (``invalid-time-window``).
+
+    Checked before the windows are compared with ``now``: with the clock skew added on both sides, an empty
+    or inverted window can otherwise still be accepted, and it is an IdP defect, not a clock problem.
+    """
+    windows: list[etree._Element] = list(assertion.iterchildren(SAML_CONDITIONS))
+    for subject in assertion.iterchildren(SAML_SUBJECT):
+        for confirmation in subject.iterchildren(SAML_SUBJECT_CONFIRMATION):
+            windows.extend(confirmation.iterchildren(SAML_SUBJECT_CONFIRMATION_DATA))
+    for element in windows:
+        not_before = instant(element, "NotBefore")
+        not_on_or_after = instant(element, "NotOnOrAfter")
+        if not_before is not None and not_on_or_after is not None and not_before >= not_on_or_after:
+            raise _reject(
+                ErrorCode.INVALID_TIME_WINDOW,
+                f"the {etree.QName(element).localname} is valid from {not_before.isoformat()} but not on or after "
+                f"{not_on_or_after.isoformat()}: an empty validity window, so the assertion is never valid "
+                "(an IdP defect; check its assertion lifetime settings)",
+            )
 
 
 def _check_confirmation(
@@ -286,14 +380,14 @@ def _check_confirmation(
             ErrorCode.INVALID_SUBJECT_CONFIRMATION,
             "the bearer SubjectConfirmationData has no NotOnOrAfter",
         )
-    if now - skew >= not_on_or_after:
+    if add_saturating(now, -skew) >= not_on_or_after:
         raise _reject(
             ErrorCode.EXPIRED,
             f"the assertion could be delivered until {not_on_or_after.isoformat()}; it is now {now.isoformat()} "
             "(check the clocks of the IdP and this server)",
         )
     not_before = instant(data, "NotBefore")
-    if not_before is not None and now + skew < not_before:
+    if not_before is not None and add_saturating(now, skew) < not_before:
         raise _reject(ErrorCode.NOT_YET_VALID, f"the assertion is not valid before {not_before.isoformat()}")
     data_irt = data.get("InResponseTo")
     if data_irt is not None and response_in_response_to is not None and data_irt != response_in_response_to:
@@ -348,24 +442,26 @@ def check_bearer_confirmation(
 def check_conditions(
     assertion: etree._Element, *, sp_entity_id: str, now: datetime, skew: timedelta
 ) -> datetime | None:
-    """Conditions: NotBefore/NotOnOrAfter with skew (``not-yet-valid``, ``expired``); every
-    AudienceRestriction names the SP, and there is at least one (Core §2.5.1.4, Profiles §4.1.4.2;
-    ``wrong-audience``). Returns Conditions NotOnOrAfter."""
+    """Conditions: only conditions fedlib understands (:func:`check_understood_conditions`);
+    NotBefore/NotOnOrAfter with skew (``not-yet-valid``, ``expired``); every AudienceRestriction names the
+    SP, and there is at least one (Core §2.5.1.4, Profiles §4.1.4.2; ``wrong-audience``). Returns Conditions
+    NotOnOrAfter."""
     conditions = next(assertion.iterchildren(SAML_CONDITIONS), None)
     if conditions is None:
         raise _reject(
             ErrorCode.WRONG_AUDIENCE,
             "the assertion has no Conditions, so no AudienceRestriction naming this SP",
         )
+    check_understood_conditions(conditions)
     not_before = instant(conditions, "NotBefore")
     not_on_or_after = instant(conditions, "NotOnOrAfter")
-    if not_before is not None and now + skew < not_before:
+    if not_before is not None and add_saturating(now, skew) < not_before:
         raise _reject(
             ErrorCode.NOT_YET_VALID,
             f"the assertion is not valid before {not_before.isoformat()}; it is now {now.isoformat()} "
             "(check the clocks of the IdP and this server)",
         )
-    if not_on_or_after is not None and now - skew >= not_on_or_after:
+    if not_on_or_after is not None and add_saturating(now, -skew) >= not_on_or_after:
         raise _reject(
             ErrorCode.EXPIRED,
             f"the assertion expired at {not_on_or_after.isoformat()}; it is now {now.isoformat()} "
@@ -384,6 +480,105 @@ def check_conditions(
                 "(Identifier / Audience URI) at the IdP to exactly this value",
             )
     return not_on_or_after
+
+
+def check_understood_conditions(conditions: etree._Element) -> None:
+    """Every child of Conditions is one fedlib evaluates (``unsupported-condition``).
+
+    Core §2.5.1.1: a condition the relying party does not understand makes the assertion Indeterminate,
+    and an Indeterminate assertion is not valid. fedlib understands AudienceRestriction (checked),
+    OneTimeUse (honoured: the replay cache accepts every assertion once) and ProxyRestriction (accepted:
+    fedlib issues no assertions of its own); each of the last two at most once (Core §2.5.1.5, §2.5.1.6).
+    Anything else (``saml:Condition`` with any ``xsi:type``, an element of another namespace) is refused.
+    """
+    seen: set[str] = set()
+    for child in conditions.iterchildren(tag=etree.Element):
+        tag = child.tag
+        assert isinstance(tag, str)
+        name = etree.QName(child)
+        if tag not in _UNDERSTOOD_CONDITIONS:
+            shown = f"{{{name.namespace}}}{name.localname}" if name.namespace != NS_SAML else name.localname
+            xsi_type = child.get(f"{{{NS_XSI}}}type")
+            typed = f" of xsi:type {xsi_type[:100]!r}" if xsi_type is not None else ""
+            raise _reject(
+                ErrorCode.UNSUPPORTED_CONDITION,
+                f"the assertion carries a condition fedlib does not understand: {shown[:200]}{typed}; an "
+                "assertion with a condition its relying party cannot evaluate is not valid (SAML Core §2.5.1.1). "
+                "Remove the condition for this SP at the IdP",
+                element=name.localname,
+            )
+        if tag != SAML_AUDIENCE_RESTRICTION:
+            if tag in seen:
+                raise _reject(
+                    ErrorCode.UNSUPPORTED_CONDITION,
+                    f"the assertion's Conditions carry more than one {name.localname}; SAML allows one",
+                    element=name.localname,
+                )
+            seen.add(tag)
+
+
+def check_authn_statements(
+    assertion: etree._Element, *, now: datetime, skew: timedelta
+) -> tuple[str | None, str | None, datetime | None]:
+    """At least one AuthnStatement (Profiles §4.1.4.2: the bearer assertions of a Web SSO Response MUST
+    contain one; ``missing-authn-statement``), and the session it opens has not already ended: the
+    earliest SessionNotOnOrAfter (Core §2.7.2) is not past beyond the skew (``expired``).
+
+    Returns the first statement's SessionIndex and AuthnContextClassRef, and the earliest
+    SessionNotOnOrAfter over all statements (several statements are legal; the session must end when the
+    first of them says so, the safe choice).
+    """
+    statements = list(assertion.iterchildren(SAML_AUTHN_STATEMENT))
+    if not statements:
+        raise _reject(
+            ErrorCode.MISSING_AUTHN_STATEMENT,
+            "the assertion has no AuthnStatement, so it does not say that the user logged in (SAML Web Browser "
+            "SSO requires one); configure the IdP to include it (Keycloak: client > Include AuthnStatement on)",
+        )
+    session_ends = [d for d in (instant(s, "SessionNotOnOrAfter") for s in statements) if d is not None]
+    session_until = min(session_ends) if session_ends else None
+    if session_until is not None and add_saturating(now, -skew) >= session_until:
+        raise _reject(
+            ErrorCode.EXPIRED,
+            f"the IdP session this login belongs to ended at {session_until.isoformat()} (SessionNotOnOrAfter); "
+            f"it is now {now.isoformat()}. Log in at the IdP again (or check the clocks of the IdP and this server)",
+        )
+    first = statements[0]
+    context = next(first.iterchildren(SAML_AUTHN_CONTEXT), None)
+    class_ref = next(context.iterchildren(SAML_AUTHN_CONTEXT_CLASS_REF), None) if context is not None else None
+    return (
+        first.get("SessionIndex"),
+        (class_ref.text or "").strip() if class_ref is not None else None,
+        session_until,
+    )
+
+
+def replay_expiry(assertion: etree._Element, *, skew: timedelta, max_age: timedelta) -> datetime:
+    """When the replay entry of an accepted assertion may be forgotten: after the last instant at which any
+    copy of it could still be accepted.
+
+    That is the latest NotOnOrAfter among the Conditions and *all* bearer SubjectConfirmationData (not
+    only the one that qualified this time: a copy could qualify through another), capped by the
+    assertion's IssueInstant plus ``max_age`` (after which :func:`check_issue_instant` refuses every copy),
+    plus the skew. Saturates instead of overflowing (``NotOnOrAfter="9999-12-31T23:59:59Z"``). Call it only
+    for an assertion that passed every check above (so some NotOnOrAfter exists and the result is later
+    than ``now``).
+    """
+    candidates: list[datetime] = []
+    for conditions in assertion.iterchildren(SAML_CONDITIONS):
+        candidates.extend(d for d in (instant(conditions, "NotOnOrAfter"),) if d is not None)
+    for subject in assertion.iterchildren(SAML_SUBJECT):
+        for confirmation in subject.iterchildren(SAML_SUBJECT_CONFIRMATION):
+            if confirmation.get("Method") != CM_BEARER:
+                continue
+            for data in confirmation.iterchildren(SAML_SUBJECT_CONFIRMATION_DATA):
+                until = instant(data, "NotOnOrAfter")
+                if until is not None:
+                    candidates.append(until)
+    issued = instant(assertion, "IssueInstant")
+    if not candidates or issued is None:  # pragma: no cover - the bearer confirmation and version checks ran first
+        raise _reject(ErrorCode.INVALID_SUBJECT_CONFIRMATION, "the assertion has no NotOnOrAfter or IssueInstant")
+    return add_saturating(min(max(candidates), add_saturating(issued, max_age)), skew)
 
 
 def check_in_response_to(

@@ -10,11 +10,15 @@ Order (each stage raises ``ResponseRejected``; later stages never see the raw do
 6. profile -> trust -> crypto (fedlib.xmldsig)                          forbidden-transform, weak-algorithm,
                                                                         missing-/untrusted-certificate, ...
 7. SWITCH TO THE VERIFIED TREE: from here on only ``verified.element`` is read
-8. Version, IssueInstant -> Destination -> Issuer -> Status -> one Assertion -> Assertion Version/Issuer
-   -> Subject/NameID -> bearer SubjectConfirmation -> Conditions/Audience
+8. Version, IssueInstant (not in the future, not older than max_assertion_age) -> Destination -> Issuer
+   -> Status -> one Assertion -> Assertion Version/IssueInstant/Issuer -> Subject (one identifier: a
+   non-empty NameID) -> non-empty time windows -> bearer SubjectConfirmation -> Conditions (only understood
+   ones)/Audience -> AuthnStatement (present; SessionNotOnOrAfter not past)
 9. the Assertion's own signature, if present, under the same profile and trust
 10. InResponseTo against the request ID / unsolicited policy
-11. replay: the Assertion ID is consumed in the store until it expires   replayed
+11. replay: the Assertion ID is consumed in the store until no copy of it   replayed
+    could be accepted any more (the latest NotOnOrAfter of Conditions and all bearer confirmations,
+    capped by IssueInstant + max_assertion_age, plus skew; saturating, never OverflowError)
 """
 
 from __future__ import annotations
@@ -29,15 +33,7 @@ from fedlib._xml.ids import IdIndex
 from fedlib._xml.parse import decode_message, parse_xml, text_content
 from fedlib.clock import ensure_aware
 from fedlib.config import SPConfig
-from fedlib.constants import (
-    DS_SIGNATURE,
-    NS_SAML,
-    NS_XSI,
-    SAML_AUTHN_CONTEXT,
-    SAML_AUTHN_CONTEXT_CLASS_REF,
-    SAML_AUTHN_STATEMENT,
-    qname,
-)
+from fedlib.constants import DS_SIGNATURE, NS_SAML, NS_XSI, qname
 from fedlib.errors import ErrorCode, reject
 from fedlib.metadata.idp import IdPMetadata
 from fedlib.protocol.models import AuthnResult
@@ -116,18 +112,22 @@ def validate_parsed_response(
 
     # 8: protocol and conditions, on the verified tree.
     checks.check_version_and_instant(response)
+    checks.check_issue_instant(response, now=now, skew=skew, max_age=policy.max_assertion_age)
     checks.check_destination(response, sp.acs_url)
     issuer = checks.check_issuer(response, idp.entity_id)
     checks.check_status(response)
     assertion = checks.single_assertion(response)
     checks.check_version_and_instant(assertion)
+    checks.check_issue_instant(assertion, now=now, skew=skew, max_age=policy.max_assertion_age)
     checks.check_issuer(assertion, idp.entity_id)
     name_id = checks.subject_name_id(assertion)
+    checks.check_time_windows(assertion)
     response_irt = response.get("InResponseTo")
     confirmation_until, confirmation_irt = checks.check_bearer_confirmation(
         assertion, acs_url=sp.acs_url, now=now, skew=skew, response_in_response_to=response_irt
     )
     conditions_until = checks.check_conditions(assertion, sp_entity_id=sp.entity_id, now=now, skew=skew)
+    session_index, authn_context, session_until = checks.check_authn_statements(assertion, now=now, skew=skew)
 
     # 9: an Assertion signature is optional, but if present it must verify under the same rules.
     assertion_signatures = list(assertion.iterchildren(DS_SIGNATURE))
@@ -147,7 +147,14 @@ def validate_parsed_response(
 
     # 11: replay. Remember the assertion for as long as any copy of it could still be accepted.
     assertion_id = assertion.get("ID") or ""
-    expires = max(d for d in (confirmation_until, conditions_until) if d is not None) + skew
+    expires = checks.replay_expiry(assertion, skew=skew, max_age=policy.max_assertion_age)
+    if expires <= now:  # unreachable after the checks above (defence in depth; and now == the last instant)
+        raise reject(
+            ErrorCode.EXPIRED,
+            "the assertion is past the last instant at which it could be accepted (its NotOnOrAfter or its "
+            "IssueInstant plus the maximum age, plus the clock skew)",
+            detail=f"now {now.isoformat()}, replay entry would expire at {expires.isoformat()}",
+        )
     if not store.add(_replay_key(issuer, assertion_id), expires_at=expires, now=now):
         raise reject(
             ErrorCode.REPLAYED,
@@ -155,7 +162,6 @@ def validate_parsed_response(
             detail=f"assertion ID {assertion_id[:100]!r}",
         )
 
-    session_index, authn_context, session_until = _authn_statement(assertion)
     return AuthnResult(
         issuer=issuer,
         name_id=text_content(name_id),
@@ -173,20 +179,6 @@ def validate_parsed_response(
 
 def _replay_key(issuer: str, assertion_id: str) -> str:
     return f"replay:{len(issuer)}:{issuer}:{assertion_id}"
-
-
-def _authn_statement(assertion: etree._Element) -> tuple[str | None, str | None, datetime | None]:
-    statement = next(assertion.iterchildren(SAML_AUTHN_STATEMENT), None)
-    if statement is None:
-        return None, None, None
-    context = next(statement.iterchildren(SAML_AUTHN_CONTEXT), None)
-    class_ref = next(context.iterchildren(SAML_AUTHN_CONTEXT_CLASS_REF), None) if context is not None else None
-    until = checks.instant(statement, "SessionNotOnOrAfter")
-    return (
-        statement.get("SessionIndex"),
-        (class_ref.text or "").strip() if class_ref is not None else None,
-        until,
-    )
 
 
 def _attributes(assertion: etree._Element) -> Mapping[str, tuple[str, ...]]:

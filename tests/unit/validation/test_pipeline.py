@@ -174,7 +174,10 @@ def test_tampered_content_is_invalid_signature(w: World) -> None:
         ({"subject_not_on_or_after": NOW - timedelta(seconds=181)}, ErrorCode.EXPIRED),
         ({"subject_not_before": NOW + timedelta(seconds=181)}, ErrorCode.NOT_YET_VALID),
         ({"not_before": NOW + timedelta(seconds=181)}, ErrorCode.NOT_YET_VALID),
-        ({"not_on_or_after": NOW - timedelta(seconds=180)}, ErrorCode.EXPIRED),
+        (
+            {"not_before": NOW - timedelta(minutes=5), "not_on_or_after": NOW - timedelta(seconds=180)},
+            ErrorCode.EXPIRED,
+        ),
         ({"audiences": ["https://other-sp.example/"]}, ErrorCode.WRONG_AUDIENCE),
         ({"audiences": []}, ErrorCode.WRONG_AUDIENCE),
         ({"include_conditions": False}, ErrorCode.WRONG_AUDIENCE),
@@ -200,7 +203,11 @@ def test_status_message_is_surfaced(w: World) -> None:
 def test_skew_is_honoured_at_the_edges(w: World) -> None:
     assert w.check(w.mint(not_before=NOW + timedelta(seconds=179))).name_id
     assert w.check(
-        w.mint(not_on_or_after=NOW - timedelta(seconds=179), subject_not_on_or_after=NOW - timedelta(seconds=179))
+        w.mint(
+            not_before=NOW - timedelta(minutes=5),
+            not_on_or_after=NOW - timedelta(seconds=179),
+            subject_not_on_or_after=NOW - timedelta(seconds=179),
+        )
     ).name_id
     w.policy = SecurityPolicy(allow_unsolicited=True, clock_skew=timedelta(0))
     assert w.code_of(w.mint(not_before=NOW + timedelta(seconds=1))) == ErrorCode.NOT_YET_VALID
