@@ -42,6 +42,7 @@ from fedlib.errors import ErrorCode, reject
 from fedlib.metadata.idp import IdPMetadata
 from fedlib.protocol.models import AuthnResult
 from fedlib.stores.base import Store
+from fedlib.stores.prefixed import unprefixed
 from fedlib.validation import checks
 from fedlib.xmldsig.verify import verify_enveloped_signature
 
@@ -148,7 +149,7 @@ def validate_parsed_response(
     # 11: replay. Remember the assertion for as long as any copy of it could still be accepted.
     assertion_id = assertion.get("ID") or ""
     expires = max(d for d in (confirmation_until, conditions_until) if d is not None) + skew
-    if not store.add(_replay_key(issuer, assertion_id), expires_at=expires, now=now):
+    if not unprefixed(store).add(_replay_key(sp.entity_id, issuer, assertion_id), expires_at=expires, now=now):
         raise reject(
             ErrorCode.REPLAYED,
             "this assertion was already used to log in; each assertion is accepted once",
@@ -171,8 +172,15 @@ def validate_parsed_response(
     )
 
 
-def _replay_key(issuer: str, assertion_id: str) -> str:
-    return f"replay:{len(issuer)}:{issuer}:{assertion_id}"
+def _replay_key(sp_entity_id: str, issuer: str, assertion_id: str) -> str:
+    """The store key of an accepted assertion: keyed by the SP identity it was issued for, not by tenant.
+
+    Written to the unprefixed store (outside any tenant's :class:`~fedlib.stores.prefixed.PrefixedStore`
+    view), so every ServiceProvider with this entity ID that shares the store refuses a second use, even
+    one configured as another tenant. Length-framed, so no entity ID or issuer can be chosen to collide
+    with another (SP, IdP, assertion) triple.
+    """
+    return f"replay:{len(sp_entity_id)}:{sp_entity_id}:{len(issuer)}:{issuer}:{assertion_id}"
 
 
 def _authn_statement(assertion: etree._Element) -> tuple[str | None, str | None, datetime | None]:
