@@ -21,12 +21,16 @@ backend takes a ``clock_tolerance`` (default :data:`DEFAULT_CLOCK_TOLERANCE`, on
 ``clock_skew`` a :class:`fedlib.config.SecurityPolicy` allows) and promises, for an entry added with
 ``expires_at = E``:
 
-    Until the entry is consumed, every caller whose clock is at most ``clock_tolerance`` ahead of the
-    clock of the call that removes or replaces it finds the key occupied at every ``now < E``: its ``add``
-    returns ``False`` and its ``consume`` returns a value (once, to one caller). Equivalently, no call
-    removes the entry before its own ``now >= E + clock_tolerance`` (purge, ``purge_expired``, Redis TTL),
-    except ``consume`` of an entry that is live for that caller, and no ``add`` replaces it except with an
-    entry whose ``expires_at`` is later than ``E``.
+    Let every two callers' clocks differ by at most ``clock_tolerance``. Then, until some caller consumes
+    the entry, every call made at a ``now < E`` finds the key occupied: ``add`` returns ``False`` and
+    ``consume`` returns the value of the key's latest ``add`` (and consumes it: once, to one caller).
+
+It holds because of two rules that every backend follows:
+
+1. no call physically removes the entry (opportunistic purge, ``purge_expired``, Redis TTL) before its own
+   ``now >= E + clock_tolerance``; the only earlier removal is ``consume`` of an entry live for its caller;
+2. ``add`` replaces the entry only when it is expired for the caller, and then with an entry whose
+   ``expires_at`` is later than ``E`` (``add`` requires ``expires_at > now >= E``).
 
 Why this is needed, and why it is enough. The validation pipeline records an assertion with
 ``E = latest NotOnOrAfter + skew`` (the same ``E`` on every worker configured with the same skew). A
@@ -55,6 +59,11 @@ would record the assertion again and accept it a second time. So:
 
 ``clock_tolerance`` must be at least the largest difference between the clocks of the callers sharing a
 store; keep the hosts NTP-synchronised and leave the default unless storage is very tight.
+
+What the store cannot know: replay protection also assumes every worker computes the same ``E`` for an
+assertion, i.e. that the ServiceProviders sharing a store use the same ``clock_skew`` for an SP. A worker
+configured with a larger skew than the one that recorded the assertion would, once the recorded entry has
+expired on its clock, replace it (rule 2) and accept the assertion again inside its own, longer window.
 """
 
 from __future__ import annotations
