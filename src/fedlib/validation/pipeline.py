@@ -69,7 +69,8 @@ def validate_response(
         sp: this SP (entity ID, ACS URL, policy).
         idp: the IdP the response must come from; its metadata certificates are the only trusted keys.
         now: the current time (aware). Never read from the clock here.
-        store: replay cache (the Assertion ID is recorded until the assertion expires).
+        store: replay cache (the Assertion ID is recorded until the assertion expires), keyed by
+            ``sp.entity_id`` and written beneath any ``PrefixedStore`` view (tenants share replay entries).
         request_id: the ID of the AuthnRequest this response must answer; None for an unsolicited
             (IdP-initiated) response, which ``sp.policy.allow_unsolicited`` must permit.
 
