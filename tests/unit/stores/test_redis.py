@@ -137,7 +137,7 @@ def test_ttl_is_remaining_lifetime_plus_grace(redis_server: Any) -> None:
         assert default.add("k", expires_at=T0 + timedelta(seconds=30), now=T0)
         assert 3_629_000 < raw.pttl(default.redis_key("k")) <= 3_630_000
         assert tight.add("k", expires_at=T0 + timedelta(microseconds=1500), now=T0)
-        assert 0 < raw.pttl(tight.redis_key("k")) <= 2
+        assert raw.pttl(tight.redis_key("k")) in {0, 1, 2, -2}  # -2: already collected (a loaded machine)
         time.sleep(0.05)  # Redis has collected the entry (it expired anyway)
         assert raw.exists(tight.redis_key("k")) == 0
         assert tight.consume("k", now=T0) is None
