@@ -80,7 +80,7 @@ import json
 import math
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -116,6 +116,39 @@ def check_tenant_name(name: object) -> str:
             f"invalid tenant name {shown}: use 1 to 63 lowercase letters, digits and '-', not starting with '-'"
         )
     return name
+
+
+SPIdentity = tuple[str, str]
+"""(SP entity ID, ACS URL): what an IdP addresses an assertion to (its Audience and Recipient)."""
+
+
+def sp_identities(config: SPConfig) -> frozenset[SPIdentity]:
+    """Every (entity ID, ACS URL) pair an assertion for ``config`` may be addressed to."""
+    return frozenset((config.entity_id, acs_url) for acs_url in config.acs_urls)
+
+
+def sp_identity_conflict(first: str, second: str, identity: SPIdentity) -> ConfigurationError:
+    """The error for two tenants that an IdP cannot tell apart."""
+    entity_id, acs_url = identity
+    return ConfigurationError(
+        f"tenants {first!r} and {second!r} both use SP entity ID {entity_id!r} with ACS URL {acs_url!r}: "
+        "an assertion issued for one would be valid at the other; give each tenant its own ACS URL "
+        "(or its own entity ID)"
+    )
+
+
+def check_distinct_sp_identities(tenants: Iterable[tuple[str, SPConfig]]) -> None:
+    """Refuse two tenants sharing an SP entity ID and an ACS URL (:func:`sp_identity_conflict`).
+
+    Sharing only the entity ID is allowed: an assertion names its ACS URL (Recipient, Destination), so
+    distinct ACS URLs keep the tenants apart, and replay entries are keyed by entity ID across tenants.
+    """
+    owners: dict[SPIdentity, str] = {}
+    for name, config in tenants:
+        for identity in sorted(sp_identities(config)):
+            owner = owners.setdefault(identity, name)
+            if owner != name:
+                raise sp_identity_conflict(owner, name, identity)
 
 
 # ---- the values ------------------------------------------------------------------------------------
@@ -175,6 +208,7 @@ class Settings:
         for name, tenant in tenants.items():
             if tenant.name != name:
                 raise ConfigurationError(f"tenant {name!r} is registered under another name ({tenant.name!r})")
+        check_distinct_sp_identities((name, tenant.sp) for name, tenant in tenants.items())
         object.__setattr__(self, "tenants", MappingProxyType(tenants))
 
     def tenant(self, name: str = DEFAULT_TENANT) -> TenantSettings:

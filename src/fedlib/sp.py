@@ -117,7 +117,8 @@ class ServiceProvider:
         config: the SP's configuration (entity ID, ACS URL, policy, keys).
         idps: the trusted IdPs (metadata objects or ``IdPConfig`` for a per-IdP policy).
         store: request-ID and replay store (shared by every worker that serves this SP).
-        tenant: namespace of this SP's keys in the store; one per tenant when several share a store.
+        tenant: namespace of this SP's pending requests in the store; one per tenant when several share a
+            store. Replay entries are keyed by SP entity ID outside it (shared by tenants with that ID).
         clock: the time source when a call passes no ``now``.
         request_lifetime: how long a pending login request stays valid.
         relay_state_origins: absolute origins an IdP-initiated RelayState may point to.

@@ -8,10 +8,14 @@ Two ways to fill it:
   seen and keeps at most ``max_cached`` answers (least recently used first out); ``invalidate`` forgets
   one after its configuration changed.
 
-Tenants can share one store safely: each ServiceProvider keeps its keys under its own tenant prefix
-(:class:`~fedlib.stores.prefixed.PrefixedStore`), so a pending request or an assertion ID recorded for
-one tenant is invisible to every other. The registry checks that what a loader returns is namespaced
-under the name it was asked for.
+Tenants can share one store safely: each ServiceProvider keeps its pending requests under its own
+tenant prefix (:class:`~fedlib.stores.prefixed.PrefixedStore`), so a request sent by one tenant cannot
+be answered at another. Replay entries are keyed by SP entity ID instead, outside the tenant prefixes:
+an assertion is accepted once by all the tenants (and workers) sharing a store, whichever receives it.
+The registry checks that what a loader returns is namespaced under the name it was asked for, and
+refuses two tenants with the same SP entity ID and an ACS URL in common (an IdP could not tell them
+apart: an assertion issued for one would log in at the other); for a loader-backed registry, against
+every tenant loaded since the last :meth:`~TenantRegistry.invalidate` of it, cached or not.
 
 Tenant names are validated (``[a-z0-9][a-z0-9-]{0,62}``) before any lookup, so a name taken from a URL
 or a Host header never reaches the loader unchecked.
@@ -26,7 +30,7 @@ from typing import Final
 
 from fedlib.clock import Clock
 from fedlib.errors import ConfigurationError
-from fedlib.settings import Settings, check_tenant_name
+from fedlib.settings import Settings, SPIdentity, check_tenant_name, sp_identities, sp_identity_conflict
 from fedlib.sp import ServiceProvider
 from fedlib.stores.base import Store
 from fedlib.stores.url import open_store
@@ -54,6 +58,9 @@ class TenantRegistry:
         self._lock = threading.Lock()
         self._owned_stores: list[Store] = []
         self._pinned = False
+        # (SP entity ID, ACS URL) -> tenant, for every tenant loaded since it was last invalidated (kept
+        # when the cache evicts it, so that a conflicting tenant is refused whatever the load order).
+        self._identities: dict[SPIdentity, str] = {}
 
     @classmethod
     def from_settings(
@@ -72,11 +79,13 @@ class TenantRegistry:
                         opened[tenant.store_url] = open_store(tenant.store_url)
                     tenant_store = opened[tenant.store_url]
                 providers[name] = tenant.service_provider(tenant_store, clock=clock)
+            registry = cls(providers.get, max_cached=max(len(providers), 1))
+            for name, provider in providers.items():
+                registry._claim_identities(name, provider)
         except BaseException:
             for s in opened.values():
                 s.close()
             raise
-        registry = cls(providers.get, max_cached=max(len(providers), 1))
         registry._cache.update(providers)
         registry._owned_stores = list(opened.values())
         registry._pinned = True  # everything is loaded: never evict, and the loader only says "unknown"
@@ -95,8 +104,9 @@ class TenantRegistry:
         """The ServiceProvider of ``tenant``.
 
         Raises:
-            ConfigurationError: the name is invalid, the tenant is unknown, or the loader returned a
-                ServiceProvider built for another tenant.
+            ConfigurationError: the name is invalid, the tenant is unknown, the loader returned a
+                ServiceProvider built for another tenant, or one with the SP entity ID and an ACS URL of
+                another tenant loaded before.
         """
         check_tenant_name(tenant)
         with self._lock:
@@ -118,6 +128,7 @@ class TenantRegistry:
             existing = self._cache.get(tenant)
             if existing is not None:  # another thread loaded it meanwhile: keep one instance
                 return existing
+            self._claim_identities(tenant, provider)
             self._cache[tenant] = provider
             while len(self._cache) > self._max_cached and not self._pinned:
                 self._cache.popitem(last=False)
@@ -148,8 +159,26 @@ class TenantRegistry:
         with self._lock:
             if tenant is None:
                 self._cache.clear()
+                self._identities.clear()
             else:
                 self._cache.pop(tenant, None)
+                self._release_identities(tenant)
+
+    def _claim_identities(self, tenant: str, provider: ServiceProvider) -> None:
+        """Record ``tenant``'s (entity ID, ACS URL) pairs, refusing one another tenant holds. Call with the
+        lock held (or before the registry is shared)."""
+        claimed = sorted(sp_identities(provider.config))
+        for identity in claimed:
+            owner = self._identities.get(identity, tenant)
+            if owner != tenant:
+                raise sp_identity_conflict(owner, tenant, identity)
+        self._release_identities(tenant)  # a reload after eviction may have changed them
+        for identity in claimed:
+            self._identities[identity] = tenant
+
+    def _release_identities(self, tenant: str) -> None:
+        for identity in [i for i, owner in self._identities.items() if owner == tenant]:
+            del self._identities[identity]
 
     def close(self) -> None:
         """Close the stores this registry opened (``from_settings`` without a ``store``)."""

@@ -13,16 +13,69 @@ Both decisions depend on the backend being *atomic* and *failing closed*:
 * ``consume`` of a key returns its value to exactly one caller;
 * when the backend cannot answer, it raises :class:`fedlib.errors.StoreError` instead of guessing.
 
-Stores never read the clock: every call takes ``now`` (an aware datetime), and an entry is *live* while
-``now < expires_at``. Entries are removed once any caller's ``now`` reaches their ``expires_at``, so callers
-sharing a store should have reasonably synchronised clocks (the validation pipeline adds the configured
-clock skew to ``expires_at`` for that reason).
+Stores never read the clock: every call takes ``now`` (an aware datetime), and an entry is *live* for a
+caller while that caller's ``now < expires_at``.
+
+**Clocks that disagree (the promise).** Workers sharing a store have clocks up to some skew apart. Every
+backend takes a ``clock_tolerance`` (default :data:`DEFAULT_CLOCK_TOLERANCE`, one hour: the largest
+``clock_skew`` a :class:`fedlib.config.SecurityPolicy` allows) and promises, for an entry added with
+``expires_at = E``:
+
+    Let every two callers' clocks differ by at most ``clock_tolerance``. Then, until some caller consumes
+    the entry, every call made at a ``now < E`` finds the key occupied: ``add`` returns ``False`` and
+    ``consume`` returns the value of the key's latest ``add`` (and consumes it: once, to one caller).
+
+It holds because of two rules that every backend follows:
+
+1. no call physically removes the entry (opportunistic purge, ``purge_expired``, Redis TTL) before its own
+   ``now >= E + clock_tolerance``; the only earlier removal is ``consume`` of an entry live for its caller;
+2. ``add`` replaces the entry only when it is expired for the caller, and then with an entry whose
+   ``expires_at`` is later than ``E`` (``add`` requires ``expires_at > now >= E``).
+
+Why this is needed, and why it is enough. The validation pipeline records an assertion with
+``E = latest NotOnOrAfter + skew`` (the same ``E`` on every worker configured with the same skew). A
+worker B whose clock is ``d`` behind still accepts a copy of the assertion until its own clock reaches
+``E``, i.e. while ``now_B < E``. A worker A that is ``d`` ahead already considers the entry expired at
+``now_A >= E``, ``d`` earlier in real time. Were A's opportunistic purge (``SQLiteStore.add``,
+``MemoryStore.add``) or a Redis TTL computed from A's clock (``E - now_A``) to delete the entry then, B
+would record the assertion again and accept it a second time. So:
+
+* *physical deletion* waits ``clock_tolerance`` longer than expiry: a purge by a caller at ``now`` only
+  deletes entries with ``expires_at + clock_tolerance <= now``; a Redis entry gets the relative TTL
+  ``(E - now) + clock_tolerance`` (``PX``, counted by the server from the moment of the write, so the
+  server's own clock offset does not matter). A worker ``d <= clock_tolerance`` ahead thus deletes the
+  entry no earlier (in real time) than B's clock reaches ``E``. The cost is storage only: entries linger
+  up to ``clock_tolerance`` after they stopped being live for anyone.
+* *liveness* stays per caller (``now < E``): A refusing a key that is expired on its own clock would not
+  protect anything, because A's own time checks already refuse the assertion (its ``now >= E`` means
+  ``NotOnOrAfter + skew`` has passed for A).
+* ``add`` *replaces* an entry that is expired for its caller (``now_A >= E``). That is safe for everyone
+  else: ``add`` requires ``expires_at > now_A >= E``, so the replacement is live for B at least as long as
+  the original was, and B's ``add`` still returns ``False``. For a replay key this is exactly right: A
+  only adds one after the assertion passed its own time checks. What changes is the *value*: B's
+  ``consume`` returns the replacement's value. That can only happen when two different adds use the same
+  key within ``clock_tolerance`` of each other's expiry; fedlib's keys never do (request IDs are random,
+  replay keys carry no value), and other callers must not reuse a key for a different purpose.
+
+``clock_tolerance`` must be at least the largest difference between the clocks of the callers sharing a
+store; keep the hosts NTP-synchronised and leave the default unless storage is very tight.
+
+What the store cannot know: replay protection also assumes every worker computes the same ``E`` for an
+assertion, i.e. that the ServiceProviders sharing a store use the same ``clock_skew`` for an SP. A worker
+configured with a larger skew than the one that recorded the assertion would, once the recorded entry has
+expired on its clock, replace it (rule 2) and accept the assertion again inside its own, longer window.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Protocol
+from datetime import UTC, datetime, timedelta
+from typing import Final, Protocol
+
+from fedlib.config import MAX_CLOCK_SKEW
+
+DEFAULT_CLOCK_TOLERANCE: Final = MAX_CLOCK_SKEW
+"""How much later than its ``expires_at`` an entry may be physically deleted (see the module documentation):
+the largest clock skew fedlib's configuration allows, so that no valid configuration can defeat it."""
 
 
 class Store(Protocol):
@@ -31,7 +84,9 @@ class Store(Protocol):
     Implementations must make ``add`` and ``consume`` atomic with respect to every other caller of the
     same backing storage (other threads, and for shared backends other processes), and must raise
     :class:`fedlib.errors.StoreError` whenever they cannot give a trustworthy answer. An entry is live
-    while ``now < expires_at``; an expired entry behaves exactly like an absent one.
+    for a caller while its ``now < expires_at``; an entry expired for a caller behaves, for that caller,
+    exactly like an absent one. Implementations keep the clock-tolerance promise of the module
+    documentation: nothing is physically deleted before ``expires_at + clock_tolerance``.
     """
 
     def add(self, key: str, *, expires_at: datetime, now: datetime, value: str = "") -> bool:
@@ -166,6 +221,27 @@ def check_add_times(expires_at: datetime, now: datetime) -> tuple[datetime, date
     return expires, current
 
 
+def check_clock_tolerance(value: timedelta, name: str = "clock_tolerance") -> timedelta:
+    """Check a store's clock tolerance (purge grace) and return it.
+
+    Args:
+        value: The tolerance.
+        name: The argument name used in the error message.
+
+    Returns:
+        ``value`` unchanged.
+
+    Raises:
+        TypeError: ``value`` is not a timedelta.
+        ValueError: ``value`` is negative.
+    """
+    if not isinstance(value, timedelta):
+        raise TypeError(f"{name} must be a timedelta, not {type(value).__name__}")
+    if value < timedelta(0):
+        raise ValueError(f"{name} must not be negative")
+    return value
+
+
 def _check_utf8(text: str, what: str) -> None:
     try:
         text.encode("utf-8")
@@ -173,4 +249,12 @@ def _check_utf8(text: str, what: str) -> None:
         raise ValueError(f"{what} is not encodable as UTF-8") from None
 
 
-__all__ = ["Store", "check_add_times", "check_key", "check_value", "require_aware"]
+__all__ = [
+    "DEFAULT_CLOCK_TOLERANCE",
+    "Store",
+    "check_add_times",
+    "check_clock_tolerance",
+    "check_key",
+    "check_value",
+    "require_aware",
+]

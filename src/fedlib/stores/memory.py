@@ -10,15 +10,23 @@ from __future__ import annotations
 
 import heapq
 import threading
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from fedlib.errors import StoreError
-from fedlib.stores.base import check_add_times, check_key, check_value, require_aware
+from fedlib.stores.base import (
+    DEFAULT_CLOCK_TOLERANCE,
+    check_add_times,
+    check_clock_tolerance,
+    check_key,
+    check_value,
+    require_aware,
+)
 
 # The expiry heap may hold stale items (for consumed or re-added keys); it is rebuilt once it holds this
 # many more items than twice the number of entries, which keeps its size O(entries) at O(1) amortised cost.
 _HEAP_SLACK = 1024
+_MIN_DATETIME = datetime.min.replace(tzinfo=UTC)
 
 
 class _Entry(NamedTuple):
@@ -30,22 +38,35 @@ class MemoryStore:
     """A thread-safe in-memory :class:`fedlib.stores.Store`.
 
     Every operation runs under one lock, so ``add`` and ``consume`` are atomic across threads. Expiry is
-    checked on every read, and each ``add`` also removes up to ``purge_batch`` expired entries (oldest
-    expiry first), so memory held by expired entries is reclaimed without any background thread and
-    without unbounded work in a single call.
+    checked on every read, and each ``add`` also removes up to ``purge_batch`` entries that expired at
+    least ``clock_tolerance`` ago (oldest expiry first), so memory held by expired entries is reclaimed
+    without any background thread and without unbounded work in a single call. (Callers passing
+    different ``now`` values, for example ServiceProviders with their own clocks, get the promise of
+    :mod:`fedlib.stores.base`.)
 
     Args:
         max_entries: Optional cap on the number of stored entries. When an ``add`` finds the store full,
-            all expired entries are purged; if it is still full, :class:`fedlib.errors.StoreError` is
-            raised. A live entry is never dropped to make room, because forgetting it would let a replay
-            through.
+            all entries expired for longer than ``clock_tolerance`` are purged; if it is still full,
+            :class:`fedlib.errors.StoreError` is raised. A live entry (or one that may still be live for
+            a caller whose clock is behind) is never dropped to make room, because forgetting it would let
+            a replay through.
         purge_batch: The most expired entries one ``add`` removes opportunistically (at least 1).
+        clock_tolerance: How long after its ``expires_at`` an entry may be deleted (the largest clock
+            difference between callers; see :mod:`fedlib.stores.base`).
 
     Raises:
-        ValueError: ``max_entries`` or ``purge_batch`` is less than 1.
+        ValueError: ``max_entries`` or ``purge_batch`` is less than 1, or ``clock_tolerance`` is negative.
+        TypeError: ``clock_tolerance`` is not a timedelta.
     """
 
-    def __init__(self, *, max_entries: int | None = None, purge_batch: int = 32) -> None:
+    def __init__(
+        self,
+        *,
+        max_entries: int | None = None,
+        purge_batch: int = 32,
+        clock_tolerance: timedelta = DEFAULT_CLOCK_TOLERANCE,
+    ) -> None:
+        self._tolerance = check_clock_tolerance(clock_tolerance)
         if max_entries is not None and max_entries < 1:
             raise ValueError("max_entries must be at least 1 (or None for no cap)")
         if purge_batch < 1:
@@ -109,7 +130,7 @@ class MemoryStore:
             return entry.value
 
     def purge_expired(self, *, now: datetime) -> int:
-        """Remove every entry that is expired at ``now``.
+        """Remove every entry that expired at least ``clock_tolerance`` before ``now``.
 
         Not needed for correctness (expiry is checked on read); useful to reclaim memory at a quiet time.
 
@@ -140,18 +161,23 @@ class MemoryStore:
             raise StoreError("the in-memory replay store is closed")
 
     def _purge_locked(self, now: datetime, *, limit: int | None) -> int:
-        """Pop expired heap items (at most ``limit``) and delete their entries if still expired."""
+        """Pop heap items that expired ``clock_tolerance`` before ``now`` (at most ``limit``) and delete
+        their entries if those did too."""
         heap = self._expiry_heap
         entries = self._entries
+        # An entry may still be live for a caller whose clock is up to the tolerance behind ours.
+        if now - _MIN_DATETIME < self._tolerance:
+            return 0  # nothing can have expired that long ago (and now - tolerance would underflow)
+        cutoff = now - self._tolerance
         removed = 0
         popped = 0
-        while heap and heap[0][0] <= now and (limit is None or popped < limit):
+        while heap and heap[0][0] <= cutoff and (limit is None or popped < limit):
             _, key = heapq.heappop(heap)
             popped += 1
             entry = entries.get(key)
-            # Any entry expired at ``now`` may go, whichever heap item led here: a re-added key's live
+            # Any entry expired at ``cutoff`` may go, whichever heap item led here: a re-added key's live
             # entry has a later expiry and its own heap item.
-            if entry is not None and entry.expires_at <= now:
+            if entry is not None and entry.expires_at <= cutoff:
                 del entries[key]
                 removed += 1
         if len(heap) > 2 * len(entries) + _HEAP_SLACK:

@@ -1,4 +1,10 @@
-"""A view of a store under a key prefix: how tenants share one backend without sharing keys."""
+"""A view of a store under a key prefix: how tenants share one backend without sharing keys.
+
+Pending login requests are per tenant and live under the tenant's prefix. Replay entries do not: whether
+an assertion was already used is a property of the SP identity it was issued for (its audience), not of
+the tenant that received it, so the validation pipeline writes them to the unprefixed store
+(:func:`unprefixed`) under a key that names the SP entity ID.
+"""
 
 from __future__ import annotations
 
@@ -24,8 +30,20 @@ class PrefixedStore:
     def consume(self, key: str, *, now: datetime) -> str | None:
         return self.inner.consume(self.prefix + key, now=now)
 
+    @property
+    def base(self) -> Store:
+        """The shared store under every prefix (``inner``, unwrapped through nested views)."""
+        return unprefixed(self.inner)
+
     def close(self) -> None:
         """The inner store is shared: closing a view does not close it."""
 
 
-__all__ = ["PrefixedStore"]
+def unprefixed(store: Store) -> Store:
+    """``store`` without any :class:`PrefixedStore` view around it: the store every tenant shares."""
+    while isinstance(store, PrefixedStore):
+        store = store.inner
+    return store
+
+
+__all__ = ["PrefixedStore", "unprefixed"]

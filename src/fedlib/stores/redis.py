@@ -12,11 +12,21 @@ caller's ``now`` and writes or deletes it; Redis runs a script without interleav
 so both are atomic across every client of the server. The scripts never read the server clock, so they
 are deterministic and replicate safely.
 
-**Garbage collection.** Each entry is also written with a Redis TTL (``PX``) of ``expires_at - now``
-plus ``gc_grace``, so Redis deletes it on its own some time after it stopped being live. The TTL only
-reclaims memory; it never decides whether an entry is live. ``gc_grace`` must exceed the clock difference
-between the processes sharing the store: a caller whose clock is behind the adding caller's by more than
-``gc_grace`` could find an entry already deleted that it still considers live.
+**Garbage collection.** Each entry is also written with a Redis TTL (``PX``) of
+``(expires_at - now) + clock_tolerance``, in milliseconds rounded up, so Redis deletes it on its own some
+time after it stopped being live. The TTL only reclaims memory; it never decides whether an entry is live.
+``clock_tolerance`` (default one hour, the largest clock skew fedlib allows) must be at least the
+difference between the clocks of the processes sharing the store: then a caller whose clock is behind the
+adding caller's still finds every entry it considers live (the promise of :mod:`fedlib.stores.base`).
+
+The TTL is *relative* (``PX``, counted down by the server from the moment of the write), not an absolute
+``PEXPIREAT expires_at + clock_tolerance``: an absolute time would be read on the Redis server's clock,
+whose offset from the workers' clocks nothing bounds (it is no party to the configured skew), so a server
+clock ahead of the workers would delete entries early. A relative TTL depends only on the adding
+worker's clock and the server's *rate*: the entry outlives, in real time, the moment the adding
+worker's clock reaches ``expires_at + clock_tolerance``, hence any worker up to ``clock_tolerance`` behind
+reaching ``expires_at``. (A step of the server's wall clock, which Redis uses to store expiry, shifts the
+deletion by the step: keep the server NTP-synchronised too.)
 
 **Keys.** ``{<prefix>}:<key>`` (UTF-8). The prefix separates tenants or applications sharing one server,
 and the braces make it a Redis Cluster hash tag: every key of one prefix maps to the same cluster slot.
@@ -42,7 +52,14 @@ from typing import Any, Protocol, cast
 from urllib.parse import urlsplit
 
 from fedlib.errors import ConfigurationError, StoreError
-from fedlib.stores.base import check_add_times, check_key, check_value, require_aware
+from fedlib.stores.base import (
+    DEFAULT_CLOCK_TOLERANCE,
+    check_add_times,
+    check_clock_tolerance,
+    check_key,
+    check_value,
+    require_aware,
+)
 
 _EPOCH = datetime(1, 1, 1, tzinfo=UTC)
 # An entry starts with its expiry: 12 digits of whole seconds since _EPOCH, then 6 digits of microseconds.
@@ -182,11 +199,15 @@ class RedisStore:
         prefix: The namespace of this store's keys (a tenant or application name). Non-empty, at most
             256 characters, no ``{``, ``}``, whitespace or control characters.
         timeout: Seconds to wait for a connection and for each reply before failing with StoreError.
-        gc_grace: How long after an entry's ``expires_at`` Redis keeps it (see the module documentation).
+        clock_tolerance: How long after an entry's ``expires_at`` Redis keeps it: at least the largest
+            difference between the clocks of the processes sharing the store (see the module
+            documentation).
+        gc_grace: The former name of ``clock_tolerance``, still accepted (not both).
 
     Raises:
         fedlib.errors.ConfigurationError: The ``redis`` package is missing, or the URL is malformed.
-        ValueError: ``prefix``, ``timeout`` or ``gc_grace`` is invalid.
+        ValueError: ``prefix``, ``timeout`` or ``clock_tolerance`` is invalid, or both ``clock_tolerance``
+            and ``gc_grace`` are given.
     """
 
     def __init__(
@@ -195,14 +216,15 @@ class RedisStore:
         *,
         prefix: str = "fedlib",
         timeout: float = 2.0,
-        gc_grace: timedelta = timedelta(minutes=1),
+        clock_tolerance: timedelta | None = None,
+        gc_grace: timedelta | None = None,
     ) -> None:
         location = _check_url(url)
         if isinstance(timeout, bool) or not isinstance(timeout, int | float):
             raise TypeError(f"timeout must be a number of seconds, not {type(timeout).__name__}")
         if not (math.isfinite(timeout) and timeout > 0):
             raise ValueError("timeout must be a positive number of seconds (a Redis call must not hang)")
-        self._setup(prefix, gc_grace, location)
+        self._setup(prefix, _tolerance(clock_tolerance, gc_grace), location)
         modules = _redis_modules()
         try:
             # redis-py only knows lower-case schemes; the rest of the URL is passed unchanged
@@ -220,7 +242,8 @@ class RedisStore:
         client: Any,
         *,
         prefix: str = "fedlib",
-        gc_grace: timedelta = timedelta(minutes=1),
+        clock_tolerance: timedelta | None = None,
+        gc_grace: timedelta | None = None,
     ) -> RedisStore:
         """A store on an existing client, for options the URL form does not offer.
 
@@ -231,6 +254,7 @@ class RedisStore:
         Args:
             client: A ``redis.Redis``-compatible client (``decode_responses`` must be off).
             prefix: As for the constructor.
+            clock_tolerance: As for the constructor.
             gc_grace: As for the constructor.
 
         Returns:
@@ -238,26 +262,23 @@ class RedisStore:
 
         Raises:
             fedlib.errors.ConfigurationError: The ``redis`` package is missing.
-            ValueError: ``prefix`` or ``gc_grace`` is invalid.
+            ValueError: ``prefix`` or ``clock_tolerance`` is invalid, or both it and ``gc_grace`` are given.
         """
+        tolerance = _tolerance(clock_tolerance, gc_grace)
         modules = _redis_modules()
         store = cls.__new__(cls)
-        store._setup(prefix, gc_grace, f"{type(client).__name__} client")
+        store._setup(prefix, tolerance, f"{type(client).__name__} client")
         store._client = cast(_Client, client)
         store._owns_client = False
         store._errors = (modules.redis_error, OSError)
         store._no_script_error = modules.no_script_error
         return store
 
-    def _setup(self, prefix: str, gc_grace: timedelta, location: str) -> None:
+    def _setup(self, prefix: str, tolerance: timedelta, location: str) -> None:
         _check_prefix(prefix)
-        if not isinstance(gc_grace, timedelta):
-            raise TypeError(f"gc_grace must be a timedelta, not {type(gc_grace).__name__}")
-        if gc_grace < timedelta(0):
-            raise ValueError("gc_grace must not be negative")
         self._prefix = prefix
         self._key_head = b"{" + prefix.encode("utf-8") + b"}:"
-        self._grace_ms = math.ceil(gc_grace / timedelta(milliseconds=1))
+        self._grace_ms = math.ceil(tolerance / timedelta(milliseconds=1))
         self._location = location
         self._closed = False
 
@@ -365,6 +386,17 @@ class RedisStore:
             "refusing to accept messages until it works (fail closed)",
             detail=f"{type(exc).__name__}: {exc}",
         )
+
+
+def _tolerance(clock_tolerance: timedelta | None, gc_grace: timedelta | None) -> timedelta:
+    """The checked clock tolerance from the constructor's two spellings of it."""
+    if clock_tolerance is not None and gc_grace is not None:
+        raise ValueError("give clock_tolerance or its former name gc_grace, not both")
+    if gc_grace is not None:
+        return check_clock_tolerance(gc_grace, "gc_grace")
+    if clock_tolerance is not None:
+        return check_clock_tolerance(clock_tolerance)
+    return DEFAULT_CLOCK_TOLERANCE
 
 
 def _instant(value: datetime) -> tuple[int, int]:

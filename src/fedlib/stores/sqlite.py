@@ -5,8 +5,10 @@ WSGI workers) as long as they use the same file on a local filesystem (SQLite lo
 network filesystems such as NFS):
 
 * ``add`` runs in a ``BEGIN IMMEDIATE`` transaction (it takes the database write lock before reading):
-  it deletes the key if its entry is expired, inserts with ``ON CONFLICT DO NOTHING`` and reports whether
-  a row was inserted;
+  it deletes the key if its entry is expired for the caller (the replacement always expires later, see
+  :mod:`fedlib.stores.base`), inserts with ``ON CONFLICT DO NOTHING`` and reports whether a row was
+  inserted; it then purges a batch of rows that expired at least ``clock_tolerance`` ago, so that a
+  worker whose clock is ahead never deletes a row that a worker whose clock is behind still needs;
 * ``consume`` is a single ``DELETE ... WHERE key = ? AND expires_at > ? RETURNING value`` statement.
 
 Every :class:`sqlite3.Error` becomes :class:`fedlib.errors.StoreError`: when the database cannot answer,
@@ -21,10 +23,17 @@ import sqlite3
 import threading
 import time
 import weakref
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from fedlib.errors import StoreError
-from fedlib.stores.base import check_add_times, check_key, check_value, require_aware
+from fedlib.stores.base import (
+    DEFAULT_CLOCK_TOLERANCE,
+    check_add_times,
+    check_clock_tolerance,
+    check_key,
+    check_value,
+    require_aware,
+)
 
 _MEMORY = ":memory:"
 
@@ -65,22 +74,35 @@ class SQLiteStore:
     Times are stored as POSIX seconds (``REAL``), which keeps microsecond resolution for dates up to the
     year 2242.
 
-    Each ``add`` also deletes up to ``purge_batch`` expired rows (oldest first, through an index on
-    ``expires_at``), so the table does not grow with expired entries and no call does unbounded work.
+    Each ``add`` also deletes up to ``purge_batch`` rows that expired at least ``clock_tolerance`` before
+    its ``now`` (oldest first, through an index on ``expires_at``), so the table does not grow with
+    expired entries, no call does unbounded work, and no worker's purge deletes a row that a worker whose
+    clock is up to ``clock_tolerance`` behind still considers live.
 
     Args:
         path: The database file, or ``":memory:"``. The directory must exist; the file is created.
         timeout: Seconds to wait for another connection's lock (SQLite ``busy_timeout``) before giving up
             with StoreError.
         purge_batch: The most expired rows one ``add`` deletes (0 disables opportunistic purging).
+        clock_tolerance: How long after its ``expires_at`` a row may be deleted: at least the largest
+            difference between the clocks of the processes sharing the file (see :mod:`fedlib.stores.base`).
 
     Raises:
-        ValueError: ``path`` is empty, or ``timeout`` or ``purge_batch`` is negative.
+        ValueError: ``path`` is empty, or ``timeout``, ``purge_batch`` or ``clock_tolerance`` is negative.
+        TypeError: ``clock_tolerance`` is not a timedelta.
         fedlib.errors.StoreError: The database cannot be opened or initialised (missing directory, not
             a database, permission denied, SQLite older than 3.24, ...).
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 5.0, purge_batch: int = 32) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        timeout: float = 5.0,
+        purge_batch: int = 32,
+        clock_tolerance: timedelta = DEFAULT_CLOCK_TOLERANCE,
+    ) -> None:
+        self._tolerance_s = check_clock_tolerance(clock_tolerance).total_seconds()
         if timeout < 0:
             raise ValueError("timeout must not be negative")
         if purge_batch < 0:
@@ -141,7 +163,7 @@ class SQLiteStore:
                     conn.execute(_SQL_DELETE_EXPIRED_KEY, (key, now_ts))
                     inserted = conn.execute(_SQL_INSERT, (key, value, expires_ts)).rowcount == 1
                     if self._purge_batch:
-                        conn.execute(_SQL_PURGE_BATCH, (now_ts, self._purge_batch))
+                        conn.execute(_SQL_PURGE_BATCH, (now_ts - self._tolerance_s, self._purge_batch))
                     conn.execute("COMMIT")
                 except BaseException:
                     self._rollback(conn)
@@ -190,7 +212,7 @@ class SQLiteStore:
         return result
 
     def purge_expired(self, *, now: datetime) -> int:
-        """Delete every row that is expired at ``now``.
+        """Delete every row that expired at least ``clock_tolerance`` before ``now``.
 
         Not needed for correctness (expiry is checked on read, and ``add`` purges a bounded batch); useful
         from a maintenance job to shrink the table after a burst.
@@ -209,7 +231,7 @@ class SQLiteStore:
         with self._lock:
             conn = self._connection("purge")
             try:
-                return conn.execute(_SQL_PURGE_ALL, (now_ts,)).rowcount
+                return conn.execute(_SQL_PURGE_ALL, (now_ts - self._tolerance_s,)).rowcount
             except sqlite3.Error as exc:
                 raise self._error("purge", exc) from exc
 

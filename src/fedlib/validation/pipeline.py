@@ -38,6 +38,7 @@ from fedlib.errors import ErrorCode, reject
 from fedlib.metadata.idp import IdPMetadata
 from fedlib.protocol.models import AuthnResult
 from fedlib.stores.base import Store
+from fedlib.stores.prefixed import unprefixed
 from fedlib.validation import checks
 from fedlib.xmldsig.verify import verify_enveloped_signature
 
@@ -64,7 +65,8 @@ def validate_response(
         sp: this SP (entity ID, ACS URL, policy).
         idp: the IdP the response must come from; its metadata certificates are the only trusted keys.
         now: the current time (aware). Never read from the clock here.
-        store: replay cache (the Assertion ID is recorded until the assertion expires).
+        store: replay cache (the Assertion ID is recorded until the assertion expires), keyed by
+            ``sp.entity_id`` and written beneath any ``PrefixedStore`` view (tenants share replay entries).
         request_id: the ID of the AuthnRequest this response must answer; None for an unsolicited
             (IdP-initiated) response, which ``sp.policy.allow_unsolicited`` must permit.
 
@@ -155,7 +157,7 @@ def validate_parsed_response(
             "IssueInstant plus the maximum age, plus the clock skew)",
             detail=f"now {now.isoformat()}, replay entry would expire at {expires.isoformat()}",
         )
-    if not store.add(_replay_key(issuer, assertion_id), expires_at=expires, now=now):
+    if not unprefixed(store).add(_replay_key(sp.entity_id, issuer, assertion_id), expires_at=expires, now=now):
         raise reject(
             ErrorCode.REPLAYED,
             "this assertion was already used to log in; each assertion is accepted once",
@@ -177,8 +179,15 @@ def validate_parsed_response(
     )
 
 
-def _replay_key(issuer: str, assertion_id: str) -> str:
-    return f"replay:{len(issuer)}:{issuer}:{assertion_id}"
+def _replay_key(sp_entity_id: str, issuer: str, assertion_id: str) -> str:
+    """The store key of an accepted assertion: keyed by the SP identity it was issued for, not by tenant.
+
+    Written to the unprefixed store (outside any tenant's :class:`~fedlib.stores.prefixed.PrefixedStore`
+    view), so every ServiceProvider with this entity ID that shares the store refuses a second use, even
+    one configured as another tenant. Length-framed, so no entity ID or issuer can be chosen to collide
+    with another (SP, IdP, assertion) triple.
+    """
+    return f"replay:{len(sp_entity_id)}:{sp_entity_id}:{len(issuer)}:{issuer}:{assertion_id}"
 
 
 def _attributes(assertion: etree._Element) -> Mapping[str, tuple[str, ...]]:

@@ -129,13 +129,15 @@ def test_constructor_rejects_bad_urls(url: str) -> None:
 def test_ttl_is_remaining_lifetime_plus_grace(redis_server: Any) -> None:
     raw = _raw(redis_server.url)
     default = redis_server.store()
-    tight = redis_server.store(gc_grace=timedelta(0))
+    tight = redis_server.store(gc_grace=timedelta(0))  # the former name of clock_tolerance
     try:
-        # `now` is years away from the real clock: only the difference matters
+        # `now` is years away from the real clock: only the difference matters. The default grace is
+        # the largest clock skew fedlib allows (one hour), so that a worker behind by up to that much
+        # still finds the entry (test_clock_offsets.py).
         assert default.add("k", expires_at=T0 + timedelta(seconds=30), now=T0)
-        assert 89_000 < raw.pttl(default.redis_key("k")) <= 90_000
+        assert 3_629_000 < raw.pttl(default.redis_key("k")) <= 3_630_000
         assert tight.add("k", expires_at=T0 + timedelta(microseconds=1500), now=T0)
-        assert 0 < raw.pttl(tight.redis_key("k")) <= 2
+        assert raw.pttl(tight.redis_key("k")) in {0, 1, 2, -2}  # -2: already collected (a loaded machine)
         time.sleep(0.05)  # Redis has collected the entry (it expired anyway)
         assert raw.exists(tight.redis_key("k")) == 0
         assert tight.consume("k", now=T0) is None

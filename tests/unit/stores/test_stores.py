@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from fedlib.errors import ConfigurationError, StoreError
 from fedlib.stores import MemoryStore, RedisStore, SQLiteStore, Store, open_store
-from fedlib.stores.base import require_aware
+from fedlib.stores.base import DEFAULT_CLOCK_TOLERANCE, require_aware
 
 T0 = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -214,9 +214,9 @@ def test_memory_max_entries_purges_expired_to_make_room() -> None:
     assert s.add("consumed", expires_at=T0 + timedelta(seconds=1), now=T0)
     assert s.consume("consumed", now=T0) == ""
     assert s.add("old", expires_at=T0 + timedelta(seconds=2), now=T0)
-    assert s.add("live-1", expires_at=T0 + HOUR, now=T0)
-    assert s.add("live-2", expires_at=T0 + HOUR, now=T0)
-    later = T0 + timedelta(seconds=5)
+    assert s.add("live-1", expires_at=T0 + 3 * HOUR, now=T0)
+    assert s.add("live-2", expires_at=T0 + 3 * HOUR, now=T0)
+    later = T0 + timedelta(seconds=5) + DEFAULT_CLOCK_TOLERANCE  # purges wait for the clock tolerance
     # full: the full purge removes "old" to make room
     assert s.add("new", expires_at=later + HOUR, now=later)
     with pytest.raises(StoreError, match="full"):
@@ -228,7 +228,7 @@ def test_memory_opportunistic_purge_is_bounded() -> None:
     s = MemoryStore(purge_batch=5)
     for i in range(50):
         s.add(f"k{i}", expires_at=T0 + timedelta(seconds=1), now=T0)
-    later = T0 + timedelta(seconds=2)
+    later = T0 + timedelta(seconds=2) + DEFAULT_CLOCK_TOLERANCE  # purges wait for the clock tolerance
     s.add("trigger", expires_at=later + HOUR, now=later)
     assert len(s._entries) == 50 - 5 + 1
     assert s.purge_expired(now=later) == 45
@@ -291,7 +291,7 @@ def test_sqlite_opportunistic_purge_is_bounded(tmp_path: Path) -> None:
     for i in range(30):
         s.add(f"k{i}", expires_at=T0 + timedelta(seconds=1), now=T0)
     assert _row_count(path) == 30
-    later = T0 + timedelta(seconds=2)
+    later = T0 + timedelta(seconds=2) + DEFAULT_CLOCK_TOLERANCE  # purges wait for the clock tolerance
     s.add("trigger", expires_at=later + HOUR, now=later)
     assert _row_count(path) == 30 - 7 + 1
     assert s.purge_expired(now=later) == 23

@@ -295,4 +295,6 @@ def test_same_assertion_id_from_another_idp_does_not_collide() -> None:
     # the replay key is namespaced by issuer: unrelated IdPs can reuse IDs without locking each other out
     from fedlib.validation.pipeline import _replay_key
 
-    assert _replay_key("a:b", "c") != _replay_key("a", "b:c")
+    assert _replay_key("sp", "a:b", "c") != _replay_key("sp", "a", "b:c")
+    # and by SP entity ID (length-framed too): it is what replay entries are shared by, across tenants
+    assert _replay_key("s:a", "b", "c") != _replay_key("s", "a:b", "c")
