@@ -41,7 +41,7 @@ CONTRACT_CODES = [
     "invalid-subject-confirmation",
 ]
 # Added after the CLI contract (codes are only ever added): the ServiceProvider facade's own rejections.
-ADDED_CODES = ["unknown-request"]
+ADDED_CODES = ["unknown-request", "browser-mismatch"]
 
 
 def test_codes_are_exactly_the_contract() -> None:
