@@ -1,4 +1,4 @@
-"""``make demo``: run the example app against the bundled test IdPs on 127.0.0.1 (SQLite store).
+"""``make demo``: run the example app (127.0.0.1) against the bundled test IdPs (localhost; SQLite store).
 
 It first logs in over real HTTP as a browser would (SP-initiated through the generic test IdP, then the
 Entra-default IdP, which fedlib refuses with a 403 and the setting to change), prints what happened, then
@@ -34,9 +34,18 @@ def _open(opener: urllib.request.OpenerDirector, url: str, data: dict[str, str] 
         return exc.code, exc.read().decode()
 
 
+class _LoopbackIsSecure(http.cookiejar.DefaultCookiePolicy):
+    """Send ``Secure`` cookies to http loopback hosts, as browsers do (the login's binding cookie is Secure)."""
+
+    def return_ok_secure(self, cookie: http.cookiejar.Cookie, request: urllib.request.Request) -> bool:
+        host = urllib.parse.urlsplit(request.get_full_url()).hostname
+        return host in ("127.0.0.1", "localhost", "::1") or super().return_ok_secure(cookie, request)
+
+
 def browse_login(stack: Stack, idp_label: str, user: str) -> tuple[int, str]:
     """Click through one SP-initiated login like a browser: app -> IdP login page -> pick user -> ACS."""
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    jar = http.cookiejar.CookieJar(policy=_LoopbackIsSecure())
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     idp = stack.idps[idp_label]
     start = f"{stack.app_url}/saml/login?idp={urllib.parse.quote(idp.entity_id, safe='')}&next=/protected"
     status, page = _open(opener, start)  # follows the redirect to the IdP's login page
