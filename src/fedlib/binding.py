@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import re
 import secrets
 from collections.abc import Iterable
@@ -77,6 +78,21 @@ def cookie_prefix(acs_url: str) -> str:
 def cookie_name(acs_url: str, request_id: str) -> str:
     """The binding cookie of one pending request (a short hash of its ID keeps concurrent logins apart)."""
     return cookie_prefix(acs_url) + hashlib.sha256(request_id.encode("utf-8")).hexdigest()[:12]
+
+
+def cookie_reaches_the_acs(acs_url: str) -> bool:
+    """Whether browsers will keep the (``Secure``) binding cookie for this ACS: https, or http to a
+    loopback host (development). Over plain http elsewhere every SP-initiated login is ``browser-mismatch``."""
+    parts = urlsplit(acs_url)
+    if parts.scheme.lower() == "https":
+        return True
+    host = (parts.hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def is_binding_cookie(name: str) -> bool:
@@ -132,6 +148,7 @@ __all__ = [
     "binding_cookie",
     "cookie_name",
     "cookie_prefix",
+    "cookie_reaches_the_acs",
     "cookies_to_clear",
     "expired_cookie",
     "is_binding_cookie",

@@ -42,7 +42,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, abort, current_app, redirect, request, session
 from werkzeug.wrappers import Response as BaseResponse
 
-from fedlib.binding import BindingCookie, cookies_to_clear
+from fedlib.binding import BindingCookie, cookie_reaches_the_acs, cookies_to_clear
 from fedlib.constants import BINDING_HTTP_POST
 from fedlib.errors import ConfigurationError, ResponseRejected, StoreError
 from fedlib.protocol.bindings import verify_redirect_signature
@@ -191,6 +191,8 @@ class FedLib:
         except StoreError as exc:
             log.error("fedlib: request store unavailable: %s (%s)", exc, exc.detail)
             return self._page(503, "Sign-in is temporarily unavailable", "<p>Please try again shortly.</p>")
+        if not cookie_reaches_the_acs(sp.config.acs_url):
+            log.warning("fedlib: the ACS URL is plain http: browsers drop the login's Secure cookie, use https")
         # One cookie per pending login (several tabs at once); too many in this browser: clear them first.
         cookies = cookies_to_clear(request.cookies.keys())
         if login.binding_cookie is not None:

@@ -150,3 +150,16 @@ def test_idp_initiated_logins_are_unaffected(
     assert set_cookie_headers(response) == [] or all(
         not binding.is_binding_cookie(h.split("=")[0]) for h in set_cookie_headers(response)
     )
+
+
+def test_a_plain_http_acs_off_loopback_is_logged(
+    saml_idp: TestIdP, saml_sp_factory: Callable[..., ServiceProvider], caplog: Any
+) -> None:
+    """Browsers drop the Secure cookie there, so every login would be browser-mismatch: say so in the log."""
+    plain = saml_sp_factory(saml_idp, entity_id="http://app.example.test/md", acs_url="http://app.example.test/acs")
+    loopback = saml_sp_factory(saml_idp, entity_id="http://127.0.0.1:5000/md", acs_url="http://127.0.0.1:5000/acs")
+    with caplog.at_level("WARNING", logger="fedlib.flask"):
+        make_app(loopback).test_client().get("/saml/login")
+        assert "plain http" not in caplog.text
+        make_app(plain).test_client().get("/saml/login")
+    assert "plain http" in caplog.text

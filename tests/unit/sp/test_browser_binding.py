@@ -219,3 +219,18 @@ def test_matches_is_total(stored: object, secret: str | None) -> None:
     assert binding.matches(stored, secret) is False or (
         isinstance(stored, str) and secret is not None and binding.secret_hash(secret) == stored
     )
+
+
+@pytest.mark.parametrize(
+    ("acs", "reaches"),
+    [
+        ("https://app.example.test/saml/acs", True),
+        ("http://127.0.0.1:5000/saml/acs", True),
+        ("http://localhost:5000/saml/acs", True),
+        ("http://[::1]:5000/saml/acs", True),
+        ("http://app.example.test/saml/acs", False),
+        ("http://127.example.test/saml/acs", False),
+    ],
+)
+def test_plain_http_only_works_on_loopback(acs: str, reaches: bool) -> None:
+    assert binding.cookie_reaches_the_acs(acs) is reaches
