@@ -1,7 +1,8 @@
-"""``make demo``: run the example app against the bundled test IdPs on 127.0.0.1 (SQLite store).
+"""``make demo``: run the example app (127.0.0.1) against the bundled test IdPs (localhost; SQLite store).
 
 It first logs in over real HTTP as a browser would (SP-initiated through the generic test IdP, then the
-Entra-default IdP, which fedlib refuses with a 403 and the setting to change), prints what happened, then
+Entra-default IdP, which fedlib refuses with a 403 and the setting to change, then a Response posted from
+another browser than the one that started the login, refused as login CSRF), prints what happened, then
 serves until Ctrl-C so you can click through it yourself. ``--check`` exits after the self-check.
 """
 
@@ -34,9 +35,25 @@ def _open(opener: urllib.request.OpenerDirector, url: str, data: dict[str, str] 
         return exc.code, exc.read().decode()
 
 
-def browse_login(stack: Stack, idp_label: str, user: str) -> tuple[int, str]:
-    """Click through one SP-initiated login like a browser: app -> IdP login page -> pick user -> ACS."""
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+class _LoopbackIsSecure(http.cookiejar.DefaultCookiePolicy):
+    """Send ``Secure`` cookies to http loopback hosts, as browsers do (the login's binding cookie is Secure)."""
+
+    def return_ok_secure(self, cookie: http.cookiejar.Cookie, request: urllib.request.Request) -> bool:
+        host = urllib.parse.urlsplit(request.get_full_url()).hostname
+        return host in ("127.0.0.1", "localhost", "::1") or super().return_ok_secure(cookie, request)
+
+
+def _browser() -> urllib.request.OpenerDirector:
+    jar = http.cookiejar.CookieJar(policy=_LoopbackIsSecure())
+    return urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+
+
+def browse_login(
+    stack: Stack, idp_label: str, user: str, *, post_from_another_browser: bool = False
+) -> tuple[int, str]:
+    """Click through one SP-initiated login like a browser: app -> IdP login page -> pick user -> ACS.
+    ``post_from_another_browser``: the IdP's form is posted by a fresh browser instead (login CSRF)."""
+    opener = _browser()
     idp = stack.idps[idp_label]
     start = f"{stack.app_url}/saml/login?idp={urllib.parse.quote(idp.entity_id, safe='')}&next=/protected"
     status, page = _open(opener, start)  # follows the redirect to the IdP's login page
@@ -48,7 +65,8 @@ def browse_login(stack: Stack, idp_label: str, user: str) -> tuple[int, str]:
     if action is None:
         return status, form
     fields = {unescape(n): unescape(v) for n, v in re.findall(r'name="([^"]+)" value="([^"]*)"', form)}
-    return _open(opener, unescape(action.group(1)), fields)  # the ACS, then the redirect to /protected
+    poster = _browser() if post_from_another_browser else opener
+    return _open(poster, unescape(action.group(1)), fields)  # the ACS, then the redirect to /protected
 
 
 def self_check(stack: Stack) -> bool:
@@ -61,6 +79,12 @@ def self_check(stack: Stack) -> bool:
     code = re.search(r"<code id='error-code'>([^<]+)</code>", page)
     good = status == 403 and code is not None and code.group(1) == "assertion-only-signature"
     print(f"  {'ok  ' if good else 'FAIL'} Entra ID defaults -> {status} {code.group(1) if code else '?'}")
+    ok &= good
+    status, page = browse_login(stack, "Test IdP", "ada@example.org", post_from_another_browser=True)
+    code = re.search(r"<code id='error-code'>([^<]+)</code>", page)
+    good = status == 403 and code is not None and code.group(1) == "browser-mismatch"
+    shown = code.group(1) if code else "?"
+    print(f"  {'ok  ' if good else 'FAIL'} Response posted from another browser -> {status} {shown}")
     ok &= good
     return ok
 

@@ -1,4 +1,9 @@
-"""The demo stack: the example app and two test IdPs, each a real HTTP server on 127.0.0.1.
+"""The demo stack: the example app and two test IdPs, each a real HTTP server on the loopback interface.
+
+The app is addressed as ``http://127.0.0.1:<port>`` and the IdPs as ``http://localhost:<port>``: two
+different sites, so the IdP's POST to the ACS is a genuine cross-site request, as in production, and the
+login's browser-binding cookie must be ``SameSite=None; Secure`` to come along (browsers keep ``Secure``
+cookies on plain http only for loopback hosts such as these; a real deployment uses https).
 
 * "Test IdP": a well-configured generic IdP (Response signed, certificate in KeyInfo).
 * "Test IdP as Entra ID (defaults)": signs only the assertion, as Entra ID does out of the box, so the app
@@ -27,6 +32,7 @@ from fedlib.testing.idp import TestIdP
 from fedlib.testing.wsgi import TestIdPApp
 
 HOST = "127.0.0.1"
+IDP_HOST = "localhost"  # another site than HOST (site = scheme + registrable host; the port does not count)
 
 
 class _Deferred:
@@ -67,7 +73,8 @@ class Stack:
 
 
 def build_stack(workdir: Path, *, app_port: int = 0) -> Stack:
-    """Bind the three servers on 127.0.0.1 (free ports unless ``app_port``) and wire them; call ``start()``."""
+    """Bind the three servers on 127.0.0.1 (free ports unless ``app_port``) and wire them; call ``start()``.
+    The IdPs' URLs name them ``localhost``, so that they are another site than the app."""
     workdir.mkdir(parents=True, exist_ok=True)
     app_server, app_slot = _serve(app_port)
     app_url = f"http://{HOST}:{app_server.server_port}"
@@ -77,7 +84,7 @@ def build_stack(workdir: Path, *, app_port: int = 0) -> Stack:
     idps: dict[str, TestIdP] = {}
     for label, profile in (("Test IdP", None), ("Test IdP as Entra ID (defaults)", "entra")):
         server, slot = _serve()
-        base = f"http://{HOST}:{server.server_port}"
+        base = f"http://{IDP_HOST}:{server.server_port}"
         idp = TestIdP(f"{base}/saml", base_url=base, profile=profile)
         idp.register_sp(entity_id, acs_url)
         slot.app = TestIdPApp(idp)
@@ -94,4 +101,4 @@ def build_stack(workdir: Path, *, app_port: int = 0) -> Stack:
     return Stack(app_url=app_url, idps=idps, sp=sp, servers=servers)
 
 
-__all__ = ["HOST", "Stack", "build_stack"]
+__all__ = ["HOST", "IDP_HOST", "Stack", "build_stack"]

@@ -38,7 +38,14 @@ class SecurityPolicy:
     SHA-1 collisions are practical; turn this on only for an IdP you cannot upgrade, and only for it."""
 
     allow_unsolicited: bool = False
-    """Accept IdP-initiated (unsolicited) responses, i.e. responses with no request ID to match."""
+    """Accept IdP-initiated (unsolicited) responses, i.e. responses with no request ID to match.
+
+    Login CSRF risk: an SP-initiated login is bound to the browser that started it (a per-request cookie,
+    ``browser-mismatch`` otherwise), but an IdP-initiated Response answers no request, so there is nothing
+    to bind it to. With this on, an attacker can sign in at the IdP with their own account, take the
+    Response it posts, and make a victim's browser post it to the ACS: the victim is then signed in to
+    this application as the attacker (and may enter data into the attacker's account). Turn it on only
+    for an IdP whose portal launch users really need, and only for that IdP; prefer SP-initiated login."""
 
     allow_in_response_to_on_unsolicited: bool = False
     """Quirk: accept an unsolicited response that nevertheless carries InResponseTo (some IdPs, e.g.

@@ -14,7 +14,8 @@ Exception tree::
         ├── ProtocolRejected                   wrong-destination, wrong-issuer, status-not-success,
         │                                      wrong-assertion-count, missing-in-response-to,
         │                                      wrong-in-response-to, unsolicited-not-allowed,
-        │                                      unknown-request, missing-authn-statement
+        │                                      unknown-request, missing-authn-statement,
+        │                                      browser-mismatch
         ├── ConditionRejected                  wrong-audience, wrong-recipient, expired, not-yet-valid,
         │                                      invalid-subject-confirmation, unsupported-condition,
         │                                      invalid-time-window
@@ -65,6 +66,8 @@ class ErrorCode(StrEnum):
     MISSING_AUTHN_STATEMENT = "missing-authn-statement"
     UNSUPPORTED_CONDITION = "unsupported-condition"
     INVALID_TIME_WINDOW = "invalid-time-window"
+    # browser binding (issue #8 section 3)
+    BROWSER_MISMATCH = "browser-mismatch"
 
 
 class FedlibError(Exception):
@@ -154,6 +157,7 @@ class ProtocolRejected(ResponseRejected):
             ErrorCode.UNSOLICITED_NOT_ALLOWED,
             ErrorCode.UNKNOWN_REQUEST,
             ErrorCode.MISSING_AUTHN_STATEMENT,
+            ErrorCode.BROWSER_MISMATCH,
         }
     )
 

@@ -6,8 +6,12 @@ by itself:
 * **pending requests, server-side and once**: ``start_login`` records the AuthnRequest (its ID, the IdP,
   the tenant, the RelayState, an expiry) in the store; ``finish_login`` consumes it atomically before
   anything else, so a Response answers exactly one request, once, on any worker sharing the store. An
-  unknown, expired or already-used request is ``unknown-request``. No cookie is involved, so the ACS POST
-  works whatever the browser's SameSite rules.
+  unknown, expired or already-used request is ``unknown-request``.
+* **bound to the browser that started it** (login CSRF): ``start_login`` returns a per-request secret
+  (``LoginRequest.browser_binding``, and ``binding_cookie`` for the adapter to set) and stores only its
+  SHA-256; ``finish_login(form, browser_binding=...)`` takes the request's cookies (or the secret) and
+  refuses a Response whose request was started in another browser: ``browser-mismatch``
+  (see :mod:`fedlib.binding`). IdP-initiated Responses cannot be bound (no request): ``allow_unsolicited``.
 * **IdP selection without trusting the message**: the pending request names its IdP; for an unsolicited
   Response the untrusted Issuer only selects which IdP's keys to verify with (as KeyInfo only selects a
   certificate), and ``validate_response`` then proves it.
@@ -32,6 +36,7 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 
+from fedlib import binding as _binding
 from fedlib._xml.parse import decode_message, parse_xml
 from fedlib.clock import Clock, SystemClock, ensure_aware
 from fedlib.config import SecurityPolicy, SPConfig
@@ -53,13 +58,17 @@ _MAX_RELAY_STATE: Final = 80  # SAML Bindings §3.4.3 / §3.5.3: at most 80 byte
 @dataclass(frozen=True, slots=True)
 class LoginRequest:
     """What ``start_login`` produced: send the browser to ``url`` (HTTP-Redirect) or return ``form_html``
-    (HTTP-POST, an auto-submitting page that also works without JavaScript)."""
+    (HTTP-POST, an auto-submitting page that also works without JavaScript), and set ``binding_cookie``
+    in that same response: ``browser_binding`` is the secret that ``finish_login`` needs back from this
+    browser (a web adapter keeps it in that cookie; never send it to the IdP or log it)."""
 
     request_id: str
     idp_entity_id: str
     binding: str
     url: str | None = None
     form_html: str | None = None
+    browser_binding: str = ""
+    binding_cookie: _binding.BindingCookie | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +79,8 @@ class LoginResult:
     relay_state: str | None
     idp_entity_id: str
     solicited: bool
+    clear_cookie: _binding.BindingCookie | None = None
+    """For a solicited login: the spent binding cookie, to clear (``Max-Age=0``) in the ACS response."""
 
 
 def safe_relay_state(value: str | None, allowed_origins: Iterable[str] = ()) -> str | None:
@@ -184,6 +195,7 @@ class ServiceProvider:
         name_id_policy: NameIDPolicy | str | None = None,
         requested_authn_context: RequestedAuthnContext | str | None = None,
         binding: str = BINDING_HTTP_REDIRECT,
+        browser_binding: str | None = None,
         now: datetime | None = None,
     ) -> LoginRequest:
         """Build an AuthnRequest for ``idp``, remember it, and say how to send it.
@@ -191,8 +203,17 @@ class ServiceProvider:
         ``relay_state`` (where to go after login) is kept server-side with the request; it must be a
         relative path or an allowed origin (``ConfigurationError`` otherwise, since it is the app's own
         value). Only an opaque reference goes to the IdP.
+
+        ``browser_binding``: the browser secret to bind this request to (default: a fresh
+        ``secrets.token_urlsafe(32)``, which is what web adapters want); only its SHA-256 is stored. It is
+        returned in ``LoginRequest.browser_binding`` (and ``binding_cookie``) and must come back to
+        ``finish_login`` from the same browser.
         """
         now = ensure_aware(now) if now is not None else self.clock.now()
+        if browser_binding is None:
+            browser_binding = _binding.new_secret()
+        elif not _binding.is_valid_secret(browser_binding):
+            raise ConfigurationError("browser_binding must be 32 to 128 URL-safe characters (secrets.token_urlsafe)")
         target = self.idp(idp)
         if relay_state is not None and safe_relay_state(relay_state, self.relay_state_origins) is None:
             raise ConfigurationError("relay_state must be a relative path or an allowed origin")
@@ -211,27 +232,60 @@ class ServiceProvider:
             requested_authn_context=requested_authn_context,
         )
         pending = json.dumps(
-            {"idp": target.entity_id, "relay_state": relay_state, "acs_url": request.acs_url}, separators=(",", ":")
+            {
+                "idp": target.entity_id,
+                "relay_state": relay_state,
+                "acs_url": request.acs_url,
+                "browser": _binding.secret_hash(browser_binding),
+            },
+            separators=(",", ":"),
         )
         if not self.store.add(_request_key(request.id), expires_at=now + self.request_lifetime, now=now, value=pending):
             raise ConfigurationError("request ID collision: the id source is not random")  # pragma: no cover
         # The IdP echoes RelayState; send the request ID (opaque) rather than the app's URL.
         echoed = request.id
         signer = self.config.signer
+        cookie = _binding.binding_cookie(
+            request.acs_url, request.id, browser_binding, int(self.request_lifetime.total_seconds())
+        )
         if binding == BINDING_HTTP_REDIRECT:
             url = request.redirect_url(relay_state=echoed, signer=signer)
-            return LoginRequest(request.id, target.entity_id, binding, url=url)
+            return LoginRequest(
+                request.id, target.entity_id, binding, url=url, browser_binding=browser_binding, binding_cookie=cookie
+            )
         form = request.post_form(relay_state=echoed, signer=signer)
-        return LoginRequest(request.id, target.entity_id, binding, form_html=form)
+        return LoginRequest(
+            request.id,
+            target.entity_id,
+            binding,
+            form_html=form,
+            browser_binding=browser_binding,
+            binding_cookie=cookie,
+        )
 
     # ---- ACS ----------------------------------------------------------------------------------------
 
-    def finish_login(self, form: Mapping[str, str], *, now: datetime | None = None) -> LoginResult:
+    def finish_login(
+        self,
+        form: Mapping[str, str],
+        *,
+        browser_binding: str | Mapping[str, str] | None = None,
+        now: datetime | None = None,
+    ) -> LoginResult:
         """Validate the Response posted to the ACS (``form``: the POSTed fields) and consume its request.
+
+        ``browser_binding``: what the posting browser presents for the login it started, either the
+        request's cookies (a mapping; fedlib picks the binding cookie of the request being answered) or
+        the secret itself (``LoginRequest.browser_binding``, for callers that keep it by their own means,
+        e.g. in a server-side session). There is no opt-out: a caller that binds logins to the browser
+        in another way keeps the secret alongside its own binding and passes it back. Unsolicited
+        (IdP-initiated) Responses ignore it: they answer no request and cannot be bound.
 
         Raises:
             ResponseRejected: with a stable code; ``unknown-request`` when the Response answers no pending
-                request of this SP (unknown, expired, already used, or another tenant's).
+                request of this SP (unknown, expired, already used, or another tenant's);
+                ``browser-mismatch`` when the request was not started by this browser (login CSRF, or
+                the cookie was lost).
             StoreError: the store failed (nothing is accepted meanwhile).
         """
         now = ensure_aware(now) if now is not None else self.clock.now()
@@ -258,7 +312,24 @@ class ServiceProvider:
             authn = validate_parsed_response(
                 untrusted_root, sp=config, idp=idp.metadata, now=now, store=self.store, request_id=untrusted_irt
             )
-            return LoginResult(authn, pending.get("relay_state"), idp.entity_id, solicited=True)
+            # Browser binding (login CSRF), after validation so that an IdP misconfiguration is still named
+            # by its own code; either way the request is already consumed (and a valid Assertion recorded).
+            name = _binding.cookie_name(config.acs_url, untrusted_irt)
+            presented = browser_binding.get(name) if isinstance(browser_binding, Mapping) else browser_binding
+            if not _binding.matches(pending.get("browser"), presented):
+                raise reject(
+                    ErrorCode.BROWSER_MISMATCH,
+                    "this login was not started in this browser (or the browser dropped its sign-in cookie); "
+                    "start the login again in this browser",
+                    detail=f"InResponseTo {untrusted_irt[:100]!r}: {'no' if presented is None else 'a wrong'} binding",
+                )
+            return LoginResult(
+                authn,
+                pending.get("relay_state"),
+                idp.entity_id,
+                solicited=True,
+                clear_cookie=_binding.expired_cookie(name),
+            )
 
         idp = self.idps.get(untrusted_issuer or "")
         if idp is None:

@@ -1,51 +1,13 @@
 """Headless Chromium (Debian's chromium + chromium-driver, driven by Selenium) clicks through the example
-app and the test IdPs, all real HTTP servers on 127.0.0.1. Missing Chromium: skipped locally, failed in CI."""
+app (http://127.0.0.1) and the test IdPs (http://localhost: another site, so the ACS POST is cross-site), all
+real HTTP servers on the loopback interface. Fixtures in conftest.py; login CSRF in test_login_csrf.py."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from examples.flask_app.stack import Stack, build_stack
-from tests.conftest import require
+from examples.flask_app.stack import Stack
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = shutil.which("chromium")
-CHROMEDRIVER = shutil.which("chromedriver")
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    running = build_stack(tmp_path_factory.mktemp("demo"))
-    running.start()
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[object]:
-    require(CHROMIUM is not None, "Debian's chromium (apt-get install chromium)")
-    require(CHROMEDRIVER is not None, "Debian's chromedriver (apt-get install chromium-driver)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM or ""
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--no-first-run"):
-        options.add_argument(arg)
-    options.add_argument(f"--user-data-dir={tmp_path / 'profile'}")
-    # An explicit driver path: Selenium Manager never downloads a browser or driver.
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER or ""), options=options)
-    driver.set_page_load_timeout(20)
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def _wait_for(driver: object, css: str) -> object:

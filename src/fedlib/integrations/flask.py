@@ -23,8 +23,13 @@ Routes (under ``url_prefix``, default ``/saml``; with ``tenants`` under ``/saml/
 
 A rejected Response becomes a 403 page that shows the stable error code and fedlib's operator message
 (what to change at the IdP), never internals; the private detail goes to the log. A store outage is a 503.
-The pending request lives server-side (keyed by request ID), so the cross-site ACS POST works whatever the
-browser's SameSite rules. The ACS URL is the one in the SP configuration, never rebuilt from Host headers.
+The pending request lives server-side (keyed by request ID). Each login is bound to the browser that
+started it (login CSRF): ``/login`` sets one HttpOnly cookie per pending request
+(``__Host-fedlib-login-<hash>`` over https; ``Secure; SameSite=None`` so the cross-site ACS POST carries it;
+``Max-Age`` = the request lifetime), ``/acs`` passes the cookies to ``finish_login`` and clears the spent
+one; a Response posted from another browser is a 403 ``browser-mismatch`` (see :mod:`fedlib.binding`).
+The ACS URL is the one in the SP configuration, never rebuilt from Host headers; its scheme decides the
+cookie's name.
 """
 
 from __future__ import annotations
@@ -35,7 +40,9 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, current_app, redirect, request, session
+from werkzeug.wrappers import Response as BaseResponse
 
+from fedlib.binding import BindingCookie, cookie_reaches_the_acs, cookies_to_clear
 from fedlib.constants import BINDING_HTTP_POST
 from fedlib.errors import ConfigurationError, ResponseRejected, StoreError
 from fedlib.protocol.bindings import verify_redirect_signature
@@ -142,6 +149,20 @@ class FedLib:
             abort(404)
 
     @staticmethod
+    def _set_cookies(response: BaseResponse, cookies: list[BindingCookie]) -> BaseResponse:
+        for cookie in cookies:
+            response.set_cookie(
+                cookie.name,
+                cookie.value,
+                max_age=cookie.max_age,
+                path=cookie.path,
+                secure=cookie.secure,
+                httponly=cookie.http_only,
+                samesite=cookie.same_site,
+            )
+        return response
+
+    @staticmethod
     def _page(status: int, title: str, body: str) -> Response:
         return Response(
             _PAGE.format(title=html.escape(title), body=body),
@@ -162,21 +183,32 @@ class FedLib:
         try:
             if self.binding == BINDING_HTTP_POST:
                 login = sp.start_login(idp, relay_state=next_url, binding=BINDING_HTTP_POST)
-                return Response(login.form_html, mimetype="text/html", headers={"Cache-Control": "no-store"})
-            login = sp.start_login(idp, relay_state=next_url)
+            else:
+                login = sp.start_login(idp, relay_state=next_url)
         except ConfigurationError as exc:
             log.warning("fedlib: cannot start login: %s", exc)
             return self._page(400, "Sign-in is not available", f"<p>{html.escape(str(exc))}</p>")
         except StoreError as exc:
             log.error("fedlib: request store unavailable: %s (%s)", exc, exc.detail)
             return self._page(503, "Sign-in is temporarily unavailable", "<p>Please try again shortly.</p>")
+        if not cookie_reaches_the_acs(sp.config.acs_url):
+            log.warning("fedlib: the ACS URL is plain http: browsers drop the login's Secure cookie, use https")
+        # One cookie per pending login (several tabs at once); too many in this browser: clear them first.
+        cookies = cookies_to_clear(request.cookies.keys())
+        if login.binding_cookie is not None:
+            cookies.append(login.binding_cookie)
+        if login.form_html is not None:
+            page = Response(login.form_html, mimetype="text/html", headers={"Cache-Control": "no-store"})
+            return self._set_cookies(page, cookies)
         assert login.url is not None
-        return redirect(login.url, code=302)
+        response = redirect(login.url, code=302)
+        response.headers["Cache-Control"] = "no-store"
+        return self._set_cookies(response, cookies)
 
     def _acs(self, tenant: str | None = None) -> Any:
         sp = self._sp(tenant)
         try:
-            result = sp.finish_login(request.form.to_dict())
+            result = sp.finish_login(request.form.to_dict(), browser_binding=request.cookies.to_dict())
         except ResponseRejected as exc:
             log.warning("fedlib: SAML login refused: %s: %s (detail: %s)", exc.code, exc.message, exc.detail)
             body = (
@@ -188,10 +220,11 @@ class FedLib:
         except StoreError as exc:
             log.error("fedlib: request store unavailable: %s (%s)", exc, exc.detail)
             return self._page(503, "Sign-in is temporarily unavailable", "<p>Please try again shortly.</p>")
+        spent = [result.clear_cookie] if result.clear_cookie is not None else []
         response = self.login_hook(result)
-        if response is not None:
-            return response
-        return redirect(result.relay_state or "/", code=303)
+        if response is None:
+            response = redirect(result.relay_state or "/", code=303)
+        return self._set_cookies(current_app.make_response(response), spent)
 
     def _logout(self, tenant: str | None = None) -> Any:
         sp = self._sp(tenant)

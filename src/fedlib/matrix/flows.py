@@ -1,7 +1,8 @@
 """The real flows behind the support matrix: fedlib's ``ServiceProvider`` against a ``TestIdP``.
 
 SP-initiated: ``ServiceProvider.start_login`` (HTTP-Redirect) -> the IdP reads the AuthnRequest from the
-URL -> answers with a Response -> ``ServiceProvider.finish_login``. IdP-initiated: the IdP starts ->
+URL -> answers with a Response -> ``ServiceProvider.finish_login`` from the same (simulated) browser: the
+login's browser secret is passed back, as the Flask adapter's cookie does. IdP-initiated: the IdP starts ->
 ``finish_login``. The application's settings decide the SP's policy (IdP-initiated accepted or not).
 """
 
@@ -45,16 +46,18 @@ def run_flow(app: Application, protocol: Protocol, behaviour: IdPBehaviour) -> t
         parse_idp_metadata(idp.metadata_xml(), now=now),
         MemoryStore(),
     )
+    browser: str | None = None  # the browser secret of an SP-initiated login (unsolicited: nothing to bind)
     try:
         if protocol is Protocol.SAML2_SP_INITIATED:
             if not app.sp_initiated:
                 return "sp-initiated-not-used", "the application does not start logins", None
             login = sp.start_login(now=now)
             assert login.url is not None
+            browser = login.browser_binding
             form = idp.respond(idp.receive_redirect(login.url), now=now)
         else:
             form = idp.initiate(SP_ENTITY_ID, ACS_URL, now=now)
-        result = sp.finish_login(form.fields, now=now)
+        result = sp.finish_login(form.fields, browser_binding=browser, now=now)
     except IdPRefused as exc:
         return IDP_REFUSED, exc.message, exc.knob
     except ResponseRejected as exc:

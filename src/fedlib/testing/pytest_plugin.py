@@ -19,7 +19,12 @@ Fixtures:
 ``saml_login``
     ``saml_login(client, login_path="/saml/login", idp=None, user=None, **knobs)`` drives a whole
     SP-initiated login through a Flask / Werkzeug test client: GET the login path, follow the redirect to
-    the IdP, let the IdP answer, POST the form to the ACS; returns the ACS response.
+    the IdP, let the IdP answer, POST the form to the ACS; returns the ACS response. The client keeps the
+    login's browser-binding cookie between the two, as a browser does.
+
+Calling ``ServiceProvider.finish_login`` yourself after an SP-initiated ``start_login``: pass the browser
+back, ``finish_login(form.fields, browser_binding=login.browser_binding)`` (without it the login is refused
+as ``browser-mismatch``, as a Response posted from another browser would be; see fedlib.binding).
 
 Example (a 10-line test that an Entra ID default fails with the right code and workaround)::
 

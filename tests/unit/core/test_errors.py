@@ -47,6 +47,8 @@ ADDED_CODES = [
     "missing-authn-statement",
     "unsupported-condition",
     "invalid-time-window",
+    # browser binding (issue #8 section 3)
+    "browser-mismatch",
 ]
 
 

@@ -264,7 +264,8 @@ def test_the_imported_sp_logs_in_against_the_idp_python3_saml_described() -> Non
     assert login.url.startswith("https://idp.example.test/saml/sso?")
     request = idp.receive_redirect(login.url)
     assert request.signed  # authnRequestsSigned carried over
-    result = sp.finish_login(dict(idp.respond(request, now=NOW).fields), now=NOW)
+    form = dict(idp.respond(request, now=NOW).fields)
+    result = sp.finish_login(form, browser_binding=login.browser_binding, now=NOW)
     assert (result.authn.name_id, result.relay_state) == ("ada@example.org", "/dashboard")
     # wantMessagesSigned was false in python3-saml: an assertion-only signature is now refused
     login = sp.start_login(now=NOW)

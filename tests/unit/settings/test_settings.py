@@ -146,7 +146,8 @@ def test_service_provider_from_settings_logs_in(conf_dir: Path, idp: TestIdP) ->
         assert login.url is not None
         request = idp.receive_redirect(login.url)
         assert request.signed  # the key from the file signs AuthnRequests
-        result = sp.finish_login(dict(idp.respond(request, now=NOW).fields), now=NOW)
+        form = dict(idp.respond(request, now=NOW).fields)
+        result = sp.finish_login(form, browser_binding=login.browser_binding, now=NOW)
         assert (result.authn.name_id, result.relay_state) == ("ada@example.org", "/home")
         # the per-IdP policy applies: IdP-initiated login allowed for this IdP, RelayState filtered by origin
         form = dict(idp.initiate(SP_ID, ACS, relay_state="https://admin.example.com:8443/x", now=NOW).fields)
@@ -476,5 +477,5 @@ def test_rejected_response_still_reports_codes_through_settings(conf_dir: Path, 
     assert login.url is not None
     bad = idp.respond(idp.receive_redirect(login.url), now=NOW, signing="assertion")
     with pytest.raises(ResponseRejected) as info:
-        sp.finish_login(dict(bad.fields), now=NOW)
+        sp.finish_login(dict(bad.fields), browser_binding=login.browser_binding, now=NOW)
     assert info.value.code == ErrorCode.ASSERTION_ONLY_SIGNATURE

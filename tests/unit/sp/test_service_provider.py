@@ -30,34 +30,35 @@ def make_sp(idp: TestIdP, tenant: str = "a", store: MemoryStore | None = None, *
     )
 
 
-def sp_login(sp: ServiceProvider, idp: TestIdP, **kw: object) -> dict[str, str]:
+def sp_login(sp: ServiceProvider, idp: TestIdP, **kw: object) -> tuple[dict[str, str], str]:
+    """The IdP's answer to an SP-initiated login, and the browser secret of the browser that started it."""
     login = sp.start_login(now=NOW, **kw)  # type: ignore[arg-type]
     assert login.url is not None
-    return dict(idp.respond(idp.receive_redirect(login.url), now=NOW).fields)
+    return dict(idp.respond(idp.receive_redirect(login.url), now=NOW).fields), login.browser_binding
 
 
-def rejected(sp: ServiceProvider, form: dict[str, str], now: datetime = NOW) -> ErrorCode:
+def rejected(sp: ServiceProvider, form: dict[str, str], now: datetime = NOW, browser: str | None = None) -> ErrorCode:
     with pytest.raises(ResponseRejected) as info:
-        sp.finish_login(form, now=now)
+        sp.finish_login(form, browser_binding=browser, now=now)
     return info.value.code
 
 
 def test_sp_initiated_round_trip_keeps_relay_state_server_side() -> None:
     idp = TestIdP()
     sp = make_sp(idp)
-    form = sp_login(sp, idp, relay_state="/reports?x=1")
+    form, browser = sp_login(sp, idp, relay_state="/reports?x=1")
     assert form["RelayState"] != "/reports?x=1"  # only an opaque reference travels
     form["RelayState"] = "https://evil.example/"  # what comes back is ignored
-    result = sp.finish_login(form, now=NOW)
+    result = sp.finish_login(form, browser_binding=browser, now=NOW)
     assert (result.relay_state, result.solicited, result.authn.name_id) == ("/reports?x=1", True, "ada@example.org")
 
 
 def test_request_is_consumed_once() -> None:
     idp = TestIdP()
     sp = make_sp(idp)
-    form = sp_login(sp, idp)
-    sp.finish_login(form, now=NOW)
-    assert rejected(sp, form) == ErrorCode.UNKNOWN_REQUEST
+    form, browser = sp_login(sp, idp)
+    sp.finish_login(form, browser_binding=browser, now=NOW)
+    assert rejected(sp, form, browser=browser) == ErrorCode.UNKNOWN_REQUEST
 
 
 def test_second_response_to_the_same_request_is_refused() -> None:
@@ -67,15 +68,15 @@ def test_second_response_to_the_same_request_is_refused() -> None:
     assert login.url is not None
     request = idp.receive_redirect(login.url)
     first, second = idp.respond(request, now=NOW), idp.respond(request, now=NOW)
-    sp.finish_login(dict(first.fields), now=NOW)
-    assert rejected(sp, dict(second.fields)) == ErrorCode.UNKNOWN_REQUEST
+    sp.finish_login(dict(first.fields), browser_binding=login.browser_binding, now=NOW)
+    assert rejected(sp, dict(second.fields), browser=login.browser_binding) == ErrorCode.UNKNOWN_REQUEST
 
 
 def test_expired_request_is_unknown() -> None:
     idp = TestIdP()
     sp = make_sp(idp)
-    form = sp_login(sp, idp)
-    assert rejected(sp, form, now=NOW + timedelta(minutes=11)) == ErrorCode.UNKNOWN_REQUEST
+    form, browser = sp_login(sp, idp)
+    assert rejected(sp, form, now=NOW + timedelta(minutes=11), browser=browser) == ErrorCode.UNKNOWN_REQUEST
 
 
 def test_invented_in_response_to_is_unknown() -> None:
@@ -102,9 +103,9 @@ def test_a_rejected_response_still_uses_up_the_request() -> None:
     assert login.url is not None
     request = idp.receive_redirect(login.url)
     bad = idp.respond(request, now=NOW, signing="assertion")
-    assert rejected(sp, dict(bad.fields)) == ErrorCode.ASSERTION_ONLY_SIGNATURE
+    assert rejected(sp, dict(bad.fields), browser=login.browser_binding) == ErrorCode.ASSERTION_ONLY_SIGNATURE
     good = idp.respond(request, now=NOW)
-    assert rejected(sp, dict(good.fields)) == ErrorCode.UNKNOWN_REQUEST
+    assert rejected(sp, dict(good.fields), browser=login.browser_binding) == ErrorCode.UNKNOWN_REQUEST
 
 
 def test_tenants_sharing_a_store_and_an_idp_never_accept_each_others_responses() -> None:
@@ -112,11 +113,11 @@ def test_tenants_sharing_a_store_and_an_idp_never_accept_each_others_responses()
     shared = MemoryStore()
     a = make_sp(idp, "a", shared, allow_unsolicited=True)
     b = make_sp(idp, "b", shared, allow_unsolicited=True)
-    form_for_a = sp_login(a, idp)
-    assert rejected(b, form_for_a) == ErrorCode.UNKNOWN_REQUEST  # b never sent that request
+    form_for_a, browser = sp_login(a, idp)
+    assert rejected(b, form_for_a, browser=browser) == ErrorCode.UNKNOWN_REQUEST  # b never sent that request
     unsolicited_for_a = dict(idp.initiate(a.config.entity_id, a.config.acs_url, now=NOW).fields)
     assert rejected(b, unsolicited_for_a) in (ErrorCode.WRONG_DESTINATION, ErrorCode.WRONG_AUDIENCE)
-    assert a.finish_login(form_for_a, now=NOW).authn.name_id == "ada@example.org"
+    assert a.finish_login(form_for_a, browser_binding=browser, now=NOW).authn.name_id == "ada@example.org"
 
 
 def test_unsolicited_relay_state_is_filtered() -> None:

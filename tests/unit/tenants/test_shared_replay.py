@@ -96,7 +96,7 @@ def test_tenants_with_one_sp_identity_accept_an_assertion_once(idp: TestIdP, met
     assert login.url is not None
     answer = dict(idp.respond(idp.receive_redirect(login.url), now=NOW).fields)
     assert code_of(second, answer, NOW) == ErrorCode.UNKNOWN_REQUEST
-    assert first.finish_login(answer, now=NOW).solicited
+    assert first.finish_login(answer, now=NOW, browser_binding=login.browser_binding).solicited
 
 
 def test_same_entity_id_with_other_acs_urls_shares_replay_entries(idp: TestIdP, metadata: IdPMetadata) -> None:

@@ -57,19 +57,20 @@ def settings(tmp_path: Path, idp: TestIdP) -> Settings:
     return load_settings_toml(tmp_path / "fedlib.toml", now=NOW)
 
 
-def sp_initiated(sp: ServiceProvider, idp: TestIdP) -> dict[str, str]:
+def sp_initiated(sp: ServiceProvider, idp: TestIdP) -> tuple[dict[str, str], str]:
+    """The IdP's answer and the browser secret of the browser that started the login."""
     login = sp.start_login(now=NOW)
     assert login.url is not None
-    return dict(idp.respond(idp.receive_redirect(login.url), now=NOW).fields)
+    return dict(idp.respond(idp.receive_redirect(login.url), now=NOW).fields), login.browser_binding
 
 
 def idp_initiated(sp: ServiceProvider, idp: TestIdP) -> dict[str, str]:
     return dict(idp.initiate(sp.config.entity_id, sp.config.acs_url, now=NOW).fields)
 
 
-def refused(sp: ServiceProvider, form: dict[str, str]) -> ErrorCode:
+def refused(sp: ServiceProvider, form: dict[str, str], browser: str | None = None) -> ErrorCode:
     with pytest.raises(ResponseRejected) as info:
-        sp.finish_login(form, now=NOW)
+        sp.finish_login(form, browser_binding=browser, now=NOW)
     return info.value.code
 
 
@@ -95,12 +96,12 @@ def test_sp_initiated_response_for_one_tenant_is_refused_by_another(settings: Se
     registry = TenantRegistry.from_settings(settings)
     try:
         acme, globex = registry["acme"], registry["globex"]
-        form = sp_initiated(acme, idp)
+        form, browser = sp_initiated(acme, idp)
         # globex never sent that request: its namespace of the shared store has no such entry
-        assert refused(globex, form) == ErrorCode.UNKNOWN_REQUEST
+        assert refused(globex, form, browser) == ErrorCode.UNKNOWN_REQUEST
         # and trying it at globex did not burn acme's request
-        assert acme.finish_login(form, now=NOW).authn.name_id == "ada@example.org"
-        assert refused(acme, form) == ErrorCode.UNKNOWN_REQUEST  # once only
+        assert acme.finish_login(form, browser_binding=browser, now=NOW).authn.name_id == "ada@example.org"
+        assert refused(acme, form, browser) == ErrorCode.UNKNOWN_REQUEST  # once only
     finally:
         registry.close()
 
@@ -118,7 +119,7 @@ def test_sp_initiated_response_with_the_acs_rewritten_is_still_refused(settings:
             sp_entity_id=globex.config.entity_id, acs_url=globex.config.acs_url, in_response_to=request.id, now=NOW
         )
         form = {"SAMLResponse": base64.b64encode(xml).decode()}
-        assert refused(globex, form) == ErrorCode.UNKNOWN_REQUEST
+        assert refused(globex, form, login.browser_binding) == ErrorCode.UNKNOWN_REQUEST
     finally:
         registry.close()
 
@@ -142,15 +143,15 @@ def test_isolation_holds_across_separately_opened_stores_on_one_database(setting
     acme, globex = settings.service_provider("acme"), settings.service_provider("globex")
     try:
         assert acme.store.inner is not globex.store.inner  # type: ignore[attr-defined]
-        form = sp_initiated(acme, idp)
-        assert refused(globex, form) == ErrorCode.UNKNOWN_REQUEST
+        form, browser = sp_initiated(acme, idp)
+        assert refused(globex, form, browser) == ErrorCode.UNKNOWN_REQUEST
         # a second acme worker on the same database can answer it (the request is in the shared store) ...
         acme_worker_2 = settings.service_provider("acme")
         try:
-            assert acme_worker_2.finish_login(form, now=NOW).solicited
+            assert acme_worker_2.finish_login(form, browser_binding=browser, now=NOW).solicited
         finally:
             acme_worker_2.store.inner.close()  # type: ignore[attr-defined]
-        assert refused(acme, form) == ErrorCode.UNKNOWN_REQUEST  # ... once
+        assert refused(acme, form, browser) == ErrorCode.UNKNOWN_REQUEST  # ... once
         unsolicited = idp_initiated(globex, idp)
         assert refused(acme, unsolicited) in (ErrorCode.WRONG_DESTINATION, ErrorCode.WRONG_AUDIENCE)
         assert not globex.finish_login(unsolicited, now=NOW).solicited
@@ -165,7 +166,7 @@ def test_from_settings_with_an_explicit_store(settings: Settings, idp: TestIdP) 
     acme, globex = registry["acme"], registry["globex"]
     assert acme.store.inner is store
     assert globex.store.inner is store
-    assert refused(globex, sp_initiated(acme, idp)) == ErrorCode.UNKNOWN_REQUEST
+    assert refused(globex, *sp_initiated(acme, idp)) == ErrorCode.UNKNOWN_REQUEST
     registry.close()  # not its store: left open
     assert store.add("k", expires_at=NOW.replace(year=2027), now=NOW)
 
@@ -258,7 +259,7 @@ def test_loader_tenants_sharing_a_store_are_isolated(idp: TestIdP) -> None:
     shared = MemoryStore()
     registry = TenantRegistry(Loader(idp, shared))
     acme, globex = registry.get("acme"), registry.get("globex")
-    assert refused(globex, sp_initiated(acme, idp)) == ErrorCode.UNKNOWN_REQUEST
+    assert refused(globex, *sp_initiated(acme, idp)) == ErrorCode.UNKNOWN_REQUEST
     assert refused(acme, idp_initiated(globex, idp)) in (ErrorCode.WRONG_DESTINATION, ErrorCode.WRONG_AUDIENCE)
 
 

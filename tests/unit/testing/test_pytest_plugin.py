@@ -28,12 +28,19 @@ from fedlib import ResponseRejected
 def test_login_round_trip(saml_idp, saml_sp):
     login = saml_sp.start_login(relay_state="/after")
     form = saml_idp.respond(saml_idp.receive_redirect(login.url), "grace@example.org")
-    result = saml_sp.finish_login(form.fields)
+    result = saml_sp.finish_login(form.fields, browser_binding=login.browser_binding)
     assert result.authn.name_id == "grace@example.org"
     assert result.relay_state == "/after"
     with pytest.raises(ResponseRejected) as again:
-        saml_sp.finish_login(form.fields)
+        saml_sp.finish_login(form.fields, browser_binding=login.browser_binding)
     assert again.value.code == "unknown-request"
+
+def test_another_browser_cannot_finish_the_login(saml_idp, saml_sp):
+    login = saml_sp.start_login()
+    form = saml_idp.respond(saml_idp.receive_redirect(login.url))
+    with pytest.raises(ResponseRejected) as refused:
+        saml_sp.finish_login(form.fields)
+    assert refused.value.code == "browser-mismatch"
 
 def test_saml_response_is_unsolicited_by_default(saml_sp, saml_response):
     with pytest.raises(ResponseRejected) as refused:
@@ -60,12 +67,17 @@ def make_app(sp):
 
     @app.get("/saml/login")
     def login():
-        return flask.redirect(sp.start_login(relay_state="/home").url)
+        started = sp.start_login(relay_state="/home")
+        response = flask.redirect(started.url)
+        cookie = started.binding_cookie
+        response.set_cookie(cookie.name, cookie.value, max_age=cookie.max_age, path=cookie.path,
+                            secure=cookie.secure, httponly=cookie.http_only, samesite=cookie.same_site)
+        return response
 
     @app.post("/saml/acs")
     def acs():
         try:
-            result = sp.finish_login(flask.request.form)
+            result = sp.finish_login(flask.request.form, browser_binding=flask.request.cookies)
         except ResponseRejected as exc:
             return exc.code, 403
         return f"{result.authn.name_id} -> {result.relay_state}"

@@ -55,7 +55,7 @@ def test_sp_initiated_login_through_the_pages() -> None:
     posted = client.post("/sso/login", data={"token": token.group(1), "user": "grace@example.org"})
     form = posted.get_data(as_text=True)
     assert f'action="{ACS}"' in form
-    result = sp.finish_login(_fields(form))
+    result = sp.finish_login(_fields(form), browser_binding=login.browser_binding)
     assert result.authn.name_id == "grace@example.org"
     assert result.relay_state == "/dashboard"
     again = client.post("/sso/login", data={"token": token.group(1), "user": "grace@example.org"})
