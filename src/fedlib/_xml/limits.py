@@ -26,6 +26,7 @@ This module imports nothing from fedlib but the errors module.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields
 from typing import Final
 
@@ -43,6 +44,7 @@ _COUNT_ID_ATTRIBUTES: Final = etree.XPath("count(//@ID | //@Id | //@id | //@xml:
 # Encodings in which every ASCII character is the single byte of the same value, so that counting
 # b"xmlns" in the raw input bounds the namespace declarations (the fast path below).
 _ASCII_COMPATIBLE: Final = frozenset({"utf-8", "utf8", "us-ascii", "ascii", "iso-8859-1", "latin-1", "latin1"})
+_ASCII_START: Final = re.compile(rb"(?:\xef\xbb\xbf)?[ \t\r\n]*<[^\x00]")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -128,9 +130,8 @@ def check_structure(root: etree._Element, untrusted_xml: bytes, limits: XMLLimit
     Raises:
         XMLRejected: ``message-too-complex``.
     """
-    encoding = (root.getroottree().docinfo.encoding or "").lower()
     ns_bound = min(limits.max_namespace_declarations_per_element, limits.max_namespace_declarations_in_scope)
-    if encoding not in _ASCII_COMPATIBLE or untrusted_xml.count(b"xmlns") > ns_bound:
+    if not _ascii_compatible(root, untrusted_xml) or untrusted_xml.count(b"xmlns") > ns_bound:
         _check_namespaces(root, limits)
 
     total_attributes = 0
@@ -139,7 +140,7 @@ def check_structure(root: etree._Element, untrusted_xml: bytes, limits: XMLLimit
     for elements, element in enumerate(root.iter(), 1):
         if elements > max_elements:
             raise _too_complex("elements", elements, max_elements, "max_elements")
-        attributes = len(element.attrib)
+        attributes = len(element.keys())  # keys(): cheaper than an _Attrib proxy, same count
         total_attributes += attributes
         if attributes > max_attrs:
             raise _too_complex("attributes on one element", attributes, max_attrs, "max_attributes_per_element")
@@ -166,6 +167,14 @@ def check_structure(root: etree._Element, untrusted_xml: bytes, limits: XMLLimit
                 raise _too_complex(
                     "prefixes in an InclusiveNamespaces PrefixList", prefixes, limits.max_prefix_list, "max_prefix_list"
                 )
+
+
+def _ascii_compatible(root: etree._Element, untrusted_xml: bytes) -> bool:
+    """Whether ``b"xmlns"`` in the raw bytes is every declaration: the declared encoding is
+    ASCII-compatible AND the bytes really start with an ASCII '<' (libxml2 also detects UTF-16/32 by
+    BOM or zero bytes, and EBCDIC, whatever the docinfo then says)."""
+    encoding = (root.getroottree().docinfo.encoding or "").lower()
+    return encoding in _ASCII_COMPATIBLE and _ASCII_START.match(untrusted_xml) is not None
 
 
 def _check_namespaces(root: etree._Element, limits: XMLLimits) -> None:
