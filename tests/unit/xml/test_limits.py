@@ -134,3 +134,15 @@ def test_metadata_limits_are_looser_but_bounded() -> None:
 def test_limits_must_be_positive_ints(bad: object) -> None:
     with pytest.raises(ValueError, match="positive int"):
         XMLLimits(max_elements=bad)  # type: ignore[arg-type]
+
+
+def test_exact_namespace_walk_when_the_per_element_cap_is_the_tighter_one() -> None:
+    # The cheap walk bounds per-element counts by in-scope counts; with unequal caps it defers to the
+    # exact walk, which must accept what is within both caps and name the cap that is exceeded.
+    limits = XMLLimits(max_namespace_declarations_per_element=4, max_namespace_declarations_in_scope=64)
+    deep = "".join(f"<x{decls(3, f'l{i}_')}>" for i in range(10)) + "</x>" * 10
+    parse_xml(deep.encode(), limits=limits)  # 3 per element, 30 in scope
+    with pytest.raises(XMLRejected, match="max_namespace_declarations_per_element"):
+        parse_xml(f"<r{decls(5)}/>".encode(), limits=limits)
+    with pytest.raises(XMLRejected, match="max_namespace_declarations_in_scope"):
+        parse_xml(("".join(f"<x{decls(3, f'l{i}_')}>" for i in range(22)) + "</x>" * 22).encode(), limits=limits)
