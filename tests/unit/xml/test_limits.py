@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fedlib._xml.ids import IdIndex
 from fedlib._xml.limits import DEFAULT_XML_LIMITS, METADATA_XML_LIMITS, XMLLimits
 from fedlib._xml.parse import parse_xml
 from fedlib.errors import ErrorCode, XMLRejected
@@ -36,7 +37,6 @@ BUILDERS: dict[str, Callable[[int], str]] = {
     "max_namespace_declarations_per_element": lambda n: f"<r{decls(n)}/>",
     "max_namespace_declarations_in_scope": lambda n: f"<r>{nested(n)}</r>",
     "max_namespace_declarations": lambda n: "<r>" + f"<x{decls(1)}/>" * n + "</r>",
-    "max_id_attributes": lambda n: "<r>" + "".join(f'<x ID="i{i}" a="1" b="2"/>' for i in range(n)) + "</r>",
     "max_signatures": lambda n: f'<r xmlns:ds="{DS}">' + "<ds:Signature/>" * n + "</r>",
     "max_references": lambda n: f'<r xmlns:ds="{DS}">' + "<ds:Reference/>" * n + "</r>",
     "max_prefix_list": lambda n: (
@@ -46,7 +46,22 @@ BUILDERS: dict[str, Callable[[int], str]] = {
 
 
 def test_every_limit_has_a_boundary_test() -> None:
-    assert set(BUILDERS) == set(XMLLimits.__dataclass_fields__)
+    assert set(BUILDERS) | {"max_id_attributes"} == set(XMLLimits.__dataclass_fields__)
+
+
+def test_id_limit_is_enforced_by_the_id_index() -> None:
+    # Counted in the XPath pass that builds the index (the pipeline passes the cap, before any c14n).
+    limit = DEFAULT_XML_LIMITS.max_id_attributes
+
+    ids = "".join(f'<x ID="i{i}"/>' if i % 2 else f'<y xml:id="j{i}"/>' for i in range(limit))
+    root = parse_xml(f"<r>{ids}</r>".encode())
+    assert len(IdIndex.build(root, max_ids=limit).holders) == limit
+    root = parse_xml(f'<r>{ids}<z id="k"/></r>'.encode())
+    assert len(IdIndex.build(root).holders) == limit + 1  # no cap unless asked (metadata)
+    with pytest.raises(XMLRejected) as info:
+        IdIndex.build(root, max_ids=limit)
+    assert info.value.code == ErrorCode.MESSAGE_TOO_COMPLEX
+    assert "XMLLimits.max_id_attributes" in info.value.message
 
 
 @pytest.mark.parametrize("field", sorted(BUILDERS))
