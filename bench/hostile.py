@@ -260,6 +260,14 @@ def post_cases() -> list[Case]:
     )
     cert_start = exc.index(b"<ds:X509Certificate>") + len(b"<ds:X509Certificate>")
     cert_end = exc.index(b"</ds:X509Certificate>")
+    certificate = exc[cert_start - len(b"<ds:X509Certificate>") : cert_end + len(b"</ds:X509Certificate>")]
+    cases.append(
+        (
+            "many X509Certificates in KeyInfo (unsigned part)",
+            "post",
+            _fit(lambda n: exc.replace(certificate, certificate * n, 1)),
+        )
+    )
     cases.append(
         ("long X509Certificate base64", "post", _fit(lambda n: exc[:cert_start] + b"QUFB" * n + exc[cert_end:]))
     )
