@@ -8,7 +8,7 @@ element behind a genuine SignedInfo ~0.7 s. The limits below cap exactly the qua
 with, so every input up to the size limit is decided in a few milliseconds (``bench/hostile.py`` shows
 the worst case), whatever algorithm it names.
 
-How the defaults were chosen: real IdP output measured with ``/tmp`` scripts over the interop corpus
+How the defaults were chosen: real IdP output measured over the interop corpus
 (/work/shared/interop/peers: ADFS, Entra, Google, Okta, OneLogin, PingFederate, Shibboleth,
 SimpleSAMLphp, Keycloak, Salesforce, ... 70+ real responses) and over ``fedlib.testing`` vendor profiles
 with 100 attributes of 3 values: at most 455 elements, depth 9, 6 attributes on one element, 6 namespace
@@ -16,11 +16,13 @@ declarations on one element, 6 in scope (counted as below), 22 declarations per 
 attributes, 3 signatures, 3 References and 5 PrefixList entries. Okta-style IdPs re-declare
 ``xmlns:xs``/``xmlns:xsi`` on every AttributeValue, so the per-document total is allowed to be large;
 what is quadratic (in scope, per element) is capped tightly. Every default leaves >= 4x headroom over
-the largest value seen (and over the ~6,000 elements a legitimate 256 KiB response can hold).
+the largest value seen (20,000 elements is also ~3x the ~6,000 short AttributeValues that fit in a
+256 KiB response).
 
 Exceeding a limit rejects with ``message-too-complex`` (an ``XMLRejected``): the message names the
 limit and its value, so an operator can tell "too complex" from "not XML" (``malformed-xml``).
 
+The ID cap is enforced by ``fedlib._xml.ids.IdIndex.build`` in the XPath pass that indexes the IDs.
 This module imports nothing from fedlib but the errors module.
 """
 
