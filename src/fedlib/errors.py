@@ -6,7 +6,7 @@ Exception tree::
     ├── ConfigurationError (also ValueError)   bad SP config or IdP metadata; CLI exit 2
     ├── StoreError                             the replay/request store failed: an outage, not an attack
     └── ResponseRejected                       the message was refused; CLI exit 1
-        ├── XMLRejected                        malformed-xml, forbidden-dtd
+        ├── XMLRejected                        malformed-xml, forbidden-dtd, message-too-complex
         ├── SignatureRejected                  unsigned-message, assertion-only-signature, invalid-signature,
         │                                      missing-certificate, untrusted-certificate, weak-algorithm,
         │                                      forbidden-transform, signature-wrapping
@@ -68,6 +68,8 @@ class ErrorCode(StrEnum):
     INVALID_TIME_WINDOW = "invalid-time-window"
     # browser binding (issue #8 section 3)
     BROWSER_MISMATCH = "browser-mismatch"
+    # structural XML limits (issue #8 section 1)
+    MESSAGE_TOO_COMPLEX = "message-too-complex"
 
 
 class FedlibError(Exception):
@@ -115,9 +117,9 @@ class ResponseRejected(FedlibError):
 
 
 class XMLRejected(ResponseRejected):
-    """The bytes are not acceptable XML (too large, not well-formed, DTD present)."""
+    """The bytes are not acceptable XML (too large, not well-formed, DTD present, over a structural limit)."""
 
-    family_codes = frozenset({ErrorCode.MALFORMED_XML, ErrorCode.FORBIDDEN_DTD})
+    family_codes = frozenset({ErrorCode.MALFORMED_XML, ErrorCode.FORBIDDEN_DTD, ErrorCode.MESSAGE_TOO_COMPLEX})
 
 
 class SignatureRejected(ResponseRejected):

@@ -48,21 +48,44 @@ def _minted_with(w: World, name_id: str = SIGNED_NAME, **kwargs: object) -> byte
     [
         b"<!---->",
         b"<!-- a comment -->",
-        b"<?pi?>",
-        b"<?evil data?>",
         b"<![CDATA[]]>",
-        b"<!----><?x?><!---->",
     ],
 )
 def test_splitting_a_signed_name_id_reads_the_whole_text(w: World, splitter: bytes) -> None:
     # The IdP signed "admin@x.evil.com"; the attacker inserts a splitter after "admin@x" (Duo 2018).
-    # Comments, PIs and empty CDATA are gone after fedlib's parse, so the canonical form and the
-    # digest are unchanged: the signature verifies and the NameID is the full signed value.
+    # Comments and empty CDATA are gone after fedlib's parse and out of c14n without comments, so the
+    # canonical form and the digest are unchanged: the signature verifies and the NameID is the full
+    # signed value.
     xml = _minted_with(w)
     tampered = xml.replace(b"admin@x", b"admin@x" + splitter, 1)
     assert tampered != xml
     result = w.check(tampered)
     assert result.name_id == SIGNED_NAME
+
+
+@pytest.mark.parametrize("splitter", [b"<?pi?>", b"<?evil data?>", b"<!----><?x?><!---->"])
+@pytest.mark.parametrize("where", [b"admin@x", b"https://idp.example.org/saml"])
+def test_processing_instruction_inserted_into_signed_content_is_refused(
+    w: World, splitter: bytes, where: bytes
+) -> None:
+    # c14n keeps PIs, so the standard digest of the tampered bytes differs and xmlsec1 / signxml reject
+    # them; fedlib used to drop PIs at parse time and accept (issue #8, section 2). Now refused at parse.
+    xml = _minted_with(w)
+    tampered = xml.replace(where, where + splitter, 1)
+    assert tampered != xml
+    err = rejection(w, tampered)
+    assert err.code == ErrorCode.MALFORMED_XML
+    assert "processing instruction" in err.message
+
+
+def test_processing_instructions_outside_the_document_element_leave_the_signed_response_alone(w: World) -> None:
+    # Prolog / epilog PIs are outside every element: c14n of the signed Response (URI="#ID") never
+    # includes them, so they are harmless and a genuine response carrying them is still accepted.
+    xml = _minted_with(w)
+    assert xml.startswith(b"<samlp:Response") or xml.startswith(b"<?xml")
+    body = xml.split(b"?>", 1)[1] if xml.startswith(b"<?xml") else xml
+    tampered = b'<?xml version="1.0" encoding="UTF-8"?>\n<?prolog pi?>' + body + b"<?epilog pi?>"
+    assert w.check(tampered).name_id == SIGNED_NAME
 
 
 def test_comment_split_of_attribute_value_and_issuer(w: World) -> None:
@@ -96,8 +119,8 @@ def test_text_outside_the_comment_is_still_signed(w: World) -> None:
 
 
 def test_signed_processing_instruction_is_not_trusted(w: World) -> None:
-    # An IdP that signs a document containing a PI: exclusive c14n includes PIs, fedlib drops them at
-    # parse time, so the digest no longer matches (documented safe-side rejection).
+    # An IdP that signs a document containing a PI (its c14n includes the PI, so the signature is
+    # genuine): fedlib refuses PIs inside the document element whatever the signature says.
     root = parse(w.mint(name_id=SIGNED_NAME))
     name_id = one(assertion_of(root), "saml:Subject/saml:NameID")
     name_id.text = "admin@x"
@@ -105,7 +128,7 @@ def test_signed_processing_instruction_is_not_trusted(w: World) -> None:
     pi.tail = ".evil.com"
     name_id.append(pi)
     resign(root, w.key)
-    assert rejection(w, to_bytes(root)).code == ErrorCode.INVALID_SIGNATURE
+    assert rejection(w, to_bytes(root)).code == ErrorCode.MALFORMED_XML
 
 
 def test_child_element_splitting_name_id_reads_all_text(w: World) -> None:

@@ -66,7 +66,7 @@ VALID, INVALID, REFUSED = Verdict.VALID, Verdict.INVALID, Verdict.REFUSED
 
 #: True until the wt-dos branch (issue #8 §2: PIs inside the document element refused) is merged into this one.
 #: Then set it to False: the PI vectors lose their xfail markers and fedlib must refuse them with malformed-xml.
-PI_FIX_PENDING = True
+PI_FIX_PENDING = False
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,11 @@ WS-Security use, ``xml:id``), so no second element can claim the referenced ID u
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from lxml import etree
+
+from fedlib._xml.limits import too_complex
 
 _ID_ATTRS: Final = etree.XPath("//@ID | //@Id | //@id | //@xml:id")
 
@@ -24,11 +26,18 @@ class IdIndex:
     holders: dict[str, list[etree._Element]]
 
     @classmethod
-    def build(cls, root: etree._Element) -> IdIndex:
-        """Index ``root``'s whole document in one XPath pass."""
+    def build(cls, root: etree._Element, *, max_ids: int | None = None) -> IdIndex:
+        """Index ``root``'s whole document in one XPath pass.
+
+        ``max_ids``: refuse (``message-too-complex``, ``XMLLimits.max_id_attributes``) a document with
+        more ID-like attributes, before indexing them; None for no cap (signed IdP metadata).
+        """
+        attrs: Any = _ID_ATTRS(root)
+        if max_ids is not None and len(attrs) > max_ids:
+            raise too_complex("ID attributes", len(attrs), max_ids, "max_id_attributes")
         holders: dict[str, list[etree._Element]] = {}
-        for attr in _ID_ATTRS(root):  # type: ignore[union-attr]
-            parent = attr.getparent()  # type: ignore[union-attr]
+        for attr in attrs:
+            parent = attr.getparent()
             if parent is not None:
                 holders.setdefault(str(attr), []).append(parent)
         return cls(holders=holders)

@@ -7,12 +7,21 @@ Invariants (tests in tests/unit/xml/ and tests/adversarial/test_parsing.py):
   a DOCTYPE that sits past the early 4 KiB scan (the adversarial suite's file tripwires catch its removal).
 - Any DOCTYPE (internal subset or external identifier) rejects the document with ``forbidden-dtd``;
   SAML forbids DTDs in protocol messages (SAML core §1.3, Bindings §3.5.5.2 / §3.4.4).
-- Comments and processing instructions are dropped while parsing, so adjacent text is merged and no
-  semantic value (NameID, Issuer, attribute value) can be split by a comment (the ``a<!---->b`` class of
-  attacks gives ``ab``). Exclusive c14n without comments is unaffected by comment removal; a signed PI
-  would no longer digest, which rejects (safe side).
+- Comments are dropped while parsing, so adjacent text is merged and no semantic value (NameID, Issuer,
+  attribute value) can be split by a comment (the ``a<!---->b`` class of attacks gives ``ab``). C14N
+  without comments leaves comments out too, so what is digested is still what was received.
+- Processing instructions are NOT dropped: canonicalisation (with or without comments) keeps PIs, so
+  dropping them would digest something other than what was received (a PI inserted into a signed NameID
+  used to verify here while xmlsec1 and signxml refuse it). A PI inside the document element rejects the
+  message (``malformed-xml``): SAML has no use for one, and it could split a value like a comment. PIs
+  before or after the document element (prolog/epilog) are kept in the document but are outside every
+  element, so canonicalising an element never includes them (tests/unit/xml pins that); a whole-document
+  reference (``URI=""``) over such a document is refused in ``xmldsig.verify``.
 - Sizes are capped before parsing: the base64 form value and the decoded XML (``malformed-xml``).
   libxml2's own limits without XML_PARSE_HUGE bound nesting depth (256) and text node size.
+- Structure is capped right after parsing, before anything reads the tree (``message-too-complex``,
+  ``fedlib._xml.limits``): elements, attributes and namespace declarations per element, declarations in
+  scope and per document, signatures, References and PrefixList length. c14n cost grows with these.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ from typing import Any, Final
 
 from lxml import etree
 
+from fedlib._xml.limits import DEFAULT_XML_LIMITS, XMLLimits, check_structure
 from fedlib.errors import ErrorCode, XMLRejected, reject
 
 DEFAULT_MAX_XML_BYTES: Final = 256 * 1024
@@ -58,7 +68,7 @@ def _parser() -> etree.XMLParser:
             attribute_defaults=False,
             huge_tree=False,
             remove_comments=True,
-            remove_pis=True,
+            remove_pis=False,  # refused inside the document element instead (module docstring)
             remove_blank_text=False,
             strip_cdata=True,
             collect_ids=False,
@@ -74,12 +84,21 @@ def _malformed(message: str, detail: str | None = None) -> XMLRejected:
     return err
 
 
-def parse_xml(untrusted_xml: bytes, *, max_bytes: int = DEFAULT_MAX_XML_BYTES) -> etree._Element:
+def parse_xml(
+    untrusted_xml: bytes,
+    *,
+    max_bytes: int = DEFAULT_MAX_XML_BYTES,
+    limits: XMLLimits = DEFAULT_XML_LIMITS,
+) -> etree._Element:
     """Parse untrusted XML bytes and return the document element.
 
+    ``limits`` caps the structure (``fedlib._xml.limits``); the default suits SAML protocol messages,
+    IdP metadata passes ``METADATA_XML_LIMITS``.
+
     Raises:
-        XMLRejected: ``malformed-xml`` (too large, not well-formed, not one document element) or
-            ``forbidden-dtd`` (any DOCTYPE).
+        XMLRejected: ``malformed-xml`` (too large, not well-formed, not one document element, a
+            processing instruction inside the document element), ``forbidden-dtd`` (any DOCTYPE) or
+            ``message-too-complex`` (over one of ``limits``).
     """
     if len(untrusted_xml) > max_bytes:
         raise _malformed(
@@ -111,6 +130,12 @@ def parse_xml(untrusted_xml: bytes, *, max_bytes: int = DEFAULT_MAX_XML_BYTES) -
     docinfo: Any = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         raise reject(ErrorCode.FORBIDDEN_DTD, "the XML message contains a DOCTYPE; SAML messages must not")
+    if next(root.iter(etree.PI), None) is not None:
+        raise _malformed(
+            "the XML message contains a processing instruction inside its document element; SAML messages "
+            "have none, and canonicalization would sign it"
+        )
+    check_structure(root, untrusted_xml, limits)
     return root
 
 
@@ -215,9 +240,9 @@ def inflate(untrusted_deflated: bytes, *, max_bytes: int = DEFAULT_MAX_XML_BYTES
 
 def text_content(element: etree._Element) -> str:
     """The element's full text content, all descendant text nodes joined (comments are gone at parse
-    time, so ``a<!---->b`` reads as ``ab``, never as ``a``)."""
+    time and PIs refused, so ``a<!---->b`` reads as ``ab``, never as ``a``)."""
     if len(element) == 0:
-        # Fast path: no children, so (comments and PIs being gone) .text is the whole content.
+        # Fast path: no children, so (comments gone, PIs refused by parse_xml) .text is the whole content.
         return element.text or ""
     return "".join(str(t) for t in element.itertext())
 

@@ -15,6 +15,7 @@ from datetime import datetime
 from cryptography import x509
 from lxml import etree
 
+from fedlib._xml.limits import METADATA_XML_LIMITS
 from fedlib._xml.parse import b64_text, parse_xml
 from fedlib.clock import ensure_aware, parse_instant
 from fedlib.constants import (
@@ -102,7 +103,7 @@ def parse_idp_metadata(
     """
     now = ensure_aware(now)
     try:
-        root = parse_xml(xml, max_bytes=max_bytes)
+        root = parse_xml(xml, max_bytes=max_bytes, limits=METADATA_XML_LIMITS)
     except ResponseRejected as exc:
         raise ConfigurationError(f"IdP metadata is not usable XML: {exc.message}", detail=exc.detail) from None
     if signed_by is not None:

@@ -12,7 +12,8 @@ messages. ``parse_redirect_query`` therefore keeps every value's raw text and bu
 from it, and ``verify_redirect_signature`` verifies exactly those.
 
 Invariants:
-- Untrusted queries are capped in length before any work; the message is inflated with an output cap
+- Untrusted queries are capped in length before any work (``MAX_REDIRECT_QUERY_CHARS``, 64 KiB, and
+  what ``max_bytes`` needs, whichever is smaller); the message is inflated with an output cap
   (``fedlib._xml.parse.inflate``) and its base64 decoded strictly.
 - A parameter the binding defines appearing twice rejects the query (``malformed-xml``): two
   SAMLRequest or two Signature values mean two readings of one URL.
@@ -59,10 +60,19 @@ POST_FORM_SCRIPT_CSP_SOURCE: Final = (
 _SIGNATURE_METHOD_BY_URI: Final = {m.value: m for m in SignatureMethod}
 
 
+#: Cap on an untrusted HTTP-Redirect query string, in characters, whatever ``max_bytes`` allows. A real
+#: Redirect message is a few KB (a deflated AuthnRequest/LogoutRequest/LogoutResponse ~0.5-2 KB in
+#: base64, a Signature 344-684 characters, RelayState <= 80 bytes); web servers refuse request lines
+#: past 8-16 KB by default (Apache 8190, nginx 8 KiB, IIS 16 KiB). URL-decoding is a Python loop per
+#: ``%XX`` escape (~0.5 us), so the old cap (~1 MB, derived from ``max_bytes``) let one query cost
+#: ~150 ms before any check (bench/hostile.py "DEFLATE bomb"); 64 KiB bounds it at a few ms.
+MAX_REDIRECT_QUERY_CHARS: Final = 64 * 1024
+
+
 def _max_query_chars(max_bytes: int) -> int:
     # Incompressible worst case: max_bytes of DEFLATE output, base64 (4/3), every character
-    # percent-encoded (x3), plus room for RelayState, SigAlg and Signature.
-    return (max_bytes + 2) // 3 * 4 * 3 + 8192
+    # percent-encoded (x3), plus room for RelayState, SigAlg and Signature; never above the fixed cap.
+    return min((max_bytes + 2) // 3 * 4 * 3 + 8192, MAX_REDIRECT_QUERY_CHARS)
 
 
 def _malformed(message: str, detail: str | None = None) -> XMLRejected:
@@ -421,6 +431,7 @@ def verify_redirect_signature(
 
 
 __all__ = [
+    "MAX_REDIRECT_QUERY_CHARS",
     "MAX_RELAY_STATE_BYTES",
     "POST_FORM_SCRIPT",
     "POST_FORM_SCRIPT_CSP_SOURCE",

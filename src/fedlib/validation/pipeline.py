@@ -6,7 +6,7 @@ Order (each stage raises ``ResponseRejected``; later stages never see the raw do
 2. document element is samlp:Response                                  malformed-xml
 3. no encrypted claims anywhere                                         encrypted-claims-unsupported
 4. the Response's own signature                                         unsigned-message, assertion-only-signature
-5. IDs unique in the whole document                                     signature-wrapping
+5. IDs unique in the whole document (and not too many)                  signature-wrapping, message-too-complex
 6. profile -> trust -> crypto (fedlib.xmldsig)                          forbidden-transform, weak-algorithm,
                                                                         missing-/untrusted-certificate, ...
 7. SWITCH TO THE VERIFIED TREE: from here on only ``verified.element`` is read
@@ -30,6 +30,7 @@ from types import MappingProxyType
 from lxml import etree
 
 from fedlib._xml.ids import IdIndex
+from fedlib._xml.limits import DEFAULT_XML_LIMITS
 from fedlib._xml.parse import decode_message, parse_xml, text_content
 from fedlib.clock import ensure_aware
 from fedlib.config import SPConfig
@@ -105,7 +106,7 @@ def validate_parsed_response(
     checks.check_is_response(untrusted_root)
     checks.check_no_encrypted_claims(untrusted_root)
     signature = checks.find_response_signature(untrusted_root)
-    ids = IdIndex.build(untrusted_root)
+    ids = IdIndex.build(untrusted_root, max_ids=DEFAULT_XML_LIMITS.max_id_attributes)
     checks.check_unique_ids(ids)
 
     # 6-7: verify, then read only the verified element.

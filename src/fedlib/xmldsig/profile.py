@@ -83,7 +83,8 @@ def _fail(code: ErrorCode, message: str, detail: str | None = None) -> Signature
 
 
 def _children(element: etree._Element) -> list[etree._Element]:
-    # Comments and PIs are removed at parse time, so every child is an element.
+    # Comments are removed at parse time and PIs inside the document element refused, so every child is
+    # an element.
     return list(element)
 
 
@@ -337,7 +338,8 @@ def check_reference_target(parsed: ParsedSignature, parent: etree._Element, ids:
 
     ``#<ID>``: the parent's ``ID`` attribute equals it and no other element in the document carries that
     value in any ID-like attribute. ``""`` (the whole document): only when the parent is the document
-    element. Anything else (another element, XPointer, an external URI, no URI) is refused.
+    element and nothing (a processing instruction) stands beside it (``invalid-signature``). Anything
+    else (another element, XPointer, an external URI, no URI) is refused.
     """
     uri = parsed.reference_uri
     is_document_element = parent.getparent() is None
@@ -346,6 +348,14 @@ def check_reference_target(parsed: ParsedSignature, parent: etree._Element, ids:
             raise _fail(
                 ErrorCode.SIGNATURE_WRAPPING,
                 "the signature references the whole document but is not on the document element",
+            )
+        if parent.getprevious() is not None or parent.getnext() is not None:
+            # URI="" is the whole document: XML-DSig canonicalises the processing instructions before and
+            # after the document element too, fedlib digests the element only. Refuse rather than differ.
+            raise _fail(
+                ErrorCode.INVALID_SIGNATURE,
+                "the signature covers the whole document, which has processing instructions outside its "
+                "document element; fedlib does not verify those",
             )
         return
     own_id = parent.get("ID")

@@ -11,9 +11,14 @@ in tests against signxml and the xmlsec1 CLI over every vector (tests/differenti
 
 The verified tree: the enveloped-signature transform is applied by detaching the Signature from its
 parent (re-attaching its tail text, which belongs to the parent's node-set), then the parent itself is
-canonicalised and digested. ``VerifiedElement.element`` is that very node object. Because comments and
-PIs were removed when parsing, the canonical bytes and the node hold the same content, so reading claims
-from the node reads exactly what was digested.
+canonicalised and digested. ``VerifiedElement.element`` is that very node object. Comments were removed
+when parsing (c14n without comments leaves them out too) and a processing instruction inside the
+document element rejects the message (``fedlib._xml.parse``), so the canonical bytes and the node hold
+the same content: reading claims from the node reads exactly what was digested.
+
+Cost: every quantity c14n is superlinear in (namespace declarations in scope, attributes per element)
+is capped by ``fedlib._xml.limits`` before this module runs, so canonicalising SignedInfo with the
+algorithm the untrusted message names costs microseconds whatever namespaces the attacker declares.
 """
 
 from __future__ import annotations

@@ -49,6 +49,8 @@ ADDED_CODES = [
     "invalid-time-window",
     # browser binding (issue #8 section 3)
     "browser-mismatch",
+    # structural XML limits (issue #8 section 1)
+    "message-too-complex",
 ]
 
 

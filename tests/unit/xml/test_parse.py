@@ -138,10 +138,35 @@ def test_comment_cannot_split_text() -> None:
     assert text_content(root[0]) == "admin@evil.example"
 
 
-def test_processing_instruction_cannot_split_text() -> None:
-    root = parse_xml(b"<r><n>a<?pi x?>b</n></r>")
-    assert text_content(root[0]) == "ab"
-    assert len(root[0]) == 0
+@pytest.mark.parametrize(
+    "doc",
+    [
+        b"<r><n>a<?pi x?>b</n></r>",
+        b"<r><?pi?></r>",
+        b"<?xml version='1.0'?><r><n/><?target data?></r>",
+        "<r><n>a<?pi x?>b</n></r>".encode("utf-16"),
+    ],
+)
+def test_processing_instruction_inside_the_document_element_is_refused(doc: bytes) -> None:
+    # c14n keeps PIs, so a PI in signed content is part of what is digested: refused, never dropped
+    # (dropping it made "a<?pi?>b" verify as "ab" while xmlsec1 and signxml reject the same bytes).
+    with pytest.raises(XMLRejected) as info:
+        parse_xml(doc)
+    assert info.value.code == ErrorCode.MALFORMED_XML
+    assert "processing instruction" in info.value.message
+
+
+@pytest.mark.parametrize("exclusive", [True, False])
+def test_prolog_and_epilog_processing_instructions_are_not_canonicalized_with_the_element(exclusive: bool) -> None:
+    # PIs outside the document element are kept in the document, but canonicalizing an element (what
+    # fedlib digests for URI="#ID") never includes them, in either c14n mode.
+    plain = parse_xml(b'<r xmlns="urn:a"><n>v</n></r>')
+    with_pis = parse_xml(b'<?xml version="1.0"?>\n<?pro x?><r xmlns="urn:a"><n>v</n></r><?epi y?>\n')
+    assert with_pis.getprevious() is not None
+    assert with_pis.getnext() is not None
+    assert etree.tostring(with_pis, method="c14n", exclusive=exclusive) == etree.tostring(
+        plain, method="c14n", exclusive=exclusive
+    )
 
 
 # --- base64 -----------------------------------------------------------------------------------------

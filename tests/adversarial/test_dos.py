@@ -1,0 +1,294 @@
+"""Algorithmic denial of service before any signature is trusted (issue #8, section 1).
+
+libxml2's canonicalization is quadratic in the namespace declarations in scope at an element and in the
+attributes of one element, and fedlib canonicalizes SignedInfo with the algorithm the untrusted message
+names before any key is proven. Each structural limit (fedlib._xml.limits) must refuse its flood with
+``message-too-complex`` BEFORE anything is canonicalized: every test here replaces
+``fedlib.xmldsig.verify.canonicalize`` with a tripwire, so a missing check fails the test (the flood
+would reach c14n) rather than merely slowing it down. No timed assertions: bench/hostile.py measures.
+"""
+
+from __future__ import annotations
+
+import base64
+import zlib
+from collections.abc import Callable
+from datetime import UTC, datetime
+from urllib.parse import quote
+
+import pytest
+
+import fedlib.xmldsig.verify as verify_module
+from fedlib._xml.limits import DEFAULT_XML_LIMITS
+from fedlib._xml.parse import parse_xml
+from fedlib.config import SecurityPolicy, SPConfig
+from fedlib.errors import ErrorCode, ResponseRejected
+from fedlib.metadata.idp import parse_idp_metadata
+from fedlib.protocol.bindings import MAX_REDIRECT_QUERY_CHARS, decode_redirect_message, parse_redirect_query
+from fedlib.stores.memory import MemoryStore
+from fedlib.testing.idp import TestIdP, TestUser
+from fedlib.testing.profiles import PROFILES, get_profile
+from fedlib.validation.pipeline import validate_response
+from tests.adversarial._forge import rejection
+from tests.support import World
+
+L = DEFAULT_XML_LIMITS
+EXC = b"http://www.w3.org/2001/10/xml-exc-c14n#"
+INCLUSIVE = b"http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
+
+
+@pytest.fixture
+def w() -> World:
+    return World()
+
+
+@pytest.fixture
+def no_c14n(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Make any canonicalization fail the test; returns the list of attempted calls (for controls)."""
+    calls: list[int] = []
+
+    def tripwire(*args: object, **kwargs: object) -> bytes:
+        calls.append(1)
+        raise AssertionError("canonicalize() ran on a message that a structural limit should have refused")
+
+    monkeypatch.setattr(verify_module, "canonicalize", tripwire)
+    return calls
+
+
+def _on_root(xml: bytes, text: bytes) -> bytes:
+    start = xml.index(b"<samlp:Response")
+    end = xml.index(b">", start)
+    return xml[:end] + text + xml[end:]
+
+
+def _after_issuer(xml: bytes, content: bytes) -> bytes:
+    at = xml.index(b"</saml:Issuer>") + len(b"</saml:Issuer>")
+    return xml[:at] + content + xml[at:]
+
+
+def _inclusive_signed_info(xml: bytes) -> bytes:
+    old = b'<ds:CanonicalizationMethod Algorithm="' + EXC + b'"/>'
+    assert old in xml
+    return xml.replace(old, b'<ds:CanonicalizationMethod Algorithm="' + INCLUSIVE + b'"/>', 1)
+
+
+def _decls(count: int, prefix: str = "p") -> bytes:
+    return "".join(f' xmlns:{prefix}{i}="urn:x:{i}"' for i in range(count)).encode()
+
+
+def _too_complex(w: World, xml: bytes, field: str) -> None:
+    err = rejection(w, xml)
+    assert err.code == ErrorCode.MESSAGE_TOO_COMPLEX, err
+    assert f"XMLLimits.{field}" in err.message
+
+
+# --- each cap refuses its flood before c14n ------------------------------------------------------------
+
+
+def test_namespace_flood_on_the_root_with_inclusive_signed_info(w: World, no_c14n: list[int]) -> None:
+    # The issue's 2.5 s case: ~10,000 declarations on the root, SignedInfo naming inclusive c14n.
+    xml = _on_root(_inclusive_signed_info(w.mint()), _decls(10_000))
+    _too_complex(w, xml, "max_namespace_declarations_per_element")
+
+
+def test_namespace_flood_with_a_prefix_list_naming_them_all(w: World, no_c14n: list[int]) -> None:
+    # Spread over nested elements so that no per-element cap fires first: the in-scope cap does.
+    n = L.max_namespace_declarations_in_scope
+    nested = b"".join(b"<x" + _decls(4, f"n{i}_") + b">" for i in range(n)) + b"</x>" * n
+    prefixes = " ".join(f"n{i}_0" for i in range(n)).encode()
+    xml = _after_issuer(w.mint(), nested).replace(
+        b'<ds:CanonicalizationMethod Algorithm="' + EXC + b'"/>',
+        b'<ds:CanonicalizationMethod Algorithm="' + EXC + b'"><ec:InclusiveNamespaces xmlns:ec="' + EXC + b'" '
+        b'PrefixList="' + prefixes + b'"/></ds:CanonicalizationMethod>',
+        1,
+    )
+    _too_complex(w, xml, "max_namespace_declarations_in_scope")
+
+
+def test_prefix_list_flood(w: World, no_c14n: list[int]) -> None:
+    prefixes = " ".join(f"q{i}" for i in range(L.max_prefix_list + 1)).encode()
+    xml = w.mint().replace(
+        b'<ds:CanonicalizationMethod Algorithm="' + EXC + b'"/>',
+        b'<ds:CanonicalizationMethod Algorithm="' + EXC + b'"><ec:InclusiveNamespaces xmlns:ec="' + EXC + b'" '
+        b'PrefixList="' + prefixes + b'"/></ds:CanonicalizationMethod>',
+        1,
+    )
+    _too_complex(w, xml, "max_prefix_list")
+
+
+def test_namespace_flood_in_signed_info_scope(w: World, no_c14n: list[int]) -> None:
+    xml = _inclusive_signed_info(w.mint()).replace(
+        b"<ds:SignedInfo>", b"<ds:SignedInfo" + _decls(L.max_namespace_declarations_per_element + 1) + b">", 1
+    )
+    _too_complex(w, xml, "max_namespace_declarations_per_element")
+
+
+def test_unused_namespaces_behind_a_genuine_signed_info(w: World, no_c14n: list[int]) -> None:
+    # Exclusive c14n ignores unused declarations, so before the limits this was even ACCEPTED (after
+    # ~0.5 s of canonicalization): the attacker's own valid login, re-posted with a namespace flood.
+    xml = _on_root(w.mint(), _decls(L.max_namespace_declarations_per_element + 1))
+    _too_complex(w, xml, "max_namespace_declarations_per_element")
+
+
+def test_nested_namespace_flood_under_the_per_element_cap(w: World, no_c14n: list[int]) -> None:
+    depth = L.max_namespace_declarations_in_scope  # one declaration per level: the in-scope cap fires
+    nested = b"".join(b"<x" + _decls(1, f"n{i}_") + b">" for i in range(depth)) + b"</x>" * depth
+    _too_complex(w, _after_issuer(w.mint(), nested), "max_namespace_declarations_in_scope")
+
+
+def test_many_namespace_declarations_per_document(w: World, no_c14n: list[int]) -> None:
+    # Siblings, each under every per-element and in-scope cap: only the document total catches them.
+    siblings = b"<x" + _decls(4) + b"/>"
+    count = L.max_namespace_declarations // 4 + 1
+    _too_complex(w, _after_issuer(w.mint(), siblings * count), "max_namespace_declarations")
+
+
+def test_attribute_flood_on_one_element(w: World, no_c14n: list[int]) -> None:
+    attrs = "".join(f' a{i}="1"' for i in range(20_000)).encode()
+    _too_complex(w, _on_root(w.mint(), attrs), "max_attributes_per_element")
+
+
+def test_element_flood(w: World, no_c14n: list[int]) -> None:
+    _too_complex(w, _after_issuer(w.mint(), b"<x/>" * (L.max_elements + 1)), "max_elements")
+
+
+def test_id_flood(w: World, no_c14n: list[int]) -> None:
+    ids = "".join(f'<x ID="i{i}"/>' for i in range(L.max_id_attributes + 1)).encode()
+    _too_complex(w, _after_issuer(w.mint(), ids), "max_id_attributes")
+
+
+def test_many_signatures(w: World, no_c14n: list[int]) -> None:
+    sig = b'<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"/>'
+    _too_complex(w, _after_issuer(w.mint(), sig * L.max_signatures), "max_signatures")
+
+
+def test_many_references(w: World, no_c14n: list[int]) -> None:
+    xml = w.mint()
+    reference = xml[xml.index(b"<ds:Reference ") : xml.index(b"</ds:Reference>") + len(b"</ds:Reference>")]
+    _too_complex(w, xml.replace(reference, reference * (L.max_references + 1), 1), "max_references")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32"])
+def test_namespace_flood_in_a_non_ascii_encoding_is_counted_too(w: World, no_c14n: list[int], encoding: str) -> None:
+    # The byte-count fast path only applies to ASCII-compatible encodings; UTF-16 hides b"xmlns".
+    xml = _on_root(w.mint(), _decls(L.max_namespace_declarations_per_element + 1))
+    text = xml.decode("utf-8").replace("encoding='UTF-8'", f"encoding='{encoding.upper()}'")
+    with pytest.raises(ResponseRejected) as info:  # parse_xml: the form-value decoder wants '<' first
+        parse_xml(text.encode(encoding))
+    assert info.value.code == ErrorCode.MESSAGE_TOO_COMPLEX
+    assert "XMLLimits.max_namespace_declarations_per_element" in info.value.message
+
+
+# --- controls: what real IdPs send passes, and the limits are not off by one ----------------------------
+
+
+def test_genuine_response_reaches_c14n(w: World, no_c14n: list[int]) -> None:
+    # Control for the tripwire: a message within every limit does get canonicalized.
+    with pytest.raises(AssertionError, match="canonicalize"):
+        w.check(w.mint())
+    assert no_c14n
+
+
+def test_okta_style_redeclaration_on_every_attribute_value_is_accepted(w: World) -> None:
+    # Okta re-declares xs/xsi on every AttributeValue: hundreds per document, 2 per element.
+    xml = w.mint(attributes={f"a{i}": [f"v{i}-{j}" for j in range(4)] for i in range(150)})
+    redeclared = xml.replace(
+        b"<saml:AttributeValue",
+        b'<saml:AttributeValue xmlns:xs="http://www.w3.org/2001/XMLSchema" '
+        b'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"',
+    )
+    assert redeclared.count(b"xmlns:xs=") >= 600
+    # Re-declarations change no canonical byte under exclusive c14n: the genuine signature still holds.
+    assert w.check(redeclared).attributes["a149"] == ("v149-0", "v149-1", "v149-2", "v149-3")
+
+
+@pytest.mark.parametrize("name", sorted(PROFILES))
+def test_every_vendor_profile_with_100_attributes_is_accepted(name: str) -> None:
+    now = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+    sp_id, acs = "https://sp.example.org/saml/metadata", "https://sp.example.org/saml/acs"
+    profile = get_profile(name)
+    user = TestUser(
+        name_id="bob@example.org", attributes={f"attr{i}": [f"v{i}-{j}" for j in range(3)] for i in range(100)}
+    )
+    knobs = {s.knob: s.value for s in profile.settings}
+    knobs.update(signing="both", idp_initiated=True)
+    idp = TestIdP(profile=name, users=[user], **knobs)
+    form = idp.initiate(sp_id, acs, user="bob@example.org", now=now)
+    result = validate_response(
+        form.saml_response,
+        sp=SPConfig(entity_id=sp_id, acs_url=acs, policy=SecurityPolicy(allow_unsolicited=True)),
+        idp=parse_idp_metadata(idp.metadata_xml(), now=now),
+        now=now,
+        store=MemoryStore(),
+    )
+    assert len(result.attributes) >= 100
+
+
+# --- Redirect binding -------------------------------------------------------------------------------------
+
+
+def _deflate(data: bytes) -> bytes:
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return compressor.compress(data) + compressor.flush()
+
+
+def test_redirect_query_over_the_fixed_cap_is_refused_before_url_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    # URL-decoding is a Python loop per %XX: a ~1 MB query of escapes cost ~150 ms before the cap.
+    import fedlib.protocol.bindings as bindings
+
+    decoded: list[str] = []
+    real_unquote = bindings._unquote
+
+    def spy(raw: str, *, plus_is_space: bool = False) -> str:
+        decoded.append(raw)
+        return real_unquote(raw, plus_is_space=plus_is_space)
+
+    monkeypatch.setattr(bindings, "_unquote", spy)
+    query = "SAMLRequest=" + "%41" * (MAX_REDIRECT_QUERY_CHARS // 3)
+    with pytest.raises(ResponseRejected) as info:
+        parse_redirect_query(query)
+    assert info.value.code == ErrorCode.MALFORMED_XML
+    assert "over the limit" in info.value.message
+    assert decoded == []
+
+
+def test_redirect_query_cap_leaves_room_for_real_messages() -> None:
+    # A large real AuthnRequest (deflated, base64, URL-encoded) with RelayState and a 4096-bit signature.
+    xml = b'<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_r" Version="2.0">'
+    xml += b"<x>" + base64.b64encode(bytes(range(256)) * 8) + b"</x></samlp:AuthnRequest>"
+    value = quote(base64.b64encode(_deflate(xml)), safe="")
+    query = f"SAMLRequest={value}&RelayState={'%2F' * 80}&SigAlg=x&Signature={'A' * 684}"
+    assert len(query) < MAX_REDIRECT_QUERY_CHARS // 4
+    assert decode_redirect_message(query) == xml
+
+
+def test_deflate_bomb_under_the_query_cap_is_stopped_at_the_output_cap() -> None:
+    bomb = _deflate(b"<a>" + b" " * (40 * 1024 * 1024) + b"</a>")
+    query = "SAMLRequest=" + quote(base64.b64encode(bomb), safe="")
+    assert len(query) <= MAX_REDIRECT_QUERY_CHARS
+    with pytest.raises(ResponseRejected, match="limit"):
+        decode_redirect_message(query)
+
+
+# --- URI="" and processing instructions beside the document element (issue #8, section 2) ---------------
+
+
+def _rejection_of(check: Callable[[], object]) -> ResponseRejected:
+    with pytest.raises(ResponseRejected) as info:
+        check()
+    return info.value
+
+
+def test_whole_document_reference_with_a_prolog_pi_is_refused(w: World) -> None:
+    # URI="" covers the whole document, prolog PIs included (XML-DSig); fedlib digests the element
+    # only, so it refuses instead of disagreeing with the standard.
+    xml = w.mint()
+    start = xml.index(b"<ds:Reference ")
+    uri_at = xml.index(b'URI="', start)
+    uri_end = xml.index(b'"', uri_at + 5)
+    with_empty_uri = xml[: uri_at + 5] + xml[uri_end:]
+    body = with_empty_uri.split(b"?>", 1)[1]
+    tampered = b'<?xml version="1.0"?><?pi before?>' + body
+    err = _rejection_of(lambda: w.check(tampered))
+    assert err.code == ErrorCode.INVALID_SIGNATURE
+    assert "processing instructions outside" in err.message

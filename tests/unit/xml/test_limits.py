@@ -1,0 +1,163 @@
+"""fedlib._xml.limits: each structural limit accepts exactly its value and refuses one more."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fedlib._xml.ids import IdIndex
+from fedlib._xml.limits import DEFAULT_XML_LIMITS, METADATA_XML_LIMITS, XMLLimits
+from fedlib._xml.parse import parse_xml
+from fedlib.errors import ErrorCode, XMLRejected
+
+DS = "http://www.w3.org/2000/09/xmldsig#"
+EC = "http://www.w3.org/2001/10/xml-exc-c14n#"
+
+
+def decls(n: int, prefix: str = "p") -> str:
+    return "".join(f' xmlns:{prefix}{i}="urn:x:{i}"' for i in range(n))
+
+
+def attrs(n: int) -> str:
+    return "".join(f' a{i}="1"' for i in range(n))
+
+
+def nested(n: int) -> str:
+    # n levels, one declaration each: n declarations in scope at the innermost element.
+    return "".join(f'<x xmlns:n{i}="urn:n:{i}">' for i in range(n)) + "</x>" * n
+
+
+# builder(n) -> a document holding n of the limited thing (and nothing else near any other limit)
+BUILDERS: dict[str, Callable[[int], str]] = {
+    "max_elements": lambda n: "<r>" + "<x/>" * (n - 1) + "</r>",
+    "max_attributes_per_element": lambda n: f"<r{attrs(n)}/>",
+    "max_namespace_declarations_per_element": lambda n: f"<r{decls(n)}/>",
+    "max_namespace_declarations_in_scope": lambda n: f"<r>{nested(n)}</r>",
+    "max_namespace_declarations": lambda n: "<r>" + f"<x{decls(1)}/>" * n + "</r>",
+    "max_signatures": lambda n: f'<r xmlns:ds="{DS}">' + "<ds:Signature/>" * n + "</r>",
+    "max_references": lambda n: f'<r xmlns:ds="{DS}">' + "<ds:Reference/>" * n + "</r>",
+    "max_prefix_list": lambda n: (
+        f'<r xmlns:ec="{EC}"><ec:InclusiveNamespaces PrefixList="' + " ".join(f"p{i}" for i in range(n)) + '"/></r>'
+    ),
+}
+
+
+def test_every_limit_has_a_boundary_test() -> None:
+    assert set(BUILDERS) | {"max_id_attributes"} == set(XMLLimits.__dataclass_fields__)
+
+
+def test_id_limit_is_enforced_by_the_id_index() -> None:
+    # Counted in the XPath pass that builds the index (the pipeline passes the cap, before any c14n).
+    limit = DEFAULT_XML_LIMITS.max_id_attributes
+
+    ids = "".join(f'<x ID="i{i}"/>' if i % 2 else f'<y xml:id="j{i}"/>' for i in range(limit))
+    root = parse_xml(f"<r>{ids}</r>".encode())
+    assert len(IdIndex.build(root, max_ids=limit).holders) == limit
+    root = parse_xml(f'<r>{ids}<z id="k"/></r>'.encode())
+    assert len(IdIndex.build(root).holders) == limit + 1  # no cap unless asked (metadata)
+    with pytest.raises(XMLRejected) as info:
+        IdIndex.build(root, max_ids=limit)
+    assert info.value.code == ErrorCode.MESSAGE_TOO_COMPLEX
+    assert "XMLLimits.max_id_attributes" in info.value.message
+
+
+@pytest.mark.parametrize("field", sorted(BUILDERS))
+def test_limit_accepts_its_value_and_refuses_one_more(field: str) -> None:
+    limit = getattr(DEFAULT_XML_LIMITS, field)
+    build = BUILDERS[field]
+    parse_xml(build(limit).encode())
+    with pytest.raises(XMLRejected) as info:
+        parse_xml(build(limit + 1).encode())
+    assert info.value.code == ErrorCode.MESSAGE_TOO_COMPLEX
+    assert f"XMLLimits.{field}" in info.value.message
+    assert str(limit) in info.value.message
+
+
+@pytest.mark.parametrize("field", sorted(BUILDERS))
+def test_limits_are_configurable_per_call(field: str) -> None:
+    # The same document passes under limits one larger (the metadata parser passes its own).
+    limit = getattr(DEFAULT_XML_LIMITS, field)
+    looser = XMLLimits(**{name: getattr(DEFAULT_XML_LIMITS, name) + 1 for name in BUILDERS})
+    parse_xml(BUILDERS[field](limit + 1).encode(), limits=looser)
+
+
+@settings(max_examples=40, deadline=None)
+@given(per_element=st.integers(0, 80), levels=st.integers(1, 12))
+def test_namespace_caps_property(per_element: int, levels: int) -> None:
+    # Refused exactly when a cap is exceeded: per element, or summed over the nesting (in scope).
+    doc = "".join(f"<x{decls(per_element, f'l{i}_')}>" for i in range(levels)) + "</x>" * levels
+    limits = DEFAULT_XML_LIMITS
+    expected = (
+        per_element > limits.max_namespace_declarations_per_element
+        or per_element * levels > limits.max_namespace_declarations_in_scope
+    )
+    if expected:
+        with pytest.raises(XMLRejected) as info:
+            parse_xml(doc.encode())
+        assert info.value.code == ErrorCode.MESSAGE_TOO_COMPLEX
+    else:
+        parse_xml(doc.encode())
+
+
+def test_redeclaring_a_prefix_counts_again_in_scope() -> None:
+    # The in-scope count is what c14n walks: re-declarations included (a conservative upper bound).
+    n = DEFAULT_XML_LIMITS.max_namespace_declarations_in_scope + 1
+    doc = "".join('<x xmlns:p="urn:p">' for _ in range(n)) + "</x>" * n
+    with pytest.raises(XMLRejected, match="in scope"):
+        parse_xml(doc.encode())
+
+
+def test_default_namespace_declarations_count() -> None:
+    n = DEFAULT_XML_LIMITS.max_namespace_declarations_in_scope + 1
+    doc = "".join(f'<x xmlns="urn:{i}">' for i in range(n)) + "</x>" * n
+    with pytest.raises(XMLRejected, match="in scope"):
+        parse_xml(doc.encode())
+
+
+def test_xml_prefix_needs_no_declaration_and_is_not_counted() -> None:
+    parse_xml(f'<r xml:lang="en"{decls(DEFAULT_XML_LIMITS.max_namespace_declarations_per_element)}/>'.encode())
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le"])
+@pytest.mark.parametrize("declared", [False, True])
+def test_namespace_flood_hidden_by_a_wide_encoding_is_counted(encoding: str, declared: bool) -> None:
+    # b"xmlns" is not in UTF-16/32 bytes: the byte-count fast path must not apply, with or without a
+    # BOM or an XML declaration (libxml2 detects the encoding from the first bytes).
+    body = f"<r{decls(DEFAULT_XML_LIMITS.max_namespace_declarations_per_element + 1)}/>"
+    name = encoding.split("-le")[0].split("-be")[0].upper()
+    doc = (f"<?xml version='1.0' encoding='{name}'?>" if declared else "") + body
+    with pytest.raises(XMLRejected) as info:
+        parse_xml(doc.encode(encoding))
+    if info.value.code == ErrorCode.MALFORMED_XML:  # libxml2 cannot read BOM-less, undeclared UTF-16
+        assert not declared
+        assert encoding in ("utf-16-le", "utf-16-be")
+    else:
+        assert "max_namespace_declarations_per_element" in info.value.message
+
+
+def test_metadata_limits_are_looser_but_bounded() -> None:
+    for field in XMLLimits.__dataclass_fields__:
+        assert getattr(METADATA_XML_LIMITS, field) >= getattr(DEFAULT_XML_LIMITS, field)
+    assert METADATA_XML_LIMITS.max_namespace_declarations_in_scope <= 256
+    assert METADATA_XML_LIMITS.max_attributes_per_element <= 256
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, 1.5, "3"])
+def test_limits_must_be_positive_ints(bad: object) -> None:
+    with pytest.raises(ValueError, match="positive int"):
+        XMLLimits(max_elements=bad)  # type: ignore[arg-type]
+
+
+def test_exact_namespace_walk_when_the_per_element_cap_is_the_tighter_one() -> None:
+    # The cheap walk bounds per-element counts by in-scope counts; with unequal caps it defers to the
+    # exact walk, which must accept what is within both caps and name the cap that is exceeded.
+    limits = XMLLimits(max_namespace_declarations_per_element=4, max_namespace_declarations_in_scope=64)
+    deep = "".join(f"<x{decls(3, f'l{i}_')}>" for i in range(10)) + "</x>" * 10
+    parse_xml(deep.encode(), limits=limits)  # 3 per element, 30 in scope
+    with pytest.raises(XMLRejected, match="max_namespace_declarations_per_element"):
+        parse_xml(f"<r{decls(5)}/>".encode(), limits=limits)
+    with pytest.raises(XMLRejected, match="max_namespace_declarations_in_scope"):
+        parse_xml(("".join(f"<x{decls(3, f'l{i}_')}>" for i in range(22)) + "</x>" * 22).encode(), limits=limits)
