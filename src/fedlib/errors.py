@@ -14,7 +14,7 @@ Exception tree::
         ├── ProtocolRejected                   wrong-destination, wrong-issuer, status-not-success,
         │                                      wrong-assertion-count, missing-in-response-to,
         │                                      wrong-in-response-to, unsolicited-not-allowed,
-        │                                      unknown-request
+        │                                      unknown-request, logout-session-mismatch
         ├── ConditionRejected                  wrong-audience, wrong-recipient, expired, not-yet-valid,
         │                                      invalid-subject-confirmation
         └── ReplayRejected                     replayed
@@ -60,6 +60,7 @@ class ErrorCode(StrEnum):
     WRONG_ASSERTION_COUNT = "wrong-assertion-count"
     INVALID_SUBJECT_CONFIRMATION = "invalid-subject-confirmation"
     UNKNOWN_REQUEST = "unknown-request"
+    LOGOUT_SESSION_MISMATCH = "logout-session-mismatch"
 
 
 class FedlibError(Exception):
@@ -148,6 +149,7 @@ class ProtocolRejected(ResponseRejected):
             ErrorCode.WRONG_IN_RESPONSE_TO,
             ErrorCode.UNSOLICITED_NOT_ALLOWED,
             ErrorCode.UNKNOWN_REQUEST,
+            ErrorCode.LOGOUT_SESSION_MISMATCH,
         }
     )
 

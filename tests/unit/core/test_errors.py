@@ -40,8 +40,9 @@ CONTRACT_CODES = [
     "wrong-assertion-count",
     "invalid-subject-confirmation",
 ]
-# Added after the CLI contract (codes are only ever added): the ServiceProvider facade's own rejections.
-ADDED_CODES = ["unknown-request"]
+# Added after the CLI contract (codes are only ever added): the ServiceProvider facade's own rejections,
+# then logout-session-mismatch (issue #8 section 4: an IdP LogoutRequest naming another user or session).
+ADDED_CODES = ["unknown-request", "logout-session-mismatch"]
 
 
 def test_codes_are_exactly_the_contract() -> None:
