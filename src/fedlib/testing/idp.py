@@ -67,7 +67,7 @@ from fedlib.testing.encryption import encrypt_element
 from fedlib.testing.keys import KeyKind, TestKey, default_key
 from fedlib.testing.metadata import idp_metadata_xml
 from fedlib.testing.profiles import GENERIC, VendorProfile, get_profile
-from fedlib.testing.responses import OMIT, ResponseSpec, build_response, new_id, serialize, sign_element
+from fedlib.testing.responses import OMIT, Omit, ResponseSpec, build_response, new_id, serialize, sign_element
 
 _SAMLP_AUTHN_REQUEST: Final = qname(NS_SAMLP, "AuthnRequest")
 _SAMLP_NAME_ID_POLICY: Final = qname(NS_SAMLP, "NameIDPolicy")
@@ -610,7 +610,7 @@ class TestIdP:
         *,
         session_index: str | None = None,
         session_indexes: Sequence[str] = (),
-        name_id_format: str | None = None,
+        name_id_format: str | Omit | None = None,
         name_qualifier: str | None = None,
         sp_name_qualifier: str | None = None,
         issuer: str | None = None,
@@ -619,7 +619,8 @@ class TestIdP:
         now: datetime | None = None,
     ) -> etree._Element:
         """An unsigned ``<samlp:LogoutRequest>`` element (``destination=None`` leaves Destination out;
-        ``issuer`` overrides this IdP's entity ID)."""
+        ``issuer`` overrides this IdP's entity ID). The NameID ``Format`` defaults to the one this IdP
+        sends at login (``name_id_format`` knob), as real IdPs do; ``OMIT`` leaves it out."""
         b = self.behaviour
         instant = (ensure_aware(now) if now is not None else self.clock()) + b.clock_offset
         root = etree.Element(_SAMLP_LOGOUT_REQUEST, nsmap={"samlp": NS_SAMLP, "saml": NS_SAML})
@@ -633,8 +634,9 @@ class TestIdP:
         etree.SubElement(root, SAML_ISSUER).text = issuer or self.entity_id
         name = etree.SubElement(root, SAML_NAMEID)
         name.text = name_id
+        fmt = b.name_id_format if name_id_format is None else (None if name_id_format is OMIT else name_id_format)
         for attribute, value in (
-            ("Format", name_id_format),
+            ("Format", fmt),
             ("NameQualifier", name_qualifier),
             ("SPNameQualifier", sp_name_qualifier),
         ):

@@ -19,13 +19,20 @@ from lxml import etree
 
 from fedlib.clock import FixedClock
 from fedlib.config import SecurityPolicy, SPConfig
-from fedlib.constants import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, NAMEID_EMAIL, NAMEID_PERSISTENT
+from fedlib.constants import (
+    BINDING_HTTP_POST,
+    BINDING_HTTP_REDIRECT,
+    NAMEID_EMAIL,
+    NAMEID_PERSISTENT,
+    NAMEID_UNSPECIFIED,
+)
 from fedlib.errors import ErrorCode, ResponseRejected
 from fedlib.metadata.idp import parse_idp_metadata
 from fedlib.sp import ServiceProvider
 from fedlib.stores.memory import MemoryStore
 from fedlib.testing.idp import TestIdP
 from fedlib.testing.keys import default_key
+from fedlib.testing.responses import OMIT
 from fedlib.validation.logout import LogoutSession, read_redirect_logout_request, validate_logout_request
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -33,7 +40,9 @@ SP_ID = "https://sp.example.test/saml/metadata"
 ACS = "https://sp.example.test/saml/acs"
 SLO = "https://sp.example.test/saml/logout"
 USER = "ada@example.org"
-SESSION = LogoutSession(idp_entity_id="https://idp.example.test/saml", name_id=USER, session_index="_s1")
+SESSION = LogoutSession(
+    idp_entity_id="https://idp.example.test/saml", name_id=USER, name_id_format=NAMEID_EMAIL, session_index="_s1"
+)
 
 
 def make_idp(**kwargs: Any) -> TestIdP:
@@ -112,14 +121,14 @@ def test_omitted_qualifiers_and_format_take_their_spec_defaults() -> None:
     )
     url = idp.logout_request_url(SLO, USER, name_id_format=NAMEID_PERSISTENT)
     assert redirect(make_sp(idp), url, session).name_id_format == NAMEID_PERSISTENT
+    no_format = dataclasses.replace(SESSION, name_id_format=None)
     url = idp.logout_request_url(
-        SLO,
-        USER,
-        name_id_format="urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified",
-        name_qualifier=idp.entity_id,
-        sp_name_qualifier=SP_ID,
+        SLO, USER, name_id_format=NAMEID_UNSPECIFIED, name_qualifier=idp.entity_id, sp_name_qualifier=SP_ID
     )
-    assert redirect(make_sp(idp), url, SESSION).name_qualifier == idp.entity_id
+    assert redirect(make_sp(idp), url, no_format).name_qualifier == idp.entity_id
+    unspecified = dataclasses.replace(SESSION, name_id_format=NAMEID_UNSPECIFIED)
+    url = idp.logout_request_url(SLO, USER, name_id_format=OMIT)
+    assert redirect(make_sp(idp), url, unspecified).name_id_format is None
 
 
 def test_without_a_session_it_is_validated_and_ends_nothing() -> None:
@@ -283,7 +292,8 @@ def test_request_for_another_user_is_refused() -> None:
 @pytest.mark.parametrize(
     "fields",
     [
-        {"name_id_format": NAMEID_EMAIL},
+        {"name_id_format": NAMEID_PERSISTENT},
+        {"name_id_format": OMIT},
         {"name_qualifier": "https://another-domain.example"},
         {"sp_name_qualifier": "https://other-sp.example.test/saml/metadata"},
     ],
