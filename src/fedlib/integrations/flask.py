@@ -26,13 +26,15 @@ Routes (under ``url_prefix``, default ``/saml``; with ``tenants`` under ``/saml/
 ``GET  /logout``    ends nothing: a small page with that POST form (old "Sign out" links keep working,
                     with one click; the page cannot be framed)
 ``GET  /logout?SAMLRequest=...&SigAlg=...&Signature=...`` (HTTP-Redirect) and ``POST /logout`` with a
-                    ``SAMLRequest`` field (HTTP-POST): an IdP LogoutRequest, ended only when
+                    ``SAMLRequest`` field (HTTP-POST): an IdP LogoutRequest; the session ends only when
                     ``ServiceProvider.handle_logout_request`` accepts it for *this browser's* session (signed
                     by the session's IdP, Destination = ``SPConfig.slo_url``, fresh, unused, same NameID and
                     SessionIndex); otherwise a 403 page with the code and the session untouched. Then a
                     redirect to the RelayState if it is a safe path, else ``/`` (the LogoutResponse to the
                     IdP is issue #11's). A cross-site POST carries no ``SameSite=Lax`` session cookie, so
-                    over HTTP-POST only sessions whose cookie is ``SameSite=None`` can be found and ended
+                    over HTTP-POST only sessions whose cookie is ``SameSite=None`` can be found and ended.
+                    The session matched is the one ``default_login_hook`` stores; with your own ``on_login``
+                    hook, IdP LogoutRequests are validated but end nothing of yours
 
 A rejected Response becomes a 403 page that shows the stable error code and fedlib's operator message
 (what to change at the IdP), never internals; the private detail goes to the log. A store outage is a 503.
