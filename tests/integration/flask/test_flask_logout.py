@@ -371,3 +371,11 @@ def test_session_data_it_cannot_match_is_never_ended_by_a_logout_request(
         s[SESSION_KEY] = {"name_id": USER}  # written by the app itself, without the IdP: nothing to match on
     assert client.get(query(saml_idp.logout_request_url(SLO, USER))).status_code == 303
     assert user(client) == USER
+
+
+def test_default_login_hook_keeps_what_a_logout_request_is_matched_on(client: FlaskClient) -> None:
+    with client.session_transaction() as s:
+        stored = s[SESSION_KEY]
+    assert {"issuer", "name_id", "name_id_format", "name_qualifier", "sp_name_qualifier", "session_index"} <= set(
+        stored
+    )

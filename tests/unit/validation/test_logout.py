@@ -441,3 +441,20 @@ def test_core_function_checks_the_session_belongs_to_the_idp() -> None:
             received, sp=sp.config, idp=sp.idp().metadata, session=other, now=NOW, store=MemoryStore()
         )
     assert info.value.code == ErrorCode.LOGOUT_SESSION_MISMATCH
+
+
+def test_login_result_keeps_the_name_id_qualifiers_a_logout_request_must_repeat() -> None:
+    from fedlib.validation.pipeline import validate_response
+
+    idp = make_idp()
+    sp = make_sp(idp, allow_unsolicited=True)
+    xml = idp.response_xml(
+        sp_entity_id=SP_ID,
+        acs_url=ACS,
+        in_response_to=None,
+        now=NOW,
+        name_id_name_qualifier=idp.entity_id,
+        name_id_sp_name_qualifier=SP_ID,
+    )
+    authn = validate_response(xml, sp=sp.config, idp=sp.idp().metadata, now=NOW, store=MemoryStore())
+    assert (authn.name_qualifier, authn.sp_name_qualifier) == (idp.entity_id, SP_ID)
