@@ -1,8 +1,9 @@
 """The example application: a public home page, a protected page, SAML login through fedlib.
 
 Everything SAML is in ``FedLib(app, service_provider=sp)``; the application only decides what a logged-in
-user may see. ``create_app`` takes a ready ``ServiceProvider`` so the same app runs in the demo, in tests
-and behind a real IdP.
+user may see. "Sign out" is a POST form with a CSRF token (``logout_form()``), never a link: a link (a GET)
+could be triggered by any other site. ``create_app`` takes a ready ``ServiceProvider`` so the same app runs
+in the demo, in tests and behind a real IdP.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from urllib.parse import quote
 
 from flask import Flask, redirect, session
 
-from fedlib.integrations.flask import SESSION_KEY, FedLib
+from fedlib.integrations.flask import SESSION_KEY, FedLib, logout_form
 from fedlib.sp import ServiceProvider
 
 _PAGE = (
@@ -38,7 +39,7 @@ def create_app(sp: ServiceProvider, *, idp_labels: Mapping[str, str] | None = No
         if user:
             body = (
                 f"<p>Signed in as <strong id='name-id'>{html.escape(user['name_id'])}</strong>.</p>"
-                "<p><a href='/protected'>Protected page</a> · <a href='/saml/logout'>Sign out</a></p>"
+                "<p><a href='/protected'>Protected page</a></p>" + str(logout_form(next="/"))
             )
         else:
             buttons = "".join(
@@ -61,7 +62,7 @@ def create_app(sp: ServiceProvider, *, idp_labels: Mapping[str, str] | None = No
         body = (
             f"<p>Welcome, <strong id='name-id'>{html.escape(user['name_id'])}</strong> "
             f"(from {html.escape(user['issuer'])}).</p><table id='attributes'>{rows}</table>"
-            "<p><a href='/saml/logout'>Sign out</a></p>"
+            + str(logout_form(next="/"))
         )
         return _PAGE.format(title="Protected page", body=body)
 

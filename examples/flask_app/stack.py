@@ -93,7 +93,12 @@ def build_stack(workdir: Path, *, app_port: int = 0) -> Stack:
 
     now = datetime.now(UTC)
     sp = ServiceProvider(
-        SPConfig(entity_id=entity_id, acs_url=acs_url, policy=SecurityPolicy(allow_unsolicited=True)),
+        SPConfig(
+            entity_id=entity_id,
+            acs_url=acs_url,
+            slo_url=f"{app_url}/saml/logout",
+            policy=SecurityPolicy(allow_unsolicited=True),
+        ),
         [parse_idp_metadata(idp.metadata_xml(), now=now) for idp in idps.values()],
         open_store(f"sqlite:///{(workdir / 'fedlib.db').resolve()}"),
     )

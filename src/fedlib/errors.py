@@ -15,7 +15,7 @@ Exception tree::
         │                                      wrong-assertion-count, missing-in-response-to,
         │                                      wrong-in-response-to, unsolicited-not-allowed,
         │                                      unknown-request, missing-authn-statement,
-        │                                      browser-mismatch
+        │                                      browser-mismatch, logout-session-mismatch
         ├── ConditionRejected                  wrong-audience, wrong-recipient, expired, not-yet-valid,
         │                                      invalid-subject-confirmation, unsupported-condition,
         │                                      invalid-time-window
@@ -70,6 +70,8 @@ class ErrorCode(StrEnum):
     BROWSER_MISMATCH = "browser-mismatch"
     # structural XML limits (issue #8 section 1)
     MESSAGE_TOO_COMPLEX = "message-too-complex"
+    # logout validation (issue #8 section 4)
+    LOGOUT_SESSION_MISMATCH = "logout-session-mismatch"
 
 
 class FedlibError(Exception):
@@ -160,6 +162,7 @@ class ProtocolRejected(ResponseRejected):
             ErrorCode.UNKNOWN_REQUEST,
             ErrorCode.MISSING_AUTHN_STATEMENT,
             ErrorCode.BROWSER_MISMATCH,
+            ErrorCode.LOGOUT_SESSION_MISMATCH,
         }
     )
 

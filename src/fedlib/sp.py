@@ -47,6 +47,13 @@ from fedlib.protocol.authn_request import NameIDPolicy, RequestedAuthnContext, b
 from fedlib.protocol.models import AuthnResult
 from fedlib.stores.base import Store
 from fedlib.stores.prefixed import PrefixedStore
+from fedlib.validation.logout import (
+    LogoutRequestResult,
+    LogoutSession,
+    read_post_logout_request,
+    read_redirect_logout_request,
+    validate_logout_request,
+)
 from fedlib.validation.pipeline import validate_parsed_response
 
 log = logging.getLogger("fedlib")
@@ -350,6 +357,64 @@ class ServiceProvider:
                 raise reject(ErrorCode.WRONG_DESTINATION, "the login request named an ACS URL this SP no longer has")
             config = dataclasses.replace(config, acs_url=acs_url, additional_acs_urls=())
         return config
+
+    # ---- single logout (IdP-initiated LogoutRequest) --------------------------------------------------
+
+    def handle_logout_request(
+        self,
+        *,
+        query_string: str | None = None,
+        form: Mapping[str, str] | None = None,
+        session: LogoutSession | None,
+        now: datetime | None = None,
+    ) -> LogoutRequestResult:
+        """Validate an IdP's LogoutRequest against the browser's ``session`` before anything is ended.
+
+        Give exactly one of ``query_string`` (HTTP-Redirect: the raw query string as received, never
+        re-encoded) or ``form`` (HTTP-POST: the posted fields, ``SAMLRequest`` and ``RelayState``). The
+        request must be signed by the session's IdP, addressed to ``config.slo_url``, fresh, unused, and
+        name exactly the session's NameID (and SessionIndex when it lists any); see
+        ``fedlib.validation.logout``. End the session only when this returns. With ``session=None`` (no
+        session in this browser) the request is still fully validated (the IdP is picked by its untrusted
+        Issuer among the configured ones, whose signature then proves it) and there is nothing to end.
+
+        The LogoutResponse the IdP expects back is issue #11; the result keeps the request ID, the IdP and
+        the binding for it.
+
+        Raises:
+            ResponseRejected: with a stable code (``logout-session-mismatch`` when it names another
+                user or session than this browser's).
+            StoreError: the replay store failed (nothing is ended meanwhile).
+            ConfigurationError: neither or both of ``query_string`` / ``form``.
+        """
+        now = ensure_aware(now) if now is not None else self.clock.now()
+        if (query_string is None) == (form is None):
+            raise ConfigurationError("give exactly one of query_string= (HTTP-Redirect) or form= (HTTP-POST)")
+        max_bytes = self.config.policy.max_message_bytes
+        if query_string is not None:
+            received = read_redirect_logout_request(query_string, max_bytes=max_bytes)
+        else:
+            assert form is not None
+            untrusted_message = form.get("SAMLRequest")
+            if not untrusted_message:
+                raise reject(ErrorCode.MALFORMED_XML, "the POST carries no SAMLRequest")
+            received = read_post_logout_request(untrusted_message, form.get("RelayState"), max_bytes=max_bytes)
+        if session is not None:
+            idp = self.idps.get(session.idp_entity_id)
+            if idp is None:
+                raise reject(
+                    ErrorCode.WRONG_ISSUER, "the IdP this session logged in with is no longer trusted by this site"
+                )
+        else:
+            idp = self.idps.get(received.untrusted_issuer or "")
+            if idp is None:
+                if len(self.idps) != 1:
+                    raise reject(ErrorCode.WRONG_ISSUER, "the LogoutRequest comes from no IdP this site trusts")
+                idp = next(iter(self.idps.values()))
+        config = self._config_for(idp, None)
+        return validate_logout_request(
+            received, sp=config, idp=idp.metadata, session=session, now=now, store=self.store
+        )
 
 
 def _request_key(request_id: str) -> str:

@@ -56,3 +56,66 @@ def test_assertion_only_idp_gets_the_403_page(stack: Stack, browser: object) -> 
     code = _wait_for(driver, "#error-code")
     assert code.text == "assertion-only-signature"  # type: ignore[attr-defined]
     assert "Sign SAML response and assertion" in _wait_for(driver, "#error-hint").text  # type: ignore[attr-defined]
+
+
+def _sign_in(driver: object, stack: Stack, who: str = "grace@example.org") -> None:
+    driver.get(stack.app_url + "/")  # type: ignore[attr-defined]
+    _click(driver, _login_link(stack.idps["Test IdP"].base_url))
+    _click(driver, f"button[value='{who}']")
+    assert _wait_for(driver, "#name-id").text == who  # type: ignore[attr-defined]
+
+
+def _signed_out(driver: object, stack: Stack) -> bool:
+    driver.get(stack.app_url + "/")  # type: ignore[attr-defined]
+    return "This is the public page." in driver.page_source  # type: ignore[attr-defined]
+
+
+def test_sign_out_is_a_post_form(stack: Stack, browser: object) -> None:
+    driver: object = browser
+    _sign_in(driver, stack)
+    _click(driver, "form.fedlib-logout button")
+    _wait_for(driver, "a.login")
+    assert driver.current_url == stack.app_url + "/"  # type: ignore[attr-defined]
+    assert _signed_out(driver, stack)
+
+
+def test_old_sign_out_link_only_shows_the_form(stack: Stack, browser: object) -> None:
+    driver: object = browser
+    _sign_in(driver, stack)
+    driver.get(stack.app_url + "/saml/logout")  # type: ignore[attr-defined]
+    _wait_for(driver, "form.fedlib-logout button")
+    driver.get(stack.app_url + "/")  # type: ignore[attr-defined]
+    assert _wait_for(driver, "#name-id").text == "grace@example.org"  # type: ignore[attr-defined]  # still signed in
+    driver.get(stack.app_url + "/saml/logout")  # type: ignore[attr-defined]
+    _click(driver, "form.fedlib-logout button")
+    _wait_for(driver, "a.login")
+    assert _signed_out(driver, stack)
+
+
+def test_forged_logout_post_from_another_origin_is_refused(stack: Stack, browser: object) -> None:
+    driver: object = browser
+    _sign_in(driver, stack)
+    # A page of another origin (the IdP's port) posts a sign-out form to the app: no token, cross-origin.
+    driver.get(stack.idps["Test IdP"].base_url + "/")  # type: ignore[attr-defined]
+    driver.execute_script(  # type: ignore[attr-defined]
+        "const f = document.createElement('form'); f.method = 'post'; f.action = arguments[0];"
+        "document.body.appendChild(f); f.submit();",
+        stack.app_url + "/saml/logout",
+    )
+    _wait_for(driver, "#error-hint")
+    assert "Sign-out refused" in driver.page_source  # type: ignore[attr-defined]
+    driver.get(stack.app_url + "/")  # type: ignore[attr-defined]
+    assert _wait_for(driver, "#name-id").text == "grace@example.org"  # type: ignore[attr-defined]
+
+
+def test_idp_logout_request_over_redirect_ends_the_session(stack: Stack, browser: object) -> None:
+    driver: object = browser
+    _sign_in(driver, stack)
+    idp = stack.idps["Test IdP"]
+    slo_url = stack.sp.config.slo_url
+    assert slo_url is not None
+    driver.get(idp.logout_request_url(slo_url, "ada@example.org"))  # type: ignore[attr-defined]  # another user
+    assert _wait_for(driver, "#error-code").text == "logout-session-mismatch"  # type: ignore[attr-defined]
+    driver.get(idp.logout_request_url(slo_url, "grace@example.org"))  # type: ignore[attr-defined]
+    _wait_for(driver, "a.login")
+    assert _signed_out(driver, stack)

@@ -18,11 +18,27 @@ Routes (under ``url_prefix``, default ``/saml``; with ``tenants`` under ``/saml/
 ``GET  /metadata``  the SP metadata
 ``GET  /login``     start an SP-initiated login (``?next=/path`` where to land, ``?idp=<entityID>``)
 ``POST /acs``       the AssertionConsumerService: validate, run the ``on_login`` hook, redirect
-``GET  /logout``    end the local session (``?next=/path``); an IdP LogoutRequest (HTTP-Redirect) is
-                    accepted only when its query signature verifies with the IdP's metadata keys
+``POST /logout``    end the local session: needs the per-session CSRF token (``csrf_token`` field; render
+                    the form with ``logout_form()`` or the ``fedlib_logout_form()`` Jinja global) and, when
+                    the browser sends them, a same-origin ``Origin`` / ``Sec-Fetch-Site``; ``next`` field
+                    (a relative path or an allowed origin) says where to land. Anything else: 403, session
+                    untouched
+``GET  /logout``    ends nothing: a small page with that POST form (old "Sign out" links keep working,
+                    with one click; the page cannot be framed)
+``GET  /logout?SAMLRequest=...&SigAlg=...&Signature=...`` (HTTP-Redirect) and ``POST /logout`` with a
+                    ``SAMLRequest`` field (HTTP-POST): an IdP LogoutRequest; the session ends only when
+                    ``ServiceProvider.handle_logout_request`` accepts it for *this browser's* session (signed
+                    by the session's IdP, Destination = ``SPConfig.slo_url``, fresh, unused, same NameID and
+                    SessionIndex); otherwise a 403 page with the code and the session untouched. Then a
+                    redirect to the RelayState if it is a safe path, else ``/`` (the LogoutResponse to the
+                    IdP is issue #11's). A cross-site POST carries no ``SameSite=Lax`` session cookie, so
+                    over HTTP-POST only sessions whose cookie is ``SameSite=None`` can be found and ended.
+                    The session matched is the one ``default_login_hook`` stores; with your own ``on_login``
+                    hook, IdP LogoutRequests are validated but end nothing of yours
 
 A rejected Response becomes a 403 page that shows the stable error code and fedlib's operator message
 (what to change at the IdP), never internals; the private detail goes to the log. A store outage is a 503.
+A refused logout is a 403 page with the code (or the CSRF reason); nothing about it is ever a 500.
 The pending request lives server-side (keyed by request ID). Each login is bound to the browser that
 started it (login CSRF): ``/login`` sets one HttpOnly cookie per pending request
 (``__Host-fedlib-login-<hash>`` over https; ``Secure; SameSite=None`` so the cross-site ACS POST carries it;
@@ -34,24 +50,34 @@ cookie's name.
 
 from __future__ import annotations
 
+import hmac
 import html
 import logging
+import secrets
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, Response, abort, current_app, redirect, request, session
+from flask import Blueprint, Flask, Response, abort, current_app, redirect, request, session, url_for
+from markupsafe import Markup
 from werkzeug.wrappers import Response as BaseResponse
 
 from fedlib.binding import BindingCookie, cookie_reaches_the_acs, cookies_to_clear
 from fedlib.constants import BINDING_HTTP_POST
 from fedlib.errors import ConfigurationError, ResponseRejected, StoreError
-from fedlib.protocol.bindings import verify_redirect_signature
 from fedlib.sp import LoginResult, ServiceProvider, safe_relay_state
+from fedlib.validation.logout import LogoutSession
 
 log = logging.getLogger("fedlib.flask")
 
 SESSION_KEY = "fedlib"
 """Where the default login hook keeps the verified identity in the Flask session."""
+
+CSRF_SESSION_KEY = "fedlib_csrf"
+"""Where the per-session logout CSRF token lives in the Flask session."""
+
+CSRF_FIELD = "csrf_token"
+"""The form field that carries the CSRF token in ``POST /logout``."""
 
 LoginHook = Callable[[LoginResult], Any]
 TenantLookup = Callable[[str], ServiceProvider]
@@ -63,15 +89,71 @@ _PAGE = (
 
 
 def default_login_hook(result: LoginResult) -> None:
-    """Keep the identity in the session: ``session["fedlib"]`` = name_id, issuer, attributes, session index."""
+    """Keep the identity in the session: ``session["fedlib"]`` = name_id (with its format and qualifiers),
+    issuer, session index, attributes. An IdP LogoutRequest must name exactly this NameID and session."""
     authn = result.authn
     session[SESSION_KEY] = {
         "name_id": authn.name_id,
         "name_id_format": authn.name_id_format,
+        "name_qualifier": authn.name_qualifier,
+        "sp_name_qualifier": authn.sp_name_qualifier,
         "issuer": authn.issuer,
         "session_index": authn.session_index,
         "attributes": {name: list(values) for name, values in authn.attributes.items()},
     }
+
+
+def csrf_token() -> str:
+    """This browser session's logout CSRF token (created on first use): 32 random bytes, URL-safe."""
+    token = session.get(CSRF_SESSION_KEY)
+    if not isinstance(token, str) or len(token) < 32:
+        token = secrets.token_urlsafe(32)
+        session[CSRF_SESSION_KEY] = token
+    return token
+
+
+def logout_form(label: str = "Sign out", *, next: str | None = None, tenant: str | None = None) -> Markup:
+    """The ``POST /logout`` form (a button) with this session's CSRF token, as safe HTML for a template.
+
+    ``next``: where to land after logout (a relative path). ``tenant``: with a tenant lookup, the tenant
+    (default: the current request's). Also available in Jinja as ``fedlib_logout_form()``.
+    """
+    if tenant is None and request.view_args:
+        tenant = request.view_args.get("tenant")
+    action = url_for("fedlib.logout", tenant=tenant) if tenant is not None else url_for("fedlib.logout")
+    fields = Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, csrf_token())
+    if next is not None:
+        fields += Markup('<input type="hidden" name="next" value="{}">').format(next)
+    return Markup(
+        '<form method="post" action="{}" class="fedlib-logout">{}<button type="submit">{}</button></form>'
+    ).format(action, fields, label)
+
+
+def _logout_session(user: object) -> LogoutSession | None:
+    """The session the default login hook stored, as the validator wants it; None if there is none."""
+    if not isinstance(user, dict):
+        return None
+    issuer, name_id = user.get("issuer"), user.get("name_id")
+    if not isinstance(issuer, str) or not isinstance(name_id, str):
+        return None
+
+    def text(key: str) -> str | None:
+        value = user.get(key)
+        return value if isinstance(value, str) else None
+
+    return LogoutSession(
+        idp_entity_id=issuer,
+        name_id=name_id,
+        name_id_format=text("name_id_format"),
+        name_qualifier=text("name_qualifier"),
+        sp_name_qualifier=text("sp_name_qualifier"),
+        session_index=text("session_index"),
+    )
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 class FedLib:
@@ -113,8 +195,10 @@ class FedLib:
         bp.add_url_rule("/metadata", "metadata", self._metadata, methods=["GET"])
         bp.add_url_rule("/login", "login", self._login, methods=["GET"])
         bp.add_url_rule("/acs", "acs", self._acs, methods=["POST"])
-        bp.add_url_rule("/logout", "logout", self._logout, methods=["GET"])
+        bp.add_url_rule("/logout", "logout", self._logout, methods=["GET", "POST"])
         app.register_blueprint(bp)
+        app.add_template_global(logout_form, "fedlib_logout_form")
+        app.add_template_global(csrf_token, "fedlib_csrf_token")
         app.extensions["fedlib"] = self
 
     def _load_from_config(self, app: Flask) -> None:
@@ -227,24 +311,90 @@ class FedLib:
         return self._set_cookies(current_app.make_response(response), spent)
 
     def _logout(self, tenant: str | None = None) -> Any:
+        """``/logout``: an IdP LogoutRequest (Redirect or POST binding), a local logout (POST with the CSRF
+        token), or (GET) the page with the logout form. See the module docstring."""
         sp = self._sp(tenant)
-        raw_query = request.query_string.decode("latin-1")
-        if "SAMLRequest=" in raw_query:
-            # An IdP-initiated LogoutRequest: honoured only if signed by a key in the IdP's metadata,
-            # verified over the query exactly as received (AD FS / Entra lower-case encoding included).
-            for idp in sp.idps.values():
-                try:
-                    verify_redirect_signature(raw_query, idp.metadata.trust)
-                except ResponseRejected:
-                    continue
-                break
-            else:
-                log.warning("fedlib: refused a LogoutRequest whose signature no trusted IdP key verifies")
-                return self._page(403, "Sign-out refused", "<p>The logout request is not signed by a trusted IdP.</p>")
+        if request.method == "POST":
+            if "SAMLRequest" in request.form:
+                return self._idp_logout(sp, form=request.form.to_dict())
+            return self._local_logout(sp)
+        if "SAMLRequest" in request.args:
+            # Verified over the query exactly as received (AD FS / Entra lower-case encoding included).
+            return self._idp_logout(sp, query_string=request.query_string.decode("latin-1"))
+        # A plain GET ends nothing (any site can make a browser GET this URL): offer the POST form.
+        next_url = safe_relay_state(request.args.get("next"), sp.relay_state_origins)
+        page = self._page(
+            200, "Sign out", "<p>Sign out of this site?</p>" + str(logout_form(next=next_url, tenant=tenant))
+        )
+        page.headers["X-Frame-Options"] = "DENY"
+        page.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+        return page
+
+    def _logout_refused(self, reason: str) -> Response:
+        log.warning("fedlib: local logout refused: %s", reason)
+        return self._page(
+            403,
+            "Sign-out refused",
+            f"<p id='error-hint'>{html.escape(reason)}</p><p>Use the site's own Sign out button.</p>",
+        )
+
+    def _local_logout(self, sp: ServiceProvider) -> Any:
+        """POST without SAMLRequest: end the local session if the request comes from this site's own form."""
+        fetch_site = request.headers.get("Sec-Fetch-Site")
+        if fetch_site is not None and fetch_site != "same-origin":
+            return self._logout_refused("the sign-out request came from another site")
+        origin = request.headers.get("Origin")
+        if origin is not None:
+            allowed = {_origin(request.host_url), _origin(sp.config.acs_url)}
+            if sp.config.slo_url is not None:
+                allowed.add(_origin(sp.config.slo_url))
+            if origin.lower().rstrip("/") not in allowed:
+                return self._logout_refused("the sign-out request came from another site")
+        expected = session.get(CSRF_SESSION_KEY)
+        given = request.form.get(CSRF_FIELD, "")
+        if not isinstance(expected, str) or not expected:
+            return self._logout_refused("the sign-out form has expired (no token in this session)")
+        if not hmac.compare_digest(expected.encode("utf-8"), given.encode("utf-8", "replace")):
+            return self._logout_refused("the sign-out form carries a wrong or missing token")
         session.pop(SESSION_KEY, None)
-        next_url = safe_relay_state(request.args.get("next"), sp.relay_state_origins) or "/"
+        session.pop(CSRF_SESSION_KEY, None)
+        next_url = safe_relay_state(request.form.get("next"), sp.relay_state_origins) or "/"
         current_app.logger.debug("fedlib: local session ended")
         return redirect(next_url, code=303)
 
+    def _idp_logout(
+        self, sp: ServiceProvider, *, query_string: str | None = None, form: dict[str, str] | None = None
+    ) -> Any:
+        """An IdP LogoutRequest: end this browser's session only if the request is valid and names it.
 
-__all__ = ["SESSION_KEY", "FedLib", "default_login_hook"]
+        Answering with a LogoutResponse is issue #11's; until then the browser lands on the (safe)
+        RelayState or ``/``.
+        """
+        try:
+            result = sp.handle_logout_request(
+                query_string=query_string, form=form, session=_logout_session(session.get(SESSION_KEY))
+            )
+        except ResponseRejected as exc:
+            log.warning("fedlib: LogoutRequest refused: %s: %s (detail: %s)", exc.code, exc.message, exc.detail)
+            body = (
+                f"<p>Error code: <code id='error-code'>{html.escape(exc.code.value)}</code></p>"
+                f"<p id='error-hint'>{html.escape(exc.message)}</p>"
+                "<p>You are still signed in here. Give the code to your administrator; see fedlib's "
+                "docs/errors.md for what it means.</p>"
+            )
+            return self._page(403, "Sign-out refused", body)
+        except StoreError as exc:
+            log.error("fedlib: replay store unavailable: %s (%s)", exc, exc.detail)
+            return self._page(503, "Sign-out is temporarily unavailable", "<p>Please try again shortly.</p>")
+        except ConfigurationError as exc:
+            log.warning("fedlib: cannot process a LogoutRequest: %s", exc)
+            return self._page(400, "Sign-out is not available", f"<p>{html.escape(str(exc))}</p>")
+        if result.session_matched:
+            session.pop(SESSION_KEY, None)
+            session.pop(CSRF_SESSION_KEY, None)
+            current_app.logger.debug("fedlib: session ended by the IdP's LogoutRequest %s", result.request_id)
+        next_url = safe_relay_state(result.relay_state, sp.relay_state_origins) or "/"
+        return redirect(next_url, code=303)
+
+
+__all__ = ["CSRF_FIELD", "CSRF_SESSION_KEY", "SESSION_KEY", "FedLib", "csrf_token", "default_login_hook", "logout_form"]

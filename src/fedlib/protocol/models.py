@@ -33,6 +33,10 @@ class AuthnResult:
     in_response_to: str | None
     assertion_id: str
     response_id: str
+    name_qualifier: str | None = None
+    """The NameID's NameQualifier, if sent (needed to match a later LogoutRequest)."""
+    sp_name_qualifier: str | None = None
+    """The NameID's SPNameQualifier, if sent."""
 
     def attribute(self, name: str) -> str | None:
         """The first value of attribute ``name``, or None."""

@@ -67,7 +67,7 @@ from fedlib.testing.encryption import encrypt_element
 from fedlib.testing.keys import KeyKind, TestKey, default_key
 from fedlib.testing.metadata import idp_metadata_xml
 from fedlib.testing.profiles import GENERIC, VendorProfile, get_profile
-from fedlib.testing.responses import OMIT, ResponseSpec, build_response, new_id, serialize, sign_element
+from fedlib.testing.responses import OMIT, Omit, ResponseSpec, build_response, new_id, serialize, sign_element
 
 _SAMLP_AUTHN_REQUEST: Final = qname(NS_SAMLP, "AuthnRequest")
 _SAMLP_NAME_ID_POLICY: Final = qname(NS_SAMLP, "NameIDPolicy")
@@ -601,33 +601,69 @@ class TestIdP:
         """A short key identifier (what Keycloak puts in KeyName)."""
         return base64.urlsafe_b64encode(self.key.cert_der[-24:]).decode("ascii").rstrip("=")
 
-    # ---- Redirect-binding messages from the IdP (logout) -----------------------------------------
+    # ---- LogoutRequests from the IdP (HTTP-Redirect and HTTP-POST) ----------------------------------
+
+    def logout_request_xml(
+        self,
+        destination: str | None,
+        name_id: str,
+        *,
+        session_index: str | None = None,
+        session_indexes: Sequence[str] = (),
+        name_id_format: str | Omit | None = None,
+        name_qualifier: str | None = None,
+        sp_name_qualifier: str | None = None,
+        issuer: str | None = None,
+        not_on_or_after: datetime | None = None,
+        request_id: str | None = None,
+        now: datetime | None = None,
+    ) -> etree._Element:
+        """An unsigned ``<samlp:LogoutRequest>`` element (``destination=None`` leaves Destination out;
+        ``issuer`` overrides this IdP's entity ID). The NameID ``Format`` defaults to the one this IdP
+        sends at login (``name_id_format`` knob), as real IdPs do; ``OMIT`` leaves it out."""
+        b = self.behaviour
+        instant = (ensure_aware(now) if now is not None else self.clock()) + b.clock_offset
+        root = etree.Element(_SAMLP_LOGOUT_REQUEST, nsmap={"samlp": NS_SAMLP, "saml": NS_SAML})
+        root.set("ID", request_id or new_id())
+        root.set("Version", "2.0")
+        root.set("IssueInstant", format_instant(instant))
+        if destination is not None:
+            root.set("Destination", destination)
+        if not_on_or_after is not None:
+            root.set("NotOnOrAfter", format_instant(not_on_or_after))
+        etree.SubElement(root, SAML_ISSUER).text = issuer or self.entity_id
+        name = etree.SubElement(root, SAML_NAMEID)
+        name.text = name_id
+        fmt = b.name_id_format if name_id_format is None else (None if name_id_format is OMIT else name_id_format)
+        for attribute, value in (
+            ("Format", fmt),
+            ("NameQualifier", name_qualifier),
+            ("SPNameQualifier", sp_name_qualifier),
+        ):
+            if value is not None:
+                name.set(attribute, value)
+        for index in ([session_index] if session_index is not None else []) + list(session_indexes):
+            etree.SubElement(root, _SAMLP_SESSION_INDEX).text = index
+        return root
 
     def logout_request_url(
         self,
         destination: str,
         name_id: str,
         *,
-        session_index: str | None = None,
         relay_state: str | None = None,
-        now: datetime | None = None,
         sign: bool = True,
+        xml: bytes | None = None,
+        **fields: Any,
     ) -> str:
         """A LogoutRequest over the HTTP-Redirect binding, signed over the query as the IdP encodes it
-        (lower-case percent-encoding when ``lowercase_percent_encoding``: AD FS / Entra ID)."""
+        (lower-case percent-encoding when ``lowercase_percent_encoding``: AD FS / Entra ID). ``fields`` go
+        to :meth:`logout_request_xml`; ``xml`` replaces the message altogether (still signed)."""
         b = self.behaviour
-        instant = (ensure_aware(now) if now is not None else self.clock()) + b.clock_offset
-        root = etree.Element(_SAMLP_LOGOUT_REQUEST, nsmap={"samlp": NS_SAMLP, "saml": NS_SAML})
-        root.set("ID", new_id())
-        root.set("Version", "2.0")
-        root.set("IssueInstant", format_instant(instant))
-        root.set("Destination", destination)
-        etree.SubElement(root, SAML_ISSUER).text = self.entity_id
-        etree.SubElement(root, SAML_NAMEID).text = name_id
-        if session_index is not None:
-            etree.SubElement(root, _SAMLP_SESSION_INDEX).text = session_index
+        if xml is None:
+            xml = etree.tostring(self.logout_request_xml(destination, name_id, **fields))
         compressor = zlib.compressobj(wbits=-15)
-        deflated = compressor.compress(etree.tostring(root)) + compressor.flush()
+        deflated = compressor.compress(xml) + compressor.flush()
         lower = b.lowercase_percent_encoding
         parts = [f"SAMLRequest={_encode(base64.b64encode(deflated).decode('ascii'), lowercase=lower)}"]
         if relay_state is not None:
@@ -642,6 +678,25 @@ class TestIdP:
             signature = _sign_octets(self.key, algorithm, "&".join(parts).encode("ascii"))
             parts.append(f"Signature={_encode(base64.b64encode(signature).decode('ascii'), lowercase=lower)}")
         return f"{destination}{'&' if '?' in destination else '?'}{'&'.join(parts)}"
+
+    def logout_request_post(
+        self,
+        destination: str,
+        name_id: str,
+        *,
+        relay_state: str | None = None,
+        sign: bool = True,
+        **fields: Any,
+    ) -> PostForm:
+        """A LogoutRequest over the HTTP-POST binding: the form the IdP's page posts to ``destination``,
+        with an enveloped signature made by signxml as this IdP's behaviour says (``sign=False``: none)."""
+        root = self.logout_request_xml(destination, name_id, **fields)
+        if sign:
+            self._sign(root, self.behaviour)
+        values = {"SAMLRequest": base64.b64encode(serialize(root)).decode("ascii")}
+        if relay_state is not None:
+            values["RelayState"] = relay_state
+        return PostForm(action=destination, fields=MappingProxyType(values))
 
 
 def read_name_id(xml: bytes) -> str | None:

@@ -177,6 +177,8 @@ def validate_parsed_response(
         in_response_to=in_response_to if in_response_to is not None else response_irt,
         assertion_id=assertion_id,
         response_id=response.get("ID") or "",
+        name_qualifier=name_id.get("NameQualifier"),
+        sp_name_qualifier=name_id.get("SPNameQualifier"),
     )
 
 

@@ -51,6 +51,8 @@ ADDED_CODES = [
     "browser-mismatch",
     # structural XML limits (issue #8 section 1)
     "message-too-complex",
+    # logout validation (issue #8 section 4)
+    "logout-session-mismatch",
 ]
 
 

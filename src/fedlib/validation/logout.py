@@ -1,0 +1,394 @@
+"""IdP-initiated ``<samlp:LogoutRequest>`` validation: a logout that cannot be forged (sans-I/O).
+
+A LogoutRequest ends a user's session, so it is held to the same standard as a login Response. Order
+(each stage raises ``ResponseRejected``; later stages read only the verified message):
+
+1. read the message as received: HTTP-Redirect (the raw query, ``read_redirect_logout_request``) or
+   HTTP-POST (the ``SAMLRequest`` form value, ``read_post_logout_request``); size caps, strict base64,
+   capped inflate, hardened parse                                       malformed-xml, forbidden-dtd
+2. document element is samlp:LogoutRequest; no encrypted element        malformed-xml,
+                                                                        encrypted-claims-unsupported
+3. the signature, with the metadata keys of the expected IdP only:
+   Redirect: the query signature over the raw octets as received (``verify_redirect_signature``);
+   POST: exactly one enveloped ds:Signature of the LogoutRequest, same profile as Responses
+                                                                        unsigned-message, invalid-signature,
+                                                                        untrusted-certificate, weak-algorithm, ...
+4. SWITCH TO THE VERIFIED MESSAGE
+5. Version 2.0, ID, IssueInstant -> IssueInstant not in the future (skew) and not older than ``max_age``
+   (+ skew) -> NotOnOrAfter (if present) not passed (skew)              malformed-xml, not-yet-valid, expired
+6. Issuer = the IdP whose key verified it                               wrong-issuer
+7. Destination present and exactly this SP's SLO URL                    wrong-destination
+8. exactly one NameID (EncryptedID: encrypted-claims-unsupported; BaseID, or a NameID that is not the
+   session's: value, Format, NameQualifier, SPNameQualifier) -> SessionIndex: if the request lists
+   any, the session's must be among them (SAML Core §3.7.3.2: none listed = every session of the
+   principal)                                                           logout-session-mismatch
+9. replay: the request ID is consumed once in the store                 replayed
+
+Nothing is consumed when a check fails. The result keeps what a later LogoutResponse (issue #11) needs:
+the request ID, the IdP and the binding it came over.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final
+
+from lxml import etree
+
+from fedlib._xml.ids import IdIndex
+from fedlib._xml.parse import DEFAULT_MAX_XML_BYTES, decode_base64, parse_xml, text_content
+from fedlib.clock import ensure_aware
+from fedlib.config import SPConfig
+from fedlib.constants import (
+    BINDING_HTTP_POST,
+    BINDING_HTTP_REDIRECT,
+    DS_SIGNATURE,
+    NAMEID_UNSPECIFIED,
+    NS_SAMLP,
+    SAML_BASEID,
+    SAML_ENCRYPTED_ID,
+    SAML_ISSUER,
+    SAML_NAMEID,
+    qname,
+)
+from fedlib.errors import ErrorCode, ResponseRejected, reject
+from fedlib.metadata.idp import IdPMetadata
+from fedlib.protocol.bindings import RedirectQuery, parse_redirect_query, verify_redirect_signature
+from fedlib.stores.base import Store
+from fedlib.validation import checks
+from fedlib.xmldsig.verify import verify_enveloped_signature
+
+SAMLP_LOGOUT_REQUEST: Final = qname(NS_SAMLP, "LogoutRequest")
+SAMLP_SESSION_INDEX: Final = qname(NS_SAMLP, "SessionIndex")
+
+DEFAULT_LOGOUT_MAX_AGE: Final = timedelta(minutes=10)
+"""How old (by IssueInstant, plus the clock skew) a LogoutRequest may be when it arrives."""
+
+_MAX_SESSION_INDEXES: Final = 64
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LogoutSession:
+    """What this SP remembers about the browser's SAML session: the LogoutRequest must name exactly it.
+
+    Fill it from the verified login (``AuthnResult``): ``issuer``, ``name_id``, ``name_id_format``,
+    ``name_qualifier``, ``sp_name_qualifier``, ``session_index``.
+    """
+
+    idp_entity_id: str
+    name_id: str
+    name_id_format: str | None = None
+    name_qualifier: str | None = None
+    sp_name_qualifier: str | None = None
+    session_index: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LogoutRequestResult:
+    """A verified LogoutRequest that names this browser's session (or, with no session, names someone).
+
+    Everything here was read from the verified message, except ``relay_state`` (as received, untrusted:
+    pass it through ``fedlib.sp.safe_relay_state`` before redirecting to it) and ``binding``.
+    """
+
+    idp_entity_id: str
+    """The IdP that signed it (its Issuer)."""
+    request_id: str
+    """The LogoutRequest ID: the ``InResponseTo`` of the LogoutResponse (issue #11)."""
+    binding: str
+    """``BINDING_HTTP_REDIRECT`` or ``BINDING_HTTP_POST``: how it arrived."""
+    name_id: str
+    name_id_format: str | None
+    name_qualifier: str | None
+    sp_name_qualifier: str | None
+    session_indexes: tuple[str, ...]
+    """The SessionIndex values; empty means every session of the principal."""
+    issue_instant: datetime
+    not_on_or_after: datetime | None
+    reason: str | None
+    relay_state: str | None
+    """RelayState as received (untrusted)."""
+    session_matched: bool
+    """True when a ``LogoutSession`` was given (and matched: a mismatch raises); False without one."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedLogoutRequest:
+    """A LogoutRequest as received, parsed but NOT verified. Validate it once (verification of the
+    POST binding detaches the signature from ``untrusted_root``)."""
+
+    binding: str
+    untrusted_root: etree._Element
+    relay_state: str | None
+    redirect_query: str | None = None
+    """The raw query (HTTP-Redirect), kept to verify its signature over the octets as received."""
+
+    @property
+    def untrusted_issuer(self) -> str | None:
+        """The raw Issuer: a hint to pick which IdP's keys to try, never a claim."""
+        issuer = self.untrusted_root.find(SAML_ISSUER)
+        return (issuer.text or "").strip() if issuer is not None else None
+
+
+def read_redirect_logout_request(raw_query: str, *, max_bytes: int = DEFAULT_MAX_XML_BYTES) -> ReceivedLogoutRequest:
+    """Split, decode and parse an HTTP-Redirect LogoutRequest (``raw_query``: the query string exactly as
+    received, never re-encoded). Nothing is verified yet.
+
+    Raises:
+        XMLRejected: ``malformed-xml`` (also a query that carries a SAMLResponse), ``forbidden-dtd``.
+    """
+    query: RedirectQuery = parse_redirect_query(raw_query, max_bytes=max_bytes)
+    if query.parameter != "SAMLRequest":
+        raise reject(ErrorCode.MALFORMED_XML, "the query carries a SAMLResponse, not a LogoutRequest")
+    root = parse_xml(query.decode(max_bytes=max_bytes), max_bytes=max_bytes)
+    return ReceivedLogoutRequest(BINDING_HTTP_REDIRECT, root, query.relay_state, redirect_query=raw_query)
+
+
+def read_post_logout_request(
+    saml_request: str, relay_state: str | None = None, *, max_bytes: int = DEFAULT_MAX_XML_BYTES
+) -> ReceivedLogoutRequest:
+    """Decode (strict base64, no DEFLATE in this binding) and parse an HTTP-POST LogoutRequest.
+
+    Raises:
+        XMLRejected: ``malformed-xml``, ``forbidden-dtd``.
+    """
+    root = parse_xml(decode_base64(saml_request, max_bytes=max_bytes), max_bytes=max_bytes)
+    return ReceivedLogoutRequest(BINDING_HTTP_POST, root, relay_state)
+
+
+def validate_logout_request(
+    received: ReceivedLogoutRequest,
+    *,
+    sp: SPConfig,
+    idp: IdPMetadata,
+    session: LogoutSession | None,
+    now: datetime,
+    store: Store,
+    max_age: timedelta = DEFAULT_LOGOUT_MAX_AGE,
+) -> LogoutRequestResult:
+    """Validate an IdP's LogoutRequest for ``session`` (see the module docstring for the order).
+
+    Args:
+        received: from ``read_redirect_logout_request`` / ``read_post_logout_request``.
+        sp: this SP; ``sp.slo_url`` is the only acceptable Destination (none configured: every
+            LogoutRequest is ``wrong-destination``).
+        idp: the IdP it must come from (the session's); only its metadata keys are tried.
+        session: the browser's session; the request must name exactly it. None (no session here): the
+            request is still fully validated and consumed, and there is nothing to end.
+        now: the current time (aware).
+        store: replay cache (the request ID is recorded under ``logout:``).
+        max_age: how long after its IssueInstant (plus skew) a request is still accepted.
+
+    Raises:
+        ResponseRejected: with a stable code (docs/errors.md).
+        StoreError: the replay store failed.
+        ConfigurationError: the IdP metadata holds no certificate.
+    """
+    now = ensure_aware(now)
+    policy = sp.policy
+    skew = policy.clock_skew
+    if session is not None and session.idp_entity_id != idp.entity_id:
+        raise reject(
+            ErrorCode.LOGOUT_SESSION_MISMATCH,
+            "the LogoutRequest is checked against another IdP than the one this session logged in with",
+        )
+    root = received.untrusted_root
+
+    # 2: raw structure decisions only.
+    if root.tag != SAMLP_LOGOUT_REQUEST:
+        raise reject(
+            ErrorCode.MALFORMED_XML,
+            "the message is not a SAML 2.0 <samlp:LogoutRequest>",
+            detail=f"document element {root.tag!r}",
+        )
+    checks.check_no_encrypted_claims(root)
+
+    # 3-4: verify, then read only the verified message.
+    if received.binding == BINDING_HTTP_REDIRECT:
+        assert received.redirect_query is not None
+        # The query signature covers the whole DEFLATEd message: the parsed tree is what was signed.
+        verify_redirect_signature(
+            received.redirect_query, idp.trust, allow_sha1=policy.allow_sha1, max_bytes=policy.max_message_bytes
+        )
+        request = root
+    elif received.binding == BINDING_HTTP_POST:
+        request = _verify_post(root, idp, allow_sha1=policy.allow_sha1)
+    else:
+        raise reject(ErrorCode.MALFORMED_XML, "the LogoutRequest arrived over an unsupported binding")
+
+    # 5: ID, version, time.
+    checks.check_version_and_instant(request)
+    issue_instant = checks.instant(request, "IssueInstant")
+    assert issue_instant is not None
+    if now + skew < issue_instant:
+        raise reject(
+            ErrorCode.NOT_YET_VALID,
+            f"the LogoutRequest was issued at {issue_instant.isoformat()}, in the future; it is now "
+            f"{now.isoformat()} (check the clocks of the IdP and this server)",
+        )
+    if now >= issue_instant + max_age + skew:
+        raise reject(
+            ErrorCode.EXPIRED,
+            f"the LogoutRequest was issued at {issue_instant.isoformat()}, more than {max_age} ago; it is now "
+            f"{now.isoformat()} (an old logout link, or clocks out of sync)",
+        )
+    not_on_or_after = checks.instant(request, "NotOnOrAfter")
+    if not_on_or_after is not None and now - skew >= not_on_or_after:
+        raise reject(
+            ErrorCode.EXPIRED,
+            f"the LogoutRequest expired at {not_on_or_after.isoformat()}; it is now {now.isoformat()}",
+        )
+
+    # 6-7: from our IdP, to us.
+    issuer = checks.check_issuer(request, idp.entity_id)
+    _check_destination(request, sp.slo_url)
+
+    # 8: whom it logs out.
+    name_id = _name_id(request)
+    session_indexes = tuple(text_content(e) for e in request.iterchildren(SAMLP_SESSION_INDEX))
+    if len(session_indexes) > _MAX_SESSION_INDEXES:
+        raise reject(ErrorCode.MALFORMED_XML, "the LogoutRequest lists too many SessionIndex values")
+    if session is not None:
+        _check_session(name_id, session_indexes, session, idp_entity_id=idp.entity_id, sp_entity_id=sp.entity_id)
+
+    # 9: replay, last, so that a refused request consumes nothing.
+    request_id = request.get("ID") or ""
+    expires = max(issue_instant + max_age, not_on_or_after or issue_instant) + skew
+    if not store.add(_replay_key(issuer, request_id), expires_at=expires, now=now):
+        raise reject(
+            ErrorCode.REPLAYED,
+            "this LogoutRequest was already used; each one is accepted once",
+            detail=f"LogoutRequest ID {request_id[:100]!r}",
+        )
+    reason = request.get("Reason")
+    return LogoutRequestResult(
+        idp_entity_id=issuer,
+        request_id=request_id,
+        binding=received.binding,
+        name_id=text_content(name_id),
+        name_id_format=name_id.get("Format"),
+        name_qualifier=name_id.get("NameQualifier"),
+        sp_name_qualifier=name_id.get("SPNameQualifier"),
+        session_indexes=session_indexes,
+        issue_instant=issue_instant,
+        not_on_or_after=not_on_or_after,
+        reason=reason,
+        relay_state=received.relay_state,
+        session_matched=session is not None,
+    )
+
+
+def _verify_post(root: etree._Element, idp: IdPMetadata, *, allow_sha1: bool) -> etree._Element:
+    """The LogoutRequest's own enveloped signature, verified like a Response's; returns the verified element."""
+    signatures = list(root.iterchildren(DS_SIGNATURE))
+    if not signatures:
+        raise reject(
+            ErrorCode.UNSIGNED_MESSAGE,
+            "the LogoutRequest is not signed; fedlib ends a session only on a LogoutRequest the IdP signed",
+            element="samlp:LogoutRequest",
+        )
+    if len(signatures) > 1:
+        raise reject(
+            ErrorCode.SIGNATURE_WRAPPING, f"the LogoutRequest carries {len(signatures)} signatures; exactly one"
+        )
+    ids = IdIndex.build(root)
+    checks.check_unique_ids(ids)
+    return verify_enveloped_signature(root, signatures[0], idp.trust, allow_sha1=allow_sha1, ids=ids).element
+
+
+def _check_destination(request: etree._Element, slo_url: str | None) -> None:
+    """Destination present and exactly the SLO URL (Bindings §3.4.5.2 / §3.5.5.2; ``wrong-destination``)."""
+    destination = request.get("Destination")
+    if slo_url is None:
+        raise reject(
+            ErrorCode.WRONG_DESTINATION,
+            "this SP has no SingleLogoutService URL (SPConfig.slo_url), so no LogoutRequest is addressed to it; "
+            "configure slo_url as published in the SP metadata",
+        )
+    if destination is None:
+        raise reject(ErrorCode.WRONG_DESTINATION, "the signed LogoutRequest has no Destination; it must name this SP")
+    if destination != slo_url:
+        raise reject(
+            ErrorCode.WRONG_DESTINATION,
+            f"the LogoutRequest was sent to {destination[:200]!r}, not to this SP's logout URL {slo_url!r}",
+        )
+
+
+def _name_id(request: etree._Element) -> etree._Element:
+    """The single identifier: a NameID (SAML Core §3.7.1: BaseID | NameID | EncryptedID, exactly one)."""
+    identifiers = [e for e in request.iterchildren(SAML_BASEID, SAML_NAMEID, SAML_ENCRYPTED_ID)]
+    if len(identifiers) != 1:
+        raise reject(
+            ErrorCode.MALFORMED_XML,
+            f"the LogoutRequest names {len(identifiers)} principals; it must name exactly one (a NameID)",
+        )
+    identifier = identifiers[0]
+    if identifier.tag == SAML_ENCRYPTED_ID:  # pragma: no cover - check_no_encrypted_claims refused it earlier
+        raise reject(ErrorCode.ENCRYPTED_CLAIMS_UNSUPPORTED, checks.ENCRYPTION_FIX, element="EncryptedID")
+    if identifier.tag == SAML_BASEID:
+        raise reject(
+            ErrorCode.LOGOUT_SESSION_MISMATCH,
+            "the LogoutRequest names its principal with a BaseID; fedlib sessions are keyed by NameID, so it "
+            "names no session here",
+        )
+    return identifier
+
+
+def _check_session(
+    name_id: etree._Element,
+    session_indexes: tuple[str, ...],
+    session: LogoutSession,
+    *,
+    idp_entity_id: str,
+    sp_entity_id: str,
+) -> None:
+    """The NameID is the session's (value, Format, NameQualifier, SPNameQualifier: SAML Core §2.2.2, §8.3:
+    an omitted Format is ``unspecified``, an omitted NameQualifier the IdP, an omitted SPNameQualifier this
+    SP), and the session's SessionIndex is listed when any is (``logout-session-mismatch``)."""
+
+    def fields(
+        value: str, fmt: str | None, name_qualifier: str | None, sp_name_qualifier: str | None
+    ) -> tuple[str, str, str, str]:
+        return (
+            value,
+            fmt or NAMEID_UNSPECIFIED,
+            name_qualifier or idp_entity_id,
+            sp_name_qualifier or sp_entity_id,
+        )
+
+    received = fields(
+        text_content(name_id), name_id.get("Format"), name_id.get("NameQualifier"), name_id.get("SPNameQualifier")
+    )
+    expected = fields(session.name_id, session.name_id_format, session.name_qualifier, session.sp_name_qualifier)
+    if received != expected:
+        differs = [
+            n
+            for n, a, b in zip(("value", "Format", "NameQualifier", "SPNameQualifier"), received, expected, strict=True)
+            if a != b
+        ]
+        raise _mismatch("the LogoutRequest names another user than the one signed in here", f"NameID {differs} differ")
+    if session_indexes and session.session_index not in session_indexes:
+        raise _mismatch(
+            "the LogoutRequest ends other sessions of this user (SessionIndex), not the one in this browser",
+            f"{len(session_indexes)} SessionIndex values, none is this session's",
+        )
+
+
+def _mismatch(message: str, detail: str) -> ResponseRejected:
+    return reject(ErrorCode.LOGOUT_SESSION_MISMATCH, message, detail=detail)
+
+
+def _replay_key(issuer: str, request_id: str) -> str:
+    return f"logout:{len(issuer)}:{issuer}:{request_id}"
+
+
+__all__ = [
+    "DEFAULT_LOGOUT_MAX_AGE",
+    "LogoutRequestResult",
+    "LogoutSession",
+    "ReceivedLogoutRequest",
+    "read_post_logout_request",
+    "read_redirect_logout_request",
+    "validate_logout_request",
+]
