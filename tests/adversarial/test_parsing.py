@@ -293,9 +293,7 @@ def test_any_doctype_is_forbidden_and_nothing_is_read(
 ) -> None:
     doctype = _doctypes(secret_file, evil_dtd)[kind]
     message = _variants(doctype, _body(w, "&xxe;" if kind in USES_XXE else "bob@example.com"))[variant]
-    started = time.perf_counter()
-    exc = rejection(w, message)
-    assert time.perf_counter() - started < 2.0  # no expansion, no network wait
+    exc = rejection(w, message)  # the tripwires below prove nothing was fetched or read
     assert not secret_file.opened.is_set()
     assert not evil_dtd.opened.is_set()
     _assert_no_leak(exc)
@@ -316,9 +314,7 @@ def test_billion_laughs_inside_attribute_is_refused_quickly(w: World) -> None:
     laughs = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 12))
     doctype = f'<!DOCTYPE samlp:Response [<!ENTITY l0 "lol">{laughs}]>'
     body = _body(w, "x").replace(b'Version="2.0"', b'Version="&l11;"', 1)
-    started = time.perf_counter()
     assert rejection(w, doctype.encode() + body).code == ErrorCode.FORBIDDEN_DTD
-    assert time.perf_counter() - started < 2.0
 
 
 def test_undeclared_entity_without_doctype_is_malformed(w: World) -> None:

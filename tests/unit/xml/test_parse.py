@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import time
 import tracemalloc
 import zlib
 from pathlib import Path
@@ -48,10 +47,9 @@ BILLION_LAUGHS = b"""<?xml version="1.0"?>
 <samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol">&lol9;</samlp:Response>"""
 
 
-def test_billion_laughs_is_forbidden_dtd_and_fast() -> None:
-    start = time.perf_counter()
+def test_billion_laughs_is_forbidden_dtd() -> None:
+    # Refused before expansion; bench/hostile.py prints how long such inputs take (tests assert no time).
     assert code_of(parse_xml, BILLION_LAUGHS) == ErrorCode.FORBIDDEN_DTD
-    assert time.perf_counter() - start < 1.0
 
 
 @pytest.mark.parametrize(
@@ -254,17 +252,11 @@ def _many_elements() -> bytes:
 
 
 @pytest.mark.parametrize("make", [_deep, _wide_attributes, _huge_text, _many_namespaces, _many_elements])
-def test_hostile_shapes_are_decided_quickly_and_in_little_memory(make) -> None:
+def test_hostile_shapes_are_decided_in_little_memory(make) -> None:
     from fedlib.errors import ResponseRejected
 
     doc = make()
     assert len(doc) <= DEFAULT_MAX_XML_BYTES
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        with contextlib.suppress(ResponseRejected):
-            parse_xml(doc)
-        best = min(best, time.perf_counter() - start)
     tracemalloc.start()
     try:
         with contextlib.suppress(ResponseRejected):
@@ -272,8 +264,8 @@ def test_hostile_shapes_are_decided_quickly_and_in_little_memory(make) -> None:
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    # Generous bounds that a quadratic blow-up would break; bench/ measures the real numbers.
-    assert best < 0.05
+    # A generous bound that a blow-up would break. Time is not asserted in tests: bench/hostile.py prints
+    # the worst case over these shapes and many more (structural caps, checked in test_limits.py, bound it).
     assert peak < 8 * 1024 * 1024
 
 
