@@ -251,6 +251,8 @@ def load_settings_toml(path: str | Path, *, now: datetime) -> Settings:
         raise ConfigurationError(f"cannot read {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(f"{path} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigurationError(f"{path} is not UTF-8 text (TOML is UTF-8): byte {exc.start}") from None
     return load_settings(data, base_dir=path.resolve().parent, now=now)
 
 
