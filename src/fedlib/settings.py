@@ -362,7 +362,10 @@ def _int(raw: Mapping[str, Any], key: str, where: str, low: int, high: int) -> i
 
 
 def _origin(value: str, where: str) -> str:
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except (ValueError, TypeError, AttributeError):  # "https://[x", NFKC-changing hosts, not a str
+        raise ConfigurationError(f"{where}: {value!r} is not an origin (https://host or https://host:port)") from None
     if (
         parts.scheme not in ("https", "http")
         or not parts.netloc

@@ -20,9 +20,11 @@ from fedlib.config import SecurityPolicy, SPConfig
 from fedlib.errors import ConfigurationError, ErrorCode, ResponseRejected, XMLRejected
 from fedlib.matrix.model import MatrixConfig
 from fedlib.metadata.idp import parse_idp_metadata
-from fedlib.settings import load_settings_toml
+from fedlib.protocol.bindings import decode_redirect_message, parse_redirect_query, redirect_query
+from fedlib.settings import load_settings, load_settings_toml
 from fedlib.sp import ServiceProvider, safe_relay_state
 from fedlib.stores.memory import MemoryStore
+from fedlib.stores.url import open_store
 from fedlib.testing.idp import TestIdP
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -154,3 +156,59 @@ def test_non_utf8_matrix_file_is_a_configuration_error(tmp_path: Path) -> None:
     path.write_bytes(b"\xff\xfe[applications]\n")
     with pytest.raises(ConfigurationError, match="not UTF-8"):
         MatrixConfig.from_toml(path)
+
+
+# ---- the other public entry points (audit) -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["\ud800", None, 5, ["<x/>"]])
+def test_parse_idp_metadata_refuses_non_bytes_with_a_configuration_error(value: object) -> None:
+    with pytest.raises(ConfigurationError):
+        parse_idp_metadata(value, now=NOW)  # type: ignore[arg-type]
+
+
+def test_parse_idp_metadata_accepts_encodable_text() -> None:
+    xml = TestIdP().metadata_xml().decode("utf-8")
+    assert parse_idp_metadata(xml, now=NOW).entity_id  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("url", ["sqlite:///\ud800.db", "redis://\udcff/0"])
+def test_open_store_refuses_unencodable_urls(url: str) -> None:
+    with pytest.raises(ConfigurationError):
+        open_store(url)
+
+
+@pytest.mark.parametrize("query", [None, 5, b"SAMLRequest=\xff", ["SAMLRequest=x"]])
+def test_redirect_decoder_refuses_non_text_queries(query: object) -> None:
+    with pytest.raises(XMLRejected):
+        parse_redirect_query(query)  # type: ignore[arg-type]
+    with pytest.raises(XMLRejected):
+        decode_redirect_message(query)  # type: ignore[arg-type]
+
+
+def test_redirect_decoder_reads_an_ascii_bytes_query() -> None:
+    query = redirect_query(b"<x/>", relay_state="r")
+    assert parse_redirect_query(query.encode("ascii")).decode() == b"<x/>"
+
+
+@pytest.mark.parametrize("url", ["https://[x", "https://a\u2100b/acs", "http://]/"])
+def test_sp_config_with_unsplittable_url_is_a_configuration_error(url: str) -> None:
+    with pytest.raises(ConfigurationError):
+        SPConfig(entity_id="https://a.example/", acs_url=url)
+    with pytest.raises(ConfigurationError):
+        SPConfig(entity_id="https://a.example/", acs_url="https://a.example/acs", slo_url=url)
+
+
+@pytest.mark.parametrize("url", ["https://[x", "https://a\u2100b"])
+def test_settings_with_unsplittable_origin_is_a_configuration_error(url: str) -> None:
+    idp = TestIdP()
+    data = {
+        "sp": {
+            "entity_id": "https://a.example/saml",
+            "acs_url": "https://a.example/saml/acs",
+            "relay_state_origins": [url],
+        },
+        "idps": [{"metadata_xml": idp.metadata_xml().decode("utf-8")}],
+    }
+    with pytest.raises(ConfigurationError):
+        load_settings(data, now=NOW)
