@@ -202,7 +202,7 @@ class FedLib:
 
     def _login(self, tenant: str | None = None) -> Any:
         sp = self._sp(tenant)
-        next_url = safe_relay_state(request.args.get("next"), sp.relay_state_origins)  # never raises
+        next_url = safe_relay_state(request.args.get("next"), sp.relay_state_origins)
         idp = request.args.get("idp") or None
         try:
             if self.binding == BINDING_HTTP_POST:
@@ -213,7 +213,8 @@ class FedLib:
             log.warning("fedlib: cannot start login: %s", exc)
             return self._page(400, "Sign-in is not available", f"<p>{html.escape(str(exc))}</p>")
         except StoreError as exc:
-            return self._store_down_page(exc)
+            log.error("fedlib: request store unavailable: %s (%s)", exc, exc.detail)
+            return self._page(503, "Sign-in is temporarily unavailable", "<p>Please try again shortly.</p>")
         assert login.url is not None
         return redirect(login.url, code=302)
 
@@ -222,9 +223,16 @@ class FedLib:
         try:
             result = sp.finish_login(request.form.to_dict())
         except ResponseRejected as exc:
-            return self._rejected_page(exc)
+            log.warning("fedlib: SAML login refused: %s: %s (detail: %s)", exc.code, exc.message, exc.detail)
+            body = (
+                f"<p>Error code: <code id='error-code'>{html.escape(exc.code.value)}</code></p>"
+                f"<p id='error-hint'>{html.escape(exc.message)}</p>"
+                "<p>Give the code to your administrator; see fedlib's docs/errors.md for what it means.</p>"
+            )
+            return self._page(403, "Sign-in refused", body)
         except StoreError as exc:
-            return self._store_down_page(exc)
+            log.error("fedlib: request store unavailable: %s (%s)", exc, exc.detail)
+            return self._page(503, "Sign-in is temporarily unavailable", "<p>Please try again shortly.</p>")
         request.environ[_IN_APP_CODE] = True  # stays set if the hook raises: see _error
         response = self.login_hook(result)
         request.environ[_IN_APP_CODE] = False
