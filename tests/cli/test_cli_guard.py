@@ -15,6 +15,7 @@ import pytest
 from tests.support import ACS, SP_ID, World
 
 from fedlib.cli import main
+from fedlib.errors import ConfigurationError, ErrorCode, StoreError, reject
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
@@ -165,3 +166,27 @@ def test_far_future_not_on_or_after_is_not_an_internal_error(tmp_path: Path) -> 
     done = cli(*check_args(md, resp), "--json")
     assert b"Traceback" not in done.stderr
     assert done.returncode in (0, 1)
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "code"),
+    [
+        (StoreError("down"), 2, "store-error"),
+        (ConfigurationError("bad"), 2, "configuration-error"),
+        (reject(ErrorCode.MALFORMED_XML, "junk"), 1, "malformed-xml"),
+    ],
+)
+def test_typed_errors_escaping_a_subcommand_keep_the_contract(
+    files: tuple[Path, Path],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    error: Exception,
+    status: int,
+    code: str,
+) -> None:
+    def run(args: object) -> int:
+        raise error
+
+    monkeypatch.setattr("fedlib.cli.check_response.run", run)
+    assert main([*check_args(*files), "--json"]) == status
+    assert json.loads(capsys.readouterr().out)["error"] == code

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from fedlib.cli import check_response, import_python3_saml, matrix, metadata
-from fedlib.errors import ConfigurationError, FedlibError, ResponseRejected, StoreError
+from fedlib.errors import FedlibError, ResponseRejected, StoreError
 
 EXIT_OK = 0
 EXIT_REJECTED = 1
@@ -91,7 +91,7 @@ def _run(argv: list[str] | None) -> int:
     except StoreError as exc:
         _report(args, {"ok": False, "error": "store-error", "message": exc.message}, f"store error: {exc}")
         return EXIT_CONFIG
-    except (ConfigurationError, FedlibError) as exc:
+    except FedlibError as exc:  # ConfigurationError (and any future non-rejection error): exit 2
         doc = {"ok": False, "error": "configuration-error", "message": exc.message}
         _report(args, doc, f"configuration error: {exc}")
         return EXIT_CONFIG
@@ -107,8 +107,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(arguments)
     except BrokenPipeError:
         return _broken_pipe()
-    except (KeyboardInterrupt, SystemExit):
-        raise
     except Exception as exc:  # the last line of defence: never a traceback for the user
         if os.environ.get("FEDLIB_TRACEBACK"):
             raise
