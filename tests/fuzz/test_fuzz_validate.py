@@ -213,6 +213,24 @@ def test_flask_acs_never_a_5xx_for_client_input(ops: Any, how: str, extra: dict[
         assert (location.startswith("/") and not location.startswith("//")) or location.startswith(ORIGINS[0] + "/")
 
 
+@budget(1)
+@given(
+    path=st.sampled_from(("/saml/login", "/saml/logout", "/saml/metadata")),
+    params=st.dictionaries(st.sampled_from(["next", "idp", "SAMLRequest", "Signature", "SigAlg"]), junk_text),
+    raw=st.none() | st.binary(max_size=40).map(lambda b: b.decode("latin-1")),
+)
+def test_flask_login_logout_never_a_5xx(path: str, params: dict[str, str], raw: str | None) -> None:
+    client = flask_app().test_client()
+    if raw is not None:  # a raw query string, not re-encoded: bad percent-encoding and all
+        response = client.get(path + "?" + "".join(c if 0x20 < ord(c) < 0x7F else f"%{ord(c):02x}" for c in raw))
+    else:
+        response = client.get(path, query_string={k: v.encode("utf-8", "replace") for k, v in params.items()})
+    assert response.status_code < 500, response.status_code
+    location = response.headers.get("Location")
+    if location is not None and path == "/saml/logout":
+        assert (location.startswith("/") and not location.startswith("//")) or location.startswith(ORIGINS[0] + "/")
+
+
 @cache
 def _down_app() -> Flask:
     app = Flask(__name__)
