@@ -24,10 +24,14 @@ INTEROP  := $(SHARED)/interop/peers/run.py
 FEDLIB   := $(VENV)/bin/fedlib
 
 LINT_PATHS := $(wildcard src tests bench examples)
+# `make fuzz`: the tests/fuzz targets with a long budget and fresh random examples each run
+# (`make test` runs the same targets bounded and deterministic, in well under a minute).
+FUZZ_EXAMPLES ?= 200000
+FUZZ_ARGS  ?=
 BENCH_ARGS ?=
 DEMO_ARGS  ?=
 
-.PHONY: help venv sysdeps lint test interop demo bench clean distclean
+.PHONY: help venv sysdeps lint test fuzz interop demo bench clean distclean
 
 help:
 	@echo "fedlib make targets:"
@@ -35,6 +39,8 @@ help:
 	@echo "  make sysdeps   apt-get install missing system packages ($(SYSDEPS)); needs root"
 	@echo "  make lint      ruff check, ruff format --check, mypy --strict on src/"
 	@echo "  make test      lint + pytest + the interop corpus in $(SHARED)/interop/peers"
+	@echo "  make fuzz      the fuzz targets (tests/fuzz) long and with random seeds"
+	@echo "                 (FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) examples per unit of each target's weight)"
 	@echo "  make interop   only the interop corpus (both policies)"
 	@echo "  make demo      run the example Flask app against the bundled test IdPs on 127.0.0.1"
 	@echo "                 (self-check, then serves; DEMO_ARGS=--check exits after the self-check)"
@@ -123,10 +129,15 @@ define run_interop
 	fi
 endef
 
+# pytest runs all of tests/, so the bounded, deterministic fuzz run (tests/fuzz, marker `fuzz`) is part of it.
 test: $(STAMP) sysdeps lint
-	@echo "== pytest"
+	@echo "== pytest (includes the bounded fuzz run, tests/fuzz)"
 	$(VPY) -m pytest -q
 	$(run_interop)
+
+fuzz: $(STAMP)
+	@echo "== fuzz: tests/fuzz, FEDLIB_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES), random seeds (Ctrl-C stops; failures print a reproducer)"
+	FEDLIB_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FEDLIB_FUZZ_RANDOM=1 $(VPY) -m pytest -q -p no:cacheprovider -m fuzz tests/fuzz $(FUZZ_ARGS)
 
 interop: $(STAMP)
 	$(run_interop)

@@ -74,7 +74,10 @@ class SecurityPolicy:
 
 
 def _check_absolute_url(name: str, value: str) -> None:
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except (ValueError, TypeError, AttributeError):  # "https://[x", NFKC-changing hosts, not a str
+        raise ConfigurationError(f"{name} must be an absolute http(s) URL, got {value!r}") from None
     if parts.scheme not in ("https", "http") or not parts.netloc:
         raise ConfigurationError(f"{name} must be an absolute http(s) URL, got {value!r}")
 

@@ -288,6 +288,8 @@ def load_settings_toml(path: str | Path, *, now: datetime) -> Settings:
         raise ConfigurationError(f"cannot read {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(f"{path} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigurationError(f"{path} is not UTF-8 text (TOML is UTF-8): byte {exc.start}") from None
     return load_settings(data, base_dir=path.resolve().parent, now=now)
 
 
@@ -397,7 +399,10 @@ def _int(raw: Mapping[str, Any], key: str, where: str, low: int, high: int) -> i
 
 
 def _origin(value: str, where: str) -> str:
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except (ValueError, TypeError, AttributeError):  # "https://[x", NFKC-changing hosts, not a str
+        raise ConfigurationError(f"{where}: {value!r} is not an origin (https://host or https://host:port)") from None
     if (
         parts.scheme not in ("https", "http")
         or not parts.netloc

@@ -90,30 +90,52 @@ class LoginResult:
     """For a solicited login: the spent binding cookie, to clear (``Max-Age=0``) in the ACS response."""
 
 
-def safe_relay_state(value: str | None, allowed_origins: Iterable[str] = ()) -> str | None:
+def safe_relay_state(value: object, allowed_origins: Iterable[str] = ()) -> str | None:
     """``value`` if it is a safe place to send the user after login, else None (and a log line).
 
     Safe: a relative path (``/x``, not ``//host`` nor ``/\\host``, no control characters), or an absolute
     https/http URL whose origin (scheme://host[:port]) is in ``allowed_origins``. Anything else (other
     hosts, ``javascript:``, protocol-relative URLs) is dropped: RelayState is never an open redirect.
+
+    Never raises, whatever ``value`` is: a value that is not a ``str``, holds a lone surrogate, is not a
+    URL ``urllib`` can split (``https://[x``, a host that changes under NFKC normalisation), or has a
+    non-ASCII or otherwise unusual host is dropped like any other unsafe value. A RelayState problem must
+    never cost the user a login whose request was already consumed.
     """
     if value is None or value == "":
         return None
-    if len(value.encode("utf-8")) > _MAX_RELAY_STATE * 4 or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
-        log.warning("fedlib: dropped an unsafe RelayState (length or control characters)")
+    try:
+        safe = _relay_state_if_safe(value, allowed_origins)
+    except (ValueError, TypeError, UnicodeError):  # belt and braces: a bad value is never a crash
+        safe = None
+    if safe is None:
+        log.warning("fedlib: dropped a RelayState that is not a relative path or an allowed origin")
+    return safe
+
+
+def _relay_state_if_safe(value: object, allowed_origins: Iterable[str]) -> str | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:  # a lone surrogate
+        return None
+    if size > _MAX_RELAY_STATE * 4 or any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in value):
         return None
     if value.startswith("/") and not value.startswith(("//", "/\\")) and "\\" not in value:
         return value
+    if not value.isascii():
+        # An absolute URL's host must be plain ASCII (IDNs in their xn-- form): a host that browsers
+        # normalise (NFKC, full-width dots...) is not the host that was compared.
+        return None
     parts = urlsplit(value)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return None
+    _ = parts.port  # ValueError for a port that is not a number in range: dropped by the caller
     origin = f"{parts.scheme}://{parts.netloc}".lower()
-    if (
-        parts.scheme in ("https", "http")
-        and parts.netloc
-        and origin in {o.lower().rstrip("/") for o in allowed_origins}
-    ):
-        return value
-    log.warning("fedlib: dropped a RelayState that is not a relative path or an allowed origin")
-    return None
+    if "@" in parts.netloc or origin not in {o.lower().rstrip("/") for o in allowed_origins}:
+        return None
+    return value
 
 
 @dataclass(frozen=True, slots=True)

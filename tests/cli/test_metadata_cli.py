@@ -110,6 +110,8 @@ def test_multi_certificate_pem_and_output_file(capsys, pems, tmp_path) -> None:
         (["--key", "{cert}", "--cert", "{cert}"], "PEM private key"),
         (["--valid-days", "0"], "--valid-days"),
         (["--cache-duration", "0"], "--cache-duration"),
+        (["--cache-duration", "999999999999999999999"], "--cache-duration"),  # was an OverflowError
+        (["--slo-url", "https://[x"], "slo_url"),  # was a ValueError from urlsplit
         (["--slo-url", "not-a-url"], "slo_url"),
         (["--name-id-format", "persistent"], "absolute URI"),
     ],

@@ -197,8 +197,12 @@ def decode_base64(untrusted_b64: bytes | str, *, max_bytes: int = DEFAULT_MAX_XM
     if isinstance(untrusted_b64, str):
         try:
             untrusted_b64 = untrusted_b64.encode("ascii")
-        except UnicodeEncodeError:
+        except UnicodeEncodeError:  # non-ASCII, lone surrogates included
             raise _malformed("the SAML message is not valid base64 (non-ASCII characters)") from None
+    elif not isinstance(untrusted_b64, bytes | bytearray | memoryview):
+        raise _malformed(f"the SAML message is a {type(untrusted_b64).__name__}, not text")
+    else:
+        untrusted_b64 = bytes(untrusted_b64)
     # 4/3 expansion, plus room for line breaks every 64-76 characters.
     limit = (max_bytes + 2) // 3 * 4 * 2 + 1024
     if len(untrusted_b64) > limit:
@@ -265,8 +269,22 @@ def looks_like_xml(untrusted: bytes) -> bool:
 
 
 def decode_message(untrusted: bytes | str, *, max_bytes: int = DEFAULT_MAX_XML_BYTES) -> bytes:
-    """Autodetect raw XML vs a base64 form value and return the XML bytes (not yet parsed)."""
-    raw = untrusted.encode("utf-8") if isinstance(untrusted, str) else untrusted
+    """Autodetect raw XML vs a base64 form value and return the XML bytes (not yet parsed).
+
+    Raises:
+        XMLRejected: ``malformed-xml``: not ``str``/``bytes`` (e.g. None or a list from a form dict), a
+            ``str`` that is not encodable as UTF-8 (a lone surrogate, as a WSGI server or a decoding with
+            ``errors="surrogateescape"`` can produce), or see ``decode_base64``.
+    """
+    if isinstance(untrusted, str):
+        try:
+            raw = untrusted.encode("utf-8")
+        except UnicodeEncodeError:
+            raise _malformed("the SAML message is not valid text (it holds a lone surrogate)") from None
+    elif isinstance(untrusted, bytes | bytearray | memoryview):
+        raw = bytes(untrusted)
+    else:
+        raise _malformed(f"the SAML message is a {type(untrusted).__name__}, not text")
     if looks_like_xml(raw):
         return raw
     return decode_base64(raw, max_bytes=max_bytes)

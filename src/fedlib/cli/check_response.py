@@ -6,7 +6,8 @@ Contract (used by external harnesses; keep it exactly)::
         [--request-id ID] [--now ISO8601] [--clock-skew SECONDS] [--store URL] [--allow-sha1] [--json]
 
 FILE is raw XML or the base64 SAMLResponse form value. Without --request-id the response must be
-unsolicited. Exit 0 accepted, 1 rejected, 2 usage/configuration error.
+unsolicited. Exit 0 accepted, 1 rejected, 2 usage/configuration/store error (3: internal error, see
+``fedlib --help``). With --json one JSON object is printed on standard output in every case.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from fedlib.validation.pipeline import validate_response
 EXIT_ACCEPTED = 0
 EXIT_REJECTED = 1
 EXIT_CONFIG = 2
+
+_EARLIEST_NOW = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST_NOW = datetime(9000, 1, 1, tzinfo=UTC)  # far from datetime.max: now + skew must not overflow
 
 
 def register(sub: Any) -> None:
@@ -54,9 +58,12 @@ def _parse_now(value: str | None) -> datetime:
         return datetime.now(UTC)
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise ConfigurationError(f"--now {value!r} is not an ISO 8601 time") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise ConfigurationError(f"--now {value!r} is not an ISO 8601 time in range") from None
+    if not _EARLIEST_NOW <= parsed <= _LATEST_NOW:
+        raise ConfigurationError("--now must be between 1970 and 9000")
+    return parsed
 
 
 def _read(path: str) -> bytes:
@@ -90,6 +97,14 @@ def run(args: argparse.Namespace) -> int:
         sp = SPConfig(entity_id=args.sp_entity_id, acs_url=args.acs_url, policy=policy)
         idp = parse_idp_metadata(_read(args.idp_metadata), now=now, entity_id=args.idp_entity_id)
         message = _read(args.file)
+    except ConfigurationError as exc:
+        _emit(
+            args,
+            {"ok": False, "error": "configuration-error", "message": exc.message},
+            f"configuration error: {exc.message}",
+        )
+        return EXIT_CONFIG
+    try:
         store = open_store(args.store)
     except ConfigurationError as exc:
         _emit(
@@ -97,6 +112,9 @@ def run(args: argparse.Namespace) -> int:
             {"ok": False, "error": "configuration-error", "message": exc.message},
             f"configuration error: {exc.message}",
         )
+        return EXIT_CONFIG
+    except StoreError as exc:  # a valid URL whose database cannot be opened
+        _emit(args, {"ok": False, "error": "store-error", "message": exc.message}, f"store error: {exc.message}")
         return EXIT_CONFIG
     try:
         result = validate_response(message, sp=sp, idp=idp, now=now, store=store, request_id=args.request_id)

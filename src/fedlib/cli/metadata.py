@@ -27,6 +27,7 @@ from fedlib.metadata.sp import render_sp_metadata
 
 EXIT_OK = 0
 EXIT_CONFIG = 2
+_MAX_CACHE_DURATION = 3650 * 86400  # also keeps timedelta() from overflowing
 
 
 def register(sub: Any) -> None:
@@ -87,8 +88,8 @@ def _build(args: argparse.Namespace) -> bytes:
         raise ConfigurationError("--sign needs --key (and its certificate as the first --cert)")
     if args.valid_days is not None and not 1 <= args.valid_days <= 3650:
         raise ConfigurationError("--valid-days must be between 1 and 3650")
-    if args.cache_duration is not None and args.cache_duration <= 0:
-        raise ConfigurationError("--cache-duration must be a positive number of seconds")
+    if args.cache_duration is not None and not 0 < args.cache_duration <= _MAX_CACHE_DURATION:
+        raise ConfigurationError(f"--cache-duration must be between 1 and {_MAX_CACHE_DURATION} seconds (10 years)")
     sp = SPConfig(
         entity_id=args.entity_id,
         acs_url=args.acs_url[0],

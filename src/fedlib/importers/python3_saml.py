@@ -302,7 +302,8 @@ def _sp(
                 "application and set signing_key = 'path' instead of signing_key_pem",
             )
         elif key_file is not None:
-            _private_key_pem(key_file.read_text("utf-8"), str(key_file))
+            key_text = _file_text(key_file.parent, key_file.name)  # ConfigurationError if unreadable
+            _private_key_pem(key_text or "", str(key_file))
             sp["signing_key"] = str(key_file.resolve())
         else:
             raise ConfigurationError("security.authnRequestsSigned is true but there is no SP private key (privateKey)")

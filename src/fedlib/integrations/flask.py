@@ -38,6 +38,11 @@ Routes (under ``url_prefix``, default ``/saml``; with ``tenants`` under ``/saml/
 
 A rejected Response becomes a 403 page that shows the stable error code and fedlib's operator message
 (what to change at the IdP), never internals; the private detail goes to the log. A store outage is a 503.
+Client input never yields a 5xx: every fedlib route has an error handler that turns a ``ResponseRejected``
+into the 403 page, a ``StoreError`` into the 503, a ``ConfigurationError`` into a 400, and any other
+exception raised while fedlib handles the request (a fedlib bug) into a 400 page with the code
+``internal-error`` (logged with its traceback). An exception from the application's own ``on_login`` hook
+is the application's and propagates as usual.
 A refused logout is a 403 page with the code (or the CSRF reason); nothing about it is ever a 500.
 The pending request lives server-side (keyed by request ID). Each login is bound to the browser that
 started it (login CSRF): ``/login`` sets one HttpOnly cookie per pending request
@@ -60,15 +65,19 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, abort, current_app, redirect, request, session, url_for
 from markupsafe import Markup
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from fedlib.binding import BindingCookie, cookie_reaches_the_acs, cookies_to_clear
 from fedlib.constants import BINDING_HTTP_POST
-from fedlib.errors import ConfigurationError, ResponseRejected, StoreError
+from fedlib.errors import ConfigurationError, FedlibError, ResponseRejected, StoreError
 from fedlib.sp import LoginResult, ServiceProvider, safe_relay_state
 from fedlib.validation.logout import LogoutSession
 
 log = logging.getLogger("fedlib.flask")
+
+_IN_APP_CODE = "fedlib.in_app_code"
+"""WSGI environ flag: set while the application's own hook runs (its exceptions are not fedlib's)."""
 
 SESSION_KEY = "fedlib"
 """Where the default login hook keeps the verified identity in the Flask session."""
@@ -196,6 +205,7 @@ class FedLib:
         bp.add_url_rule("/login", "login", self._login, methods=["GET"])
         bp.add_url_rule("/acs", "acs", self._acs, methods=["POST"])
         bp.add_url_rule("/logout", "logout", self._logout, methods=["GET", "POST"])
+        bp.register_error_handler(Exception, self._error)
         app.register_blueprint(bp)
         app.add_template_global(logout_form, "fedlib_logout_form")
         app.add_template_global(csrf_token, "fedlib_csrf_token")
@@ -255,6 +265,41 @@ class FedLib:
             headers={"Cache-Control": "no-store"},
         )
 
+    @classmethod
+    def _rejected_page(cls, exc: ResponseRejected) -> Response:
+        log.warning("fedlib: SAML login refused: %s: %s (detail: %s)", exc.code, exc.message, exc.detail)
+        body = (
+            f"<p>Error code: <code id='error-code'>{html.escape(exc.code.value)}</code></p>"
+            f"<p id='error-hint'>{html.escape(exc.message)}</p>"
+            "<p>Give the code to your administrator; see fedlib's docs/errors.md for what it means.</p>"
+        )
+        return cls._page(403, "Sign-in refused", body)
+
+    @classmethod
+    def _store_down_page(cls, exc: StoreError) -> Response:
+        log.error("fedlib: request store unavailable: %s (%s)", exc, exc.detail)
+        return cls._page(503, "Sign-in is temporarily unavailable", "<p>Please try again shortly.</p>")
+
+    def _error(self, exc: Exception) -> Any:
+        """Error handler of the fedlib routes: client input never becomes a 5xx (see the module doc)."""
+        if isinstance(exc, HTTPException):
+            return exc
+        if request.environ.get(_IN_APP_CODE):
+            raise exc  # the application's own hook failed: its error, its error handling
+        if isinstance(exc, ResponseRejected):
+            return self._rejected_page(exc)
+        if isinstance(exc, StoreError):
+            return self._store_down_page(exc)
+        if isinstance(exc, FedlibError):
+            log.warning("fedlib: request refused: %s (%s)", exc, exc.detail)
+            return self._page(400, "Sign-in is not available", f"<p>{html.escape(exc.message)}</p>")
+        log.exception("fedlib: unexpected error while handling %s %s (refused)", request.method, request.path)
+        body = (
+            "<p>Error code: <code id='error-code'>internal-error</code></p>"
+            "<p>The request could not be processed. Please start again.</p>"
+        )
+        return self._page(400, "Request refused", body)
+
     # ---- views -------------------------------------------------------------------------------------
 
     def _metadata(self, tenant: str | None = None) -> Response:
@@ -305,7 +350,9 @@ class FedLib:
             log.error("fedlib: request store unavailable: %s (%s)", exc, exc.detail)
             return self._page(503, "Sign-in is temporarily unavailable", "<p>Please try again shortly.</p>")
         spent = [result.clear_cookie] if result.clear_cookie is not None else []
+        request.environ[_IN_APP_CODE] = True  # stays set if the hook raises: see _error
         response = self.login_hook(result)
+        request.environ[_IN_APP_CODE] = False
         if response is None:
             response = redirect(result.relay_state or "/", code=303)
         return self._set_cookies(current_app.make_response(response), spent)

@@ -135,6 +135,8 @@ class MatrixConfig:
             raise ConfigurationError(f"cannot read {path}: {exc.strerror}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigurationError(f"{path} is not valid TOML: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigurationError(f"{path} is not UTF-8 text (TOML is UTF-8): byte {exc.start}") from None
         return cls.from_mapping(data)
 
 

@@ -102,8 +102,16 @@ def parse_idp_metadata(
             or holds no usable IdP.
     """
     now = ensure_aware(now)
+    data: object = xml  # callers pass anything: a str (a file read as text), None from a missing setting
+    if isinstance(data, str):
+        try:
+            data = data.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ConfigurationError("IdP metadata is not valid text (it holds a lone surrogate)") from None
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise ConfigurationError(f"IdP metadata must be bytes, not {type(data).__name__}")
     try:
-        root = parse_xml(xml, max_bytes=max_bytes, limits=METADATA_XML_LIMITS)
+        root = parse_xml(bytes(data), max_bytes=max_bytes, limits=METADATA_XML_LIMITS)
     except ResponseRejected as exc:
         raise ConfigurationError(f"IdP metadata is not usable XML: {exc.message}", detail=exc.detail) from None
     if signed_by is not None:

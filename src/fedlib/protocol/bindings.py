@@ -289,7 +289,7 @@ def _unquote(raw: str, *, plus_is_space: bool = False) -> str:
         raise _malformed("a query parameter is not valid UTF-8 once URL-decoded") from None
 
 
-def parse_redirect_query(raw_query: str, *, max_bytes: int = DEFAULT_MAX_XML_BYTES) -> RedirectQuery:
+def parse_redirect_query(raw_query: str | bytes, *, max_bytes: int = DEFAULT_MAX_XML_BYTES) -> RedirectQuery:
     """Split a raw HTTP-Redirect query string (with or without the leading ``?``).
 
     Parameters other than the binding's (``SAMLRequest``/``SAMLResponse``, ``RelayState``, ``SigAlg``,
@@ -299,6 +299,13 @@ def parse_redirect_query(raw_query: str, *, max_bytes: int = DEFAULT_MAX_XML_BYT
         XMLRejected: ``malformed-xml``: too long, not ASCII, no message or two of them, a binding
             parameter repeated, or a ``SAMLEncoding`` other than DEFLATE.
     """
+    if isinstance(raw_query, bytes | bytearray):
+        try:
+            raw_query = bytes(raw_query).decode("ascii")
+        except UnicodeDecodeError:
+            raise _malformed("the query string contains bytes that are not URL-encoded") from None
+    if not isinstance(raw_query, str):
+        raise _malformed(f"the query string is a {type(raw_query).__name__}, not text")
     if raw_query.startswith("?"):
         raw_query = raw_query[1:]
     if len(raw_query) > _max_query_chars(max_bytes):

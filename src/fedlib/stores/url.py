@@ -86,6 +86,10 @@ def open_store(url: str) -> Store:
         raise ConfigurationError(f"store URL must be a string, not {type(url).__name__}")
     if url != url.strip() or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
         raise ConfigurationError("store URL contains whitespace at an end or control characters")
+    try:
+        url.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (e.g. from a non-UTF-8 command line)
+        raise ConfigurationError("store URL is not valid text (it holds a lone surrogate)") from None
     scheme, sep, rest = url.partition("://")
     if not sep:
         raise ConfigurationError(f"store URL {_redacted(url)!r} has no scheme; use {_SUPPORTED}")
