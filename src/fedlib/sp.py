@@ -31,7 +31,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from lxml import etree
@@ -41,7 +41,7 @@ from fedlib._xml.parse import decode_message, parse_xml
 from fedlib.clock import Clock, SystemClock, ensure_aware
 from fedlib.config import SecurityPolicy, SPConfig
 from fedlib.constants import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, SAML_ISSUER, SAMLP_RESPONSE
-from fedlib.errors import ConfigurationError, ErrorCode, reject
+from fedlib.errors import ConfigurationError, ErrorCode, StoreError, reject
 from fedlib.metadata.idp import IdPMetadata
 from fedlib.protocol.authn_request import NameIDPolicy, RequestedAuthnContext, build_authn_request
 from fedlib.protocol.models import AuthnResult
@@ -333,7 +333,7 @@ class ServiceProvider:
                     "or was never sent from here); start the login again",
                     detail=f"InResponseTo {untrusted_irt[:100]!r}",
                 )
-            pending = json.loads(stored)
+            pending = _pending_entry(stored)
             idp = self.idps.get(pending["idp"])
             if idp is None:  # the IdP was removed from the configuration since
                 raise reject(ErrorCode.WRONG_ISSUER, "the IdP of this login request is no longer trusted")
@@ -437,6 +437,18 @@ class ServiceProvider:
         return validate_logout_request(
             received, sp=config, idp=idp.metadata, session=session, now=now, store=self.store
         )
+
+
+def _pending_entry(stored: str) -> dict[str, Any]:
+    """The pending-request record ``start_login`` wrote. Anything else in its place is store corruption (or
+    a store shared with something else): fail closed with ``StoreError``, never a crash, never an accept."""
+    try:
+        pending = json.loads(stored)
+    except ValueError:
+        pending = None
+    if not isinstance(pending, dict) or not isinstance(pending.get("idp"), str):
+        raise StoreError("the pending login request in the store is unreadable (corrupt or foreign entry)")
+    return pending
 
 
 def _request_key(request_id: str) -> str:

@@ -60,6 +60,7 @@ import html
 import logging
 import secrets
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -69,6 +70,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from fedlib.binding import BindingCookie, cookie_reaches_the_acs, cookies_to_clear
+from fedlib.clock import SystemClock
 from fedlib.constants import BINDING_HTTP_POST
 from fedlib.errors import ConfigurationError, FedlibError, ResponseRejected, StoreError
 from fedlib.sp import LoginResult, ServiceProvider, safe_relay_state
@@ -109,6 +111,10 @@ def default_login_hook(result: LoginResult) -> None:
         "issuer": authn.issuer,
         "session_index": authn.session_index,
         "attributes": {name: list(values) for name, values in authn.attributes.items()},
+        # The IdP's SessionNotOnOrAfter: FedLib ends this session then (``FedLib._end_expired_session``).
+        "session_not_on_or_after": (
+            authn.session_not_on_or_after.isoformat() if authn.session_not_on_or_after is not None else None
+        ),
     }
 
 
@@ -207,9 +213,27 @@ class FedLib:
         bp.add_url_rule("/logout", "logout", self._logout, methods=["GET", "POST"])
         bp.register_error_handler(Exception, self._error)
         app.register_blueprint(bp)
+        app.before_request(self._end_expired_session)
         app.add_template_global(logout_form, "fedlib_logout_form")
         app.add_template_global(csrf_token, "fedlib_csrf_token")
         app.extensions["fedlib"] = self
+
+    def _end_expired_session(self) -> None:
+        """Before every request of the app: drop the fedlib identity once the IdP's SessionNotOnOrAfter
+        (kept by the default login hook) has passed, so the app sees the user as signed out. A custom
+        ``on_login`` hook that keeps its own session gets ``result.authn.session_not_on_or_after`` to honour."""
+        identity = session.get(SESSION_KEY)
+        until = identity.get("session_not_on_or_after") if isinstance(identity, dict) else None
+        if not isinstance(until, str):
+            return
+        try:
+            deadline = datetime.fromisoformat(until)
+        except ValueError:
+            deadline = None  # not written by us: treat the session as ended
+        clock = self.service_provider.clock if self.service_provider is not None else SystemClock()
+        if deadline is None or deadline.tzinfo is None or clock.now() >= deadline:
+            session.pop(SESSION_KEY, None)
+            log.info("fedlib: the IdP session lifetime (SessionNotOnOrAfter) ended; signed out locally")
 
     def _load_from_config(self, app: Flask) -> None:
         from datetime import UTC, datetime

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import datetime
 from html import unescape
 from pathlib import Path
 from typing import Any
@@ -194,3 +195,34 @@ def test_configured_from_app_config(tmp_path: Path, saml_idp: TestIdP, saml_logi
     assert saml_login(client).status_code == 303
     assert (tmp_path / "fedlib.db").exists()
     app.extensions["fedlib.registry"].close()
+
+
+def test_session_ends_at_the_idps_session_not_on_or_after(saml_sp: ServiceProvider, saml_login: Any) -> None:
+    """Issue #8 §6: SessionNotOnOrAfter is exposed on the result and the adapter ends the session then."""
+    from datetime import timedelta
+
+    from fedlib.clock import FixedClock
+
+    client = make_app(saml_sp).test_client()
+    saml_login(client, login_path="/saml/login?next=/")
+    with client.session_transaction() as flask_session:
+        until = datetime.fromisoformat(flask_session[SESSION_KEY]["session_not_on_or_after"])
+    assert client.get("/").get_data(as_text=True) == "user=ada@example.org"
+    started = saml_sp.clock
+    try:
+        saml_sp.clock = FixedClock(until - timedelta(seconds=1))
+        assert client.get("/").get_data(as_text=True) == "user=ada@example.org"
+        saml_sp.clock = FixedClock(until)
+        assert client.get("/").get_data(as_text=True) == "user=None"
+    finally:
+        saml_sp.clock = started
+
+
+def test_a_session_without_session_not_on_or_after_stays(saml_sp: ServiceProvider, saml_login: Any) -> None:
+    client = make_app(saml_sp).test_client()
+    saml_login(client, login_path="/saml/login?next=/")
+    with client.session_transaction() as flask_session:
+        identity = dict(flask_session[SESSION_KEY])
+        identity["session_not_on_or_after"] = None
+        flask_session[SESSION_KEY] = identity
+    assert client.get("/").get_data(as_text=True) == "user=ada@example.org"

@@ -7,7 +7,7 @@ Each test here failed before the fix with an exception that was not one of fedli
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -212,3 +212,21 @@ def test_settings_with_unsplittable_origin_is_a_configuration_error(url: str) ->
     }
     with pytest.raises(ConfigurationError):
         load_settings(data, now=NOW)
+
+
+@pytest.mark.parametrize("corrupt", ["", "not json", "[]", '{"relay_state": "/"}', '{"idp": 5}', "\x00"])
+def test_a_corrupt_pending_request_fails_closed_with_store_error(corrupt: str) -> None:
+    """A pending-request entry that start_login did not write (store corruption, a store shared with
+    something else) is a StoreError (the adapters' 503), never a crash and never an accept."""
+    from fedlib.errors import StoreError
+
+    idp = TestIdP()
+    sp = make_sp(idp)
+    login = sp.start_login(now=NOW)
+    assert login.url is not None
+    form = dict(idp.respond(idp.receive_redirect(login.url), now=NOW).fields)
+    key = f"request:{login.request_id}"
+    assert sp.store.consume(key, now=NOW) is not None
+    assert sp.store.add(key, expires_at=NOW + timedelta(minutes=5), now=NOW, value=corrupt)
+    with pytest.raises(StoreError, match="unreadable"):
+        sp.finish_login(form, now=NOW, browser_binding=login.browser_binding)
