@@ -33,6 +33,7 @@ from fedlib.config import SecurityPolicy, SPConfig
 from fedlib.errors import FedlibError, ResponseRejected
 from fedlib.metadata.idp import IdPMetadata, parse_idp_metadata
 from fedlib.protocol.bindings import MAX_REDIRECT_QUERY_CHARS, decode_redirect_message
+from fedlib.sp import ServiceProvider
 from fedlib.stores.memory import MemoryStore
 from fedlib.testing import ResponseSpec, default_key, idp_metadata_xml, mint_response
 from fedlib.validation.pipeline import validate_response
@@ -238,6 +239,17 @@ def post_cases() -> list[Case]:
             _fit(lambda n: _after_issuer(exc, b"".join(b'<x ID="i%d"/>' % i for i in range(n)))),
         )
     )
+    cases.append(
+        (
+            "ID flood, mixed names (ID/Id/id/xml:id), genuine",
+            "post",
+            _fit(
+                lambda n: _after_issuer(
+                    exc, b"".join(b'<x ID="a%d" Id="b%d" id="c%d" xml:id="d%d"/>' % (i, i, i, i) for i in range(n))
+                )
+            ),
+        )
+    )
     cases.append(("deep nesting (250 levels)", "post", _after_issuer(exc, _nested(250, lambda i: b"<x>"))))
     cases.append(("deeper than libxml2 allows (10,000)", "post", _after_issuer(exc, _nested(10_000, lambda i: b"<x>"))))
     cases.append(
@@ -312,6 +324,33 @@ def _run_post(payload: bytes, sp: SPConfig, idp: IdPMetadata) -> str:
     return "accepted"
 
 
+def logout_cases() -> list[Case]:
+    """An IdP LogoutRequest over HTTP-POST (base64 form value), forged: no key is ever proven."""
+    head = (
+        b'<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
+        b'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r" Version="2.0" '
+        b'IssueInstant="2026-01-01T00:00:00Z"><saml:Issuer>' + IDP_ID.encode() + b"</saml:Issuer>"
+        b'<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"/><samlp:Extensions>'
+    )
+    tail = b"</samlp:Extensions><saml:NameID>ada@example.org</saml:NameID></samlp:LogoutRequest>"
+    flood = _fit(
+        lambda n: (
+            head + b"".join(b'<x ID="a%d" Id="b%d" id="c%d" xml:id="d%d"/>' % (i, i, i, i) for i in range(n)) + tail
+        )
+    )
+    return [("Logout POST: ID flood, mixed names (forged)", "logout", base64.b64encode(flood))]
+
+
+def _run_logout(payload: bytes, sp: ServiceProvider) -> str:
+    try:
+        sp.handle_logout_request(form={"SAMLRequest": payload.decode("ascii")}, session=None, now=NOW)
+    except ResponseRejected as exc:
+        return str(exc.code)
+    except FedlibError as exc:
+        return type(exc).__name__
+    return "accepted"
+
+
 def _run_redirect(payload: bytes) -> str:
     try:
         decode_redirect_message(payload.decode("ascii"))
@@ -352,9 +391,14 @@ def main() -> int:
     print()
 
     rows: list[tuple[str, int, str, float, float]] = []
-    for name, kind, payload in post_cases() + redirect_cases():
+    slo_sp = ServiceProvider(
+        SPConfig(entity_id=SP_ID, acs_url=ACS, slo_url=ACS.replace("/acs", "/logout")), idp, MemoryStore()
+    )
+    for name, kind, payload in post_cases() + logout_cases() + redirect_cases():
         if kind == "post":
             outcome, ms, cpu = _best_of_3(lambda p=payload: _run_post(p, sp, idp))  # type: ignore[misc]
+        elif kind == "logout":
+            outcome, ms, cpu = _best_of_3(lambda p=payload: _run_logout(p, slo_sp))  # type: ignore[misc]
         else:
             outcome, ms, cpu = _best_of_3(lambda p=payload: _run_redirect(p))  # type: ignore[misc]
         rows.append((name, len(payload), outcome, ms, cpu))

@@ -17,6 +17,10 @@ from lxml import etree
 from fedlib._xml.limits import too_complex
 
 _ID_ATTRS: Final = etree.XPath("//@ID | //@Id | //@id | //@xml:id")
+# Counting first keeps the cap ahead of the union: libxml2 merges a union's node-sets in document order,
+# which is slow when the four attribute names are interleaved (~190 ms for 20,000 of them in 256 KiB, where
+# the four counts take ~2 ms). Under the cap the union is small and cheap.
+_ID_COUNT: Final = etree.XPath("count(//@ID) + count(//@Id) + count(//@id) + count(//@xml:id)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,9 +36,11 @@ class IdIndex:
         ``max_ids``: refuse (``message-too-complex``, ``XMLLimits.max_id_attributes``) a document with
         more ID-like attributes, before indexing them; None for no cap (signed IdP metadata).
         """
+        if max_ids is not None:
+            count = int(_ID_COUNT(root))  # type: ignore[arg-type]
+            if count > max_ids:
+                raise too_complex("ID attributes", count, max_ids, "max_id_attributes")
         attrs: Any = _ID_ATTRS(root)
-        if max_ids is not None and len(attrs) > max_ids:
-            raise too_complex("ID attributes", len(attrs), max_ids, "max_id_attributes")
         holders: dict[str, list[etree._Element]] = {}
         for attr in attrs:
             parent = attr.getparent()

@@ -134,7 +134,11 @@ def check_structure(root: etree._Element, untrusted_xml: bytes, limits: XMLLimit
     Raises:
         XMLRejected: ``message-too-complex``.
     """
-    ns_bound = min(limits.max_namespace_declarations_per_element, limits.max_namespace_declarations_in_scope)
+    ns_bound = min(
+        limits.max_namespace_declarations_per_element,
+        limits.max_namespace_declarations_in_scope,
+        limits.max_namespace_declarations,
+    )
     if not _ascii_compatible(root, untrusted_xml) or untrusted_xml.count(b"xmlns") > ns_bound:
         _check_namespaces(root, limits)
 

@@ -27,6 +27,7 @@ Invariants (tests in tests/unit/xml/ and tests/adversarial/test_parsing.py):
 from __future__ import annotations
 
 import binascii
+import re
 import threading
 import zlib
 from typing import Any, Final
@@ -139,6 +140,9 @@ def parse_xml(
     return root
 
 
+_PROLOG_MISC: Final = re.compile(r"(?:[ \t\r\n]+|<\?.*?\?>|<!--.*?-->)*", re.DOTALL)
+
+
 def _doctype_in_prolog(untrusted_xml: bytes) -> bool:
     """Whether a DOCTYPE stands in the prolog (before the first element), in any encoding libxml2 reads:
     UTF-8, or UTF-16/32 recognised by BOM or by the zero bytes around '<'. Linear in the input."""
@@ -160,19 +164,10 @@ def _doctype_in_prolog(untrusted_xml: bytes) -> bool:
         elif data[:2] == b"\x00<":
             encoding = "utf-16-be"
     text = data.decode(encoding, errors="replace").lstrip("\ufeff")
-    i, n = 0, len(text)
-    while i < n:
-        if text[i] in " \t\r\n":
-            i += 1
-        elif text.startswith("<?", i):
-            end = text.find("?>", i + 2)
-            i = n if end == -1 else end + 2
-        elif text.startswith("<!--", i):
-            end = text.find("-->", i + 4)
-            i = n if end == -1 else end + 3
-        else:
-            return text.startswith("<!DOCTYPE", i)
-    return False
+    # One regex over the prolog's whitespace, PIs and comments (C speed; a Python loop per character cost
+    # ~25 ms on a 256 KiB prolog). Nothing follows the starred group, so the match never backtracks.
+    end = _PROLOG_MISC.match(text)
+    return text.startswith("<!DOCTYPE", end.end() if end is not None else 0)
 
 
 def _first_element_start(head: bytes) -> int | None:

@@ -37,8 +37,9 @@ from typing import Final
 from lxml import etree
 
 from fedlib._xml.ids import IdIndex
+from fedlib._xml.limits import DEFAULT_XML_LIMITS
 from fedlib._xml.parse import DEFAULT_MAX_XML_BYTES, decode_base64, parse_xml, text_content
-from fedlib.clock import ensure_aware
+from fedlib.clock import add_saturating, ensure_aware
 from fedlib.config import SPConfig
 from fedlib.constants import (
     BINDING_HTTP_POST,
@@ -221,13 +222,13 @@ def validate_logout_request(
     checks.check_version_and_instant(request)
     issue_instant = checks.instant(request, "IssueInstant")
     assert issue_instant is not None
-    if now + skew < issue_instant:
+    if add_saturating(now, skew) < issue_instant:
         raise reject(
             ErrorCode.NOT_YET_VALID,
             f"the LogoutRequest was issued at {issue_instant.isoformat()}, in the future; it is now "
             f"{now.isoformat()} (check the clocks of the IdP and this server)",
         )
-    if now >= issue_instant + max_age + skew:
+    if now >= add_saturating(add_saturating(issue_instant, max_age), skew):
         raise reject(
             ErrorCode.EXPIRED,
             f"the LogoutRequest was issued at {issue_instant.isoformat()}, more than {max_age} ago; it is now "
@@ -252,10 +253,13 @@ def validate_logout_request(
     if session is not None:
         _check_session(name_id, session_indexes, session, idp_entity_id=idp.entity_id, sp_entity_id=sp.entity_id)
 
-    # 9: replay, last, so that a refused request consumes nothing.
+    # 9: replay, last, so that a refused request consumes nothing; and only when it ends a session, so that
+    # whoever holds a victim's signed logout URL cannot spend it first from a browser with no session.
+    # The request is acceptable only while now < IssueInstant + max_age + skew (step 5; NotOnOrAfter can only
+    # shorten that), so the entry need not outlive it; saturating, so no instant can overflow.
     request_id = request.get("ID") or ""
-    expires = max(issue_instant + max_age, not_on_or_after or issue_instant) + skew
-    if not store.add(_replay_key(issuer, request_id), expires_at=expires, now=now):
+    expires = add_saturating(add_saturating(issue_instant, max_age), skew)
+    if session is not None and not store.add(_replay_key(issuer, request_id), expires_at=expires, now=now):
         raise reject(
             ErrorCode.REPLAYED,
             "this LogoutRequest was already used; each one is accepted once",
@@ -292,7 +296,7 @@ def _verify_post(root: etree._Element, idp: IdPMetadata, *, allow_sha1: bool) ->
         raise reject(
             ErrorCode.SIGNATURE_WRAPPING, f"the LogoutRequest carries {len(signatures)} signatures; exactly one"
         )
-    ids = IdIndex.build(root)
+    ids = IdIndex.build(root, max_ids=DEFAULT_XML_LIMITS.max_id_attributes)
     checks.check_unique_ids(ids)
     return verify_enveloped_signature(root, signatures[0], idp.trust, allow_sha1=allow_sha1, ids=ids).element
 

@@ -161,3 +161,16 @@ def test_exact_namespace_walk_when_the_per_element_cap_is_the_tighter_one() -> N
         parse_xml(f"<r{decls(5)}/>".encode(), limits=limits)
     with pytest.raises(XMLRejected, match="max_namespace_declarations_in_scope"):
         parse_xml(("".join(f"<x{decls(3, f'l{i}_')}>" for i in range(22)) + "</x>" * 22).encode(), limits=limits)
+
+
+def test_the_byte_count_shortcut_honours_a_small_document_total() -> None:
+    """Review finding: with a document-wide cap below the per-element caps, the namespace walk must still
+    run (the shortcut skipped it when the raw bytes held few ``xmlns``)."""
+    from fedlib._xml.limits import XMLLimits
+    from fedlib._xml.parse import parse_xml as parse
+
+    limits = XMLLimits(max_namespace_declarations=4)
+    doc = b"<r>" + b"".join(b"<e%d xmlns:p%d='urn:%d'/>" % (i, i, i) for i in range(20)) + b"</r>"
+    with pytest.raises(XMLRejected) as info:
+        parse(doc, limits=limits)
+    assert info.value.code == ErrorCode.MESSAGE_TOO_COMPLEX
