@@ -16,12 +16,14 @@ from fedlib.authn_context import (
     REFEDS_MFA,
     AuthnContextOrder,
     AuthnContextRequirement,
+    check_authn_context,
     idp_setting_hint,
 )
 from fedlib.config import SecurityPolicy, SPConfig
 from fedlib.errors import AuthorizationRejected, ConfigurationError, ErrorCode, ResponseRejected
 from fedlib.metadata.idp import parse_idp_metadata
 from fedlib.protocol.authn_request import RequestedAuthnContext
+from fedlib.protocol.models import AuthnResult
 from fedlib.sp import IdPConfig, ServiceProvider
 from fedlib.stores.memory import MemoryStore
 from fedlib.testing.idp import TestIdP, TestUser
@@ -352,3 +354,33 @@ def test_default_order_puts_mfa_on_top() -> None:
     assert X509 not in order.mfa
     assert order.satisfies(REFEDS_MFA, [PPT], "minimum")
     assert not order.satisfies(PASSWORD, [PPT], "minimum")
+
+
+@given(
+    class_ref=st.sampled_from([None, PPT, PASSWORD, X509, REFEDS_MFA, ENTRA_MULTIPLE_AUTHN, "urn:x:other"]),
+    methods=st.lists(st.sampled_from([ENTRA_MULTIPLE_AUTHN, "urn:x:password", ""]), max_size=3),
+    claim_counts=st.booleans(),
+)
+def test_require_mfa_accepts_exactly_the_mfa_tier_or_the_entra_claim_where_allowed(
+    class_ref: str | None, methods: list[str], claim_counts: bool
+) -> None:
+    authn = AuthnResult(
+        issuer="https://sts.windows.net/t/",
+        name_id="ada",
+        name_id_format=None,
+        session_index=None,
+        authn_context_class=class_ref,
+        attributes={ENTRA_AUTHN_METHODS_REFERENCES: tuple(methods)} if methods else {},
+        not_on_or_after=None,
+        in_response_to=None,
+        assertion_id="a",
+        response_id="r",
+    )
+    expected = class_ref in DEFAULT_AUTHN_CONTEXT_ORDER.mfa or (claim_counts and ENTRA_MULTIPLE_AUTHN in methods)
+    requirement = AuthnContextRequirement(require_mfa=True)
+    if expected:
+        check_authn_context(authn, requirement, mfa_from_authn_methods_references=claim_counts)
+    else:
+        with pytest.raises(AuthorizationRejected) as info:
+            check_authn_context(authn, requirement, mfa_from_authn_methods_references=claim_counts)
+        assert info.value.code == ErrorCode.AUTHN_CONTEXT_NOT_SATISFIED
