@@ -17,9 +17,12 @@ Quick start::
         log.warning("SAML login refused: %s (%s)", exc.code, exc.detail)
 """
 
+from fedlib.attributes import AttributeMap, MappedAttributes, RoleRule
+from fedlib.authn_context import AuthnContextOrder
 from fedlib.clock import Clock, FixedClock, SystemClock
 from fedlib.config import SecurityPolicy, SPConfig
 from fedlib.errors import (
+    AuthorizationRejected,
     ConditionRejected,
     ConfigurationError,
     ErrorCode,
@@ -40,7 +43,10 @@ from fedlib.validation.pipeline import validate_response
 __version__ = "0.1.0"
 
 __all__ = [
+    "AttributeMap",
+    "AuthnContextOrder",
     "AuthnResult",
+    "AuthorizationRejected",
     "Clock",
     "ConditionRejected",
     "ConfigurationError",
@@ -49,9 +55,11 @@ __all__ = [
     "FedlibError",
     "FixedClock",
     "IdPMetadata",
+    "MappedAttributes",
     "ProtocolRejected",
     "ReplayRejected",
     "ResponseRejected",
+    "RoleRule",
     "SPConfig",
     "SecurityPolicy",
     "SignatureRejected",

@@ -19,7 +19,8 @@ Exception tree::
         ├── ConditionRejected                  wrong-audience, wrong-recipient, expired, not-yet-valid,
         │                                      invalid-subject-confirmation, unsupported-condition,
         │                                      invalid-time-window
-        └── ReplayRejected                     replayed
+        ├── ReplayRejected                     replayed
+        └── AuthorizationRejected              authn-context-not-satisfied, missing-required-attribute
 
 The family is a convenience for ``except`` clauses; ``.code`` is the contract. Codes are API: they are
 never renamed, only added. ``message`` is safe to show to an end user or operator (it never echoes
@@ -72,6 +73,9 @@ class ErrorCode(StrEnum):
     MESSAGE_TOO_COMPLEX = "message-too-complex"
     # logout validation (issue #8 section 4)
     LOGOUT_SESSION_MISMATCH = "logout-session-mismatch"
+    # authorization: AuthnContext/MFA and attribute maps (issue #11 sections 2-3)
+    AUTHN_CONTEXT_NOT_SATISFIED = "authn-context-not-satisfied"
+    MISSING_REQUIRED_ATTRIBUTE = "missing-required-attribute"
 
 
 class FedlibError(Exception):
@@ -189,6 +193,13 @@ class ReplayRejected(ResponseRejected):
     family_codes = frozenset({ErrorCode.REPLAYED})
 
 
+class AuthorizationRejected(ResponseRejected):
+    """The login is genuine, but not good enough for this application: the authentication context (MFA)
+    falls short of what was requested or required, or a required attribute is missing."""
+
+    family_codes = frozenset({ErrorCode.AUTHN_CONTEXT_NOT_SATISFIED, ErrorCode.MISSING_REQUIRED_ATTRIBUTE})
+
+
 _FAMILIES: tuple[type[ResponseRejected], ...] = (
     XMLRejected,
     SignatureRejected,
@@ -196,6 +207,7 @@ _FAMILIES: tuple[type[ResponseRejected], ...] = (
     ProtocolRejected,
     ConditionRejected,
     ReplayRejected,
+    AuthorizationRejected,
 )
 
 
@@ -214,6 +226,7 @@ def reject(
 
 
 __all__ = [
+    "AuthorizationRejected",
     "ConditionRejected",
     "ConfigurationError",
     "ErrorCode",

@@ -19,6 +19,17 @@ One tenant (called ``default``)::
     name_id_formats = ["urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"]
     relay_state_origins = ["https://app.example.com"] # absolute origins an IdP-initiated RelayState may use
     request_lifetime_seconds = 600                    # how long a login request stays answerable
+    require_mfa = false                               # every login must prove MFA (docs/authorization.md)
+    authn_context_order = [                           # weakest to strongest; a list = equal strength;
+      "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport",  # the last entry is MFA
+      "https://refeds.org/profile/mfa",               # (default: fedlib.authn_context's order)
+    ]
+
+    [sp.attribute_map]                                # optional (docs/authorization.md)
+    preset = "entra"                                  # entra|adfs|okta|google|keycloak|shibboleth|...
+    names = { "urn:oid:2.5.4.10" = "organization" }   # attribute Name or FriendlyName -> app name
+    required = ["email"]                              # missing: missing-required-attribute
+    roles = [{ attribute = "groups", values = ["<group object ID>"], role = "admin" }]
 
     [sp.policy]                                       # the defaults of every IdP
     clock_skew_seconds = 180                          # 0..3600
@@ -48,6 +59,8 @@ One tenant (called ``default``)::
     allow_sha1 = false
     clock_skew_seconds = 300
     max_assertion_age_seconds = 600
+    require_mfa = false                               # every login from this IdP must prove MFA
+    mfa_from_authn_methods_references = false         # Entra ID: multipleauthn in authnmethodsreferences
 
 Several tenants: replace ``[sp]`` and ``[[idps]]`` with ``[tenants.<name>.sp]`` and
 ``[[tenants.<name>.idps]]`` (names match ``[a-z0-9][a-z0-9-]{0,62}``); the top-level ``store`` is the
@@ -92,6 +105,8 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
+from fedlib.attributes import AttributeMap
+from fedlib.authn_context import DEFAULT_AUTHN_CONTEXT_ORDER, AuthnContextOrder
 from fedlib.clock import Clock, ensure_aware
 from fedlib.config import ContactPerson, Organization, SecurityPolicy, SPConfig
 from fedlib.errors import ConfigurationError
@@ -166,6 +181,10 @@ class TenantSettings:
     relay_state_origins: tuple[str, ...] = ()
     """Absolute origins (``https://host[:port]``) an IdP-initiated RelayState may point to."""
     request_lifetime: timedelta = DEFAULT_REQUEST_LIFETIME
+    require_mfa: bool = False
+    """Every login of this tenant's application must prove MFA (``authn-context-not-satisfied``)."""
+    authn_context_order: AuthnContextOrder = DEFAULT_AUTHN_CONTEXT_ORDER
+    attribute_map: AttributeMap | None = None
 
     def __post_init__(self) -> None:
         check_tenant_name(self.name)
@@ -192,6 +211,9 @@ class TenantSettings:
             clock=clock,
             request_lifetime=self.request_lifetime,
             relay_state_origins=self.relay_state_origins,
+            require_mfa=self.require_mfa,
+            authn_context_order=self.authn_context_order,
+            attribute_map=self.attribute_map,
         )
 
 
@@ -251,8 +273,19 @@ _SP_KEYS: Final = (
     "policy",
     "organization",
     "contacts",
+    "require_mfa",
+    "authn_context_order",
+    "attribute_map",
 )
-_IDP_KEYS: Final = ("metadata_file", "metadata_xml", "entity_id", "metadata_signing_certificates", *_IDP_POLICY_KEYS)
+_IDP_AUTHZ_KEYS: Final = ("require_mfa", "mfa_from_authn_methods_references")
+_IDP_KEYS: Final = (
+    "metadata_file",
+    "metadata_xml",
+    "entity_id",
+    "metadata_signing_certificates",
+    *_IDP_POLICY_KEYS,
+    *_IDP_AUTHZ_KEYS,
+)
 _ORGANIZATION_KEYS: Final = ("name", "display_name", "url", "lang")
 _CONTACT_KEYS: Final = ("contact_type", "company", "given_name", "surname", "email_addresses", "telephone_numbers")
 _TENANT_KEYS: Final = ("store", "sp", "idps")
@@ -485,6 +518,21 @@ class _Loader:
             for o in _str_list(sp_raw, "relay_state_origins", sp_where)
         )
         lifetime = _int(sp_raw, "request_lifetime_seconds", sp_where, 1, int(MAX_REQUEST_LIFETIME.total_seconds()))
+        order = DEFAULT_AUTHN_CONTEXT_ORDER
+        if "authn_context_order" in sp_raw:
+            order_where = _path(sp_where, "authn_context_order")
+            raw_order = sp_raw["authn_context_order"]
+            if not isinstance(raw_order, list):
+                raise ConfigurationError(f"{order_where} must be a list of class URIs (or lists of them)")
+            try:
+                order = AuthnContextOrder.from_list(raw_order)
+            except ConfigurationError as exc:
+                raise _wrap(order_where, exc) from None
+        attribute_map = None
+        if "attribute_map" in sp_raw:
+            attribute_map = AttributeMap.from_dict(
+                _table(sp_raw["attribute_map"], _path(sp_where, "attribute_map")), _path(sp_where, "attribute_map")
+            )
         try:
             return TenantSettings(
                 name=name,
@@ -493,6 +541,9 @@ class _Loader:
                 store_url=store,
                 relay_state_origins=origins,
                 request_lifetime=timedelta(seconds=lifetime) if lifetime is not None else DEFAULT_REQUEST_LIFETIME,
+                require_mfa=bool(_bool(sp_raw, "require_mfa", sp_where)),
+                authn_context_order=order,
+                attribute_map=attribute_map,
             )
         except ConfigurationError as exc:
             raise _wrap(where, exc) from None
@@ -630,9 +681,15 @@ class _Loader:
             )
         except ConfigurationError as exc:
             raise _wrap(where, exc) from None
-        if any(key in raw for key in _IDP_POLICY_KEYS):
-            return IdPConfig(metadata, self.policy(raw, where, _IDP_POLICY_KEYS, sp_policy))
-        return IdPConfig(metadata)
+        policy = (
+            self.policy(raw, where, _IDP_POLICY_KEYS, sp_policy) if any(k in raw for k in _IDP_POLICY_KEYS) else None
+        )
+        return IdPConfig(
+            metadata,
+            policy,
+            require_mfa=bool(_bool(raw, "require_mfa", where)),
+            mfa_from_authn_methods_references=bool(_bool(raw, "mfa_from_authn_methods_references", where)),
+        )
 
 
 def _private_key(pem: bytes, where: str) -> Any:

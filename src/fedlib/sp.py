@@ -38,6 +38,13 @@ from lxml import etree
 
 from fedlib import binding as _binding
 from fedlib._xml.parse import decode_message, parse_xml
+from fedlib.attributes import AttributeMap
+from fedlib.authn_context import (
+    DEFAULT_AUTHN_CONTEXT_ORDER,
+    AuthnContextOrder,
+    AuthnContextRequirement,
+    check_authn_context,
+)
 from fedlib.clock import Clock, SystemClock, ensure_aware
 from fedlib.config import SecurityPolicy, SPConfig
 from fedlib.constants import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, SAML_ISSUER, SAMLP_RESPONSE
@@ -144,6 +151,13 @@ class IdPConfig:
 
     metadata: IdPMetadata
     policy: SecurityPolicy | None = None
+    require_mfa: bool = False
+    """Every login from this IdP must prove multi-factor authentication (``authn-context-not-satisfied``
+    otherwise), solicited or not; see :mod:`fedlib.authn_context`."""
+    mfa_from_authn_methods_references: bool = False
+    """Entra ID: accept ``http://schemas.microsoft.com/claims/multipleauthn`` in the
+    ``authnmethodsreferences`` claim as proof of MFA (Entra keeps the AuthnContextClassRef of the first
+    factor). Turn on only for an Entra ID (or AD FS) IdP, which alone can issue that claim."""
 
     @property
     def entity_id(self) -> str:
@@ -162,6 +176,11 @@ class ServiceProvider:
         clock: the time source when a call passes no ``now``.
         request_lifetime: how long a pending login request stays valid.
         relay_state_origins: absolute origins an IdP-initiated RelayState may point to.
+        require_mfa: every login must prove multi-factor authentication (per IdP: ``IdPConfig.require_mfa``).
+        authn_context_order: the strength order of authentication context classes (``minimum``,
+            ``better``, ``maximum`` and MFA); default :data:`fedlib.authn_context.DEFAULT_AUTHN_CONTEXT_ORDER`.
+        attribute_map: renames verified attributes to the application's, grants roles, and requires
+            attributes (``AuthnResult.mapped_attributes`` / ``roles``; see :mod:`fedlib.attributes`).
     """
 
     def __init__(
@@ -174,6 +193,9 @@ class ServiceProvider:
         clock: Clock | None = None,
         request_lifetime: timedelta = DEFAULT_REQUEST_LIFETIME,
         relay_state_origins: Iterable[str] = (),
+        require_mfa: bool = False,
+        authn_context_order: AuthnContextOrder = DEFAULT_AUTHN_CONTEXT_ORDER,
+        attribute_map: AttributeMap | None = None,
     ) -> None:
         items = [idps] if isinstance(idps, IdPMetadata | IdPConfig) else list(idps)
         self.idps: dict[str, IdPConfig] = {}
@@ -192,6 +214,10 @@ class ServiceProvider:
         self.clock = clock or SystemClock()
         self.request_lifetime = request_lifetime
         self.relay_state_origins = tuple(relay_state_origins)
+        self.require_mfa = require_mfa
+        """Every login of this application must prove MFA, from whichever IdP."""
+        self.authn_context_order = authn_context_order
+        self.attribute_map = attribute_map
 
     # ---- metadata ---------------------------------------------------------------------------------
 
@@ -233,6 +259,11 @@ class ServiceProvider:
         relative path or an allowed origin (``ConfigurationError`` otherwise, since it is the app's own
         value). Only an opaque reference goes to the IdP.
 
+        ``requested_authn_context`` (a ``RequestedAuthnContext``, or one class URI for ``exact``) is sent
+        to the IdP *and* stored with the request: ``finish_login`` refuses a Response whose verified
+        AuthnContextClassRef does not satisfy it (SAML Core §3.3.2.2.1, with ``authn_context_order``) as
+        ``authn-context-not-satisfied``.
+
         ``browser_binding``: the browser secret to bind this request to (default: a fresh
         ``secrets.token_urlsafe(32)``, which is what web adapters want); only its SHA-256 is stored. It is
         returned in ``LoginRequest.browser_binding`` (and ``binding_cookie``) and must come back to
@@ -244,6 +275,10 @@ class ServiceProvider:
         elif not _binding.is_valid_secret(browser_binding):
             raise ConfigurationError("browser_binding must be 32 to 128 URL-safe characters (secrets.token_urlsafe)")
         target = self.idp(idp)
+        if isinstance(requested_authn_context, str):
+            requested_authn_context = RequestedAuthnContext((requested_authn_context,))
+        if requested_authn_context is not None and not isinstance(requested_authn_context, RequestedAuthnContext):
+            raise ConfigurationError("requested_authn_context must be a RequestedAuthnContext or a class URI")
         if relay_state is not None and safe_relay_state(relay_state, self.relay_state_origins) is None:
             raise ConfigurationError("relay_state must be a relative path or an allowed origin")
         if binding not in (BINDING_HTTP_REDIRECT, BINDING_HTTP_POST):
@@ -266,6 +301,13 @@ class ServiceProvider:
                 "relay_state": relay_state,
                 "acs_url": request.acs_url,
                 "browser": _binding.secret_hash(browser_binding),
+                "authn_context": (
+                    AuthnContextRequirement(
+                        requested_authn_context.class_refs, requested_authn_context.comparison
+                    ).to_json()
+                    if requested_authn_context is not None
+                    else None
+                ),
             },
             separators=(",", ":"),
         )
@@ -326,11 +368,17 @@ class ServiceProvider:
         if untrusted_irt is not None:
             # Consumed before validation: whatever happens next, this request cannot be answered twice.
             stored = self.store.consume(_request_key(untrusted_irt), now=now)
+            if stored is None and self._in_response_to_quirk(untrusted_issuer):
+                # Rippling-style IdP-initiated Response that carries an InResponseTo of its own: no pending
+                # request of ours, and this IdP's policy allows exactly that. Validated as unsolicited
+                # (allow_unsolicited + allow_in_response_to_on_unsolicited), no weaker than one without it.
+                return self._finish_unsolicited(form, untrusted_root, untrusted_issuer, now)
             if stored is None:
                 raise reject(
                     ErrorCode.UNKNOWN_REQUEST,
                     "the Response answers no pending login request of this site (it expired, was already used, "
-                    "or was never sent from here); start the login again",
+                    "or was never sent from here); start the login again"
+                    + self._unknown_request_hint(untrusted_issuer),
                     detail=f"InResponseTo {untrusted_irt[:100]!r}",
                 )
             pending = _pending_entry(stored)
@@ -352,6 +400,7 @@ class ServiceProvider:
                     "start the login again in this browser",
                     detail=f"InResponseTo {untrusted_irt[:100]!r}: {'no' if presented is None else 'a wrong'} binding",
                 )
+            authn = self._authorize(idp, authn, AuthnContextRequirement.from_json(pending.get("authn_context")))
             return LoginResult(
                 authn,
                 pending.get("relay_state"),
@@ -360,15 +409,63 @@ class ServiceProvider:
                 clear_cookie=_binding.expired_cookie(name),
             )
 
+        return self._finish_unsolicited(form, untrusted_root, untrusted_issuer, now)
+
+    def _unsolicited_idp(self, untrusted_issuer: str | None) -> IdPConfig | None:
+        """The IdP whose keys verify an unsolicited Response: the one its untrusted Issuer names, or the only
+        one (validation then proves the Issuer)."""
         idp = self.idps.get(untrusted_issuer or "")
-        if idp is None:
-            if len(self.idps) != 1:
-                raise reject(ErrorCode.WRONG_ISSUER, "the Response comes from no IdP this site trusts")
+        if idp is None and len(self.idps) == 1:
             idp = next(iter(self.idps.values()))
+        return idp
+
+    def _in_response_to_quirk(self, untrusted_issuer: str | None) -> bool:
+        """Whether an InResponseTo that matches no pending request may be routed as unsolicited: only when
+        the IdP it would be verified against allows unsolicited Responses *with* InResponseTo."""
+        idp = self._unsolicited_idp(untrusted_issuer)
+        if idp is None:
+            return False
+        policy = idp.policy or self.config.policy
+        return policy.allow_unsolicited and policy.allow_in_response_to_on_unsolicited
+
+    def _unknown_request_hint(self, untrusted_issuer: str | None) -> str:
+        idp = self._unsolicited_idp(untrusted_issuer)
+        if idp is not None and (idp.policy or self.config.policy).allow_unsolicited:
+            return (
+                ". If this IdP puts an InResponseTo on the logins it starts itself (Rippling does), set "
+                "allow_in_response_to_on_unsolicited = true for it"
+            )
+        return ""
+
+    def _finish_unsolicited(
+        self, form: Mapping[str, str], untrusted_root: etree._Element, untrusted_issuer: str | None, now: datetime
+    ) -> LoginResult:
+        idp = self._unsolicited_idp(untrusted_issuer)
+        if idp is None:
+            raise reject(ErrorCode.WRONG_ISSUER, "the Response comes from no IdP this site trusts")
         config = self._config_for(idp, None)
         authn = validate_parsed_response(untrusted_root, sp=config, idp=idp.metadata, now=now, store=self.store)
+        authn = self._authorize(idp, authn, None)
         relay = safe_relay_state(form.get("RelayState"), self.relay_state_origins)
         return LoginResult(authn, relay, idp.entity_id, solicited=False)
+
+    def _authorize(self, idp: IdPConfig, authn: AuthnResult, requested: AuthnContextRequirement | None) -> AuthnResult:
+        """After validation: the requested/required authentication context, then the attribute map."""
+        require_mfa = self.require_mfa or idp.require_mfa
+        if requested is not None or require_mfa:
+            requirement = requested or AuthnContextRequirement()
+            if require_mfa:
+                requirement = dataclasses.replace(requirement, require_mfa=True)
+            check_authn_context(
+                authn,
+                requirement,
+                order=self.authn_context_order,
+                mfa_from_authn_methods_references=idp.mfa_from_authn_methods_references,
+            )
+        if self.attribute_map is None:
+            return authn
+        mapped = self.attribute_map.apply(authn)
+        return dataclasses.replace(authn, mapped_attributes=mapped.values, roles=mapped.roles)
 
     def _config_for(self, idp: IdPConfig, acs_url: str | None) -> SPConfig:
         config = self.config

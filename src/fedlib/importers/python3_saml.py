@@ -448,7 +448,8 @@ def _security(security: Mapping[str, Any], report: _Report) -> None:
     if flag("failOnAuthnContextMismatch", False):
         report.no(
             "security.failOnAuthnContextMismatch",
-            "fedlib does not compare the AuthnContext: check AuthnResult.authn_context_class in the application",
+            "not configuration in fedlib: it always refuses a login that does not satisfy the AuthnContext that "
+            "login requested (authn-context-not-satisfied); require_mfa = true enforces MFA on every login",
         )
     if security.get("signMetadata", False) is not False:
         report.no("security.signMetadata", "not configuration in fedlib: run fedlib metadata --key ... --sign")

@@ -16,7 +16,8 @@
 Routes (under ``url_prefix``, default ``/saml``; with ``tenants`` under ``/saml/<tenant>``):
 
 ``GET  /metadata``  the SP metadata
-``GET  /login``     start an SP-initiated login (``?next=/path`` where to land, ``?idp=<entityID>``)
+``GET  /login``     start an SP-initiated login (``?next=/path`` where to land, ``?idp=<entityID>``,
+                    ``?authn=<name>``: one of the app's ``login_options``, e.g. ``mfa``; never free text)
 ``POST /acs``       the AssertionConsumerService: validate, run the ``on_login`` hook, redirect
 ``POST /logout``    end the local session: needs the per-session CSRF token (``csrf_token`` field; render
                     the form with ``logout_form()`` or the ``fedlib_logout_form()`` Jinja global) and, when
@@ -59,7 +60,8 @@ import hmac
 import html
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -73,6 +75,7 @@ from fedlib.binding import BindingCookie, cookie_reaches_the_acs, cookies_to_cle
 from fedlib.clock import SystemClock
 from fedlib.constants import BINDING_HTTP_POST
 from fedlib.errors import ConfigurationError, FedlibError, ResponseRejected, StoreError
+from fedlib.protocol.authn_request import RequestedAuthnContext
 from fedlib.sp import LoginResult, ServiceProvider, safe_relay_state
 from fedlib.validation.logout import LogoutSession
 
@@ -91,6 +94,22 @@ CSRF_FIELD = "csrf_token"
 """The form field that carries the CSRF token in ``POST /logout``."""
 
 LoginHook = Callable[[LoginResult], Any]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoginOptions:
+    """How ``/login?authn=<name>`` starts a login: the AuthnRequest options the app allows under ``name``.
+
+    The query string only *selects* an entry of ``FedLib(login_options={...})``; nothing in it reaches the
+    AuthnRequest as text. ``requested_authn_context`` is enforced at the ACS too (see
+    ``ServiceProvider.start_login``).
+    """
+
+    requested_authn_context: RequestedAuthnContext | str | None = None
+    force_authn: bool = False
+    is_passive: bool = False
+
+
 TenantLookup = Callable[[str], ServiceProvider]
 
 _PAGE = (
@@ -115,6 +134,8 @@ def default_login_hook(result: LoginResult) -> None:
         "session_not_on_or_after": (
             authn.session_not_on_or_after.isoformat() if authn.session_not_on_or_after is not None else None
         ),
+        "mapped_attributes": {name: list(values) for name, values in authn.mapped_attributes.items()},
+        "roles": sorted(authn.roles),
     }
 
 
@@ -182,9 +203,15 @@ class FedLib:
         tenants: TenantLookup | None = None,
         url_prefix: str = "/saml",
         binding: str | None = None,
+        login_options: Mapping[str, LoginOptions] | None = None,
     ) -> None:
         if service_provider is not None and tenants is not None:
             raise ConfigurationError("give FedLib at most one of service_provider= or tenants=")
+        self.login_options = dict(login_options or {})
+        """``/login?authn=<name>`` -> the options of that login (an allow-list; unknown names are a 400)."""
+        for name, options in self.login_options.items():
+            if not isinstance(name, str) or not name or not isinstance(options, LoginOptions):
+                raise ConfigurationError("login_options maps non-empty names to LoginOptions values")
         self.service_provider = service_provider
         self.tenants = tenants
         self.url_prefix = url_prefix.rstrip("/")
@@ -333,11 +360,24 @@ class FedLib:
         sp = self._sp(tenant)
         next_url = safe_relay_state(request.args.get("next"), sp.relay_state_origins)
         idp = request.args.get("idp") or None
+        options = LoginOptions()
+        authn = request.args.get("authn")
+        if authn is not None:
+            chosen = self.login_options.get(authn)
+            if chosen is None:
+                log.warning("fedlib: /login with an authn option the app does not offer")
+                return self._page(400, "Sign-in is not available", "<p>Unknown sign-in option.</p>")
+            options = chosen
+        extra: dict[str, Any] = {
+            "force_authn": options.force_authn,
+            "is_passive": options.is_passive,
+            "requested_authn_context": options.requested_authn_context,
+        }
         try:
             if self.binding == BINDING_HTTP_POST:
-                login = sp.start_login(idp, relay_state=next_url, binding=BINDING_HTTP_POST)
+                login = sp.start_login(idp, relay_state=next_url, binding=BINDING_HTTP_POST, **extra)
             else:
-                login = sp.start_login(idp, relay_state=next_url)
+                login = sp.start_login(idp, relay_state=next_url, **extra)
         except ConfigurationError as exc:
             log.warning("fedlib: cannot start login: %s", exc)
             return self._page(400, "Sign-in is not available", f"<p>{html.escape(str(exc))}</p>")
@@ -468,4 +508,13 @@ class FedLib:
         return redirect(next_url, code=303)
 
 
-__all__ = ["CSRF_FIELD", "CSRF_SESSION_KEY", "SESSION_KEY", "FedLib", "csrf_token", "default_login_hook", "logout_form"]
+__all__ = [
+    "CSRF_FIELD",
+    "CSRF_SESSION_KEY",
+    "SESSION_KEY",
+    "FedLib",
+    "LoginOptions",
+    "csrf_token",
+    "default_login_hook",
+    "logout_form",
+]

@@ -6,6 +6,10 @@ one table for every vendor) and, for each such knob that is still a vendor *defa
 setting in the vendor profile, run the flow again with the setting changed. Keep the first change that
 makes progress (accepted, or a different refusal) and repeat. The verdict follows from the last run:
 
+When no IdP setting helps, a fedlib-side setting the vendor profile documents for that refusal
+(``VendorProfile.sp_settings``: a quirk the IdP cannot change, such as Rippling's InResponseTo on
+IdP-initiated Responses) is tried the same way, unless the SP operator already set it for that IdP.
+
 * accepted with no change: ``supported``;
 * accepted after changes: ``limited``, the workarounds being the vendor's setting texts;
 * refused with no change left to try: ``unsupported``, with the code and message of that refusal.
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from types import MappingProxyType
 from typing import Any
 
@@ -47,13 +52,15 @@ KNOBS_FOR_OUTCOME: Mapping[str, tuple[str, ...]] = MappingProxyType(
 
 OIDC_REASON = "fedlib is a SAML 2.0 library"
 
-FlowRunner = Callable[[Application, Protocol, IdPBehaviour], tuple[str, str, str | None]]
-"""Runs one flow: returns (outcome, message, knob behind an IdP refusal)."""
+FlowRunner = Callable[[Application, Protocol, IdPBehaviour, Mapping[str, bool]], tuple[str, str, str | None]]
+"""Runs one flow with the IdP behaviour and the fedlib-side settings for that IdP: returns (outcome,
+message, knob behind an IdP refusal)."""
 
 
 @dataclass(frozen=True, slots=True)
 class _Attempt:
     changed: Mapping[str, Any]
+    sp_changed: Mapping[str, bool]
     outcome: str
     message: str
     knob: str | None
@@ -86,19 +93,45 @@ def evaluate_cell(app: Application, idp: IdPEntry, protocol: Protocol, runner: F
     profile = get_profile(idp.profile)
     base = profile.behaviour(**idp.settings)
 
-    def attempt(changed: Mapping[str, Any]) -> _Attempt:
-        outcome, message, knob = runner(app, protocol, base.replace(**changed) if changed else base)
-        return _Attempt(MappingProxyType(dict(changed)), outcome, message, knob)
+    def attempt(changed: Mapping[str, Any], sp_changed: Mapping[str, bool]) -> _Attempt:
+        sp_settings = MappingProxyType({**idp.sp_settings, **sp_changed})
+        outcome, message, knob = runner(app, protocol, base.replace(**changed) if changed else base, sp_settings)
+        return _Attempt(MappingProxyType(dict(changed)), MappingProxyType(dict(sp_changed)), outcome, message, knob)
 
     changed: dict[str, Any] = {}
-    attempts = [attempt(changed)]
+    sp_changed: dict[str, bool] = {}
+    attempts = [attempt(changed, sp_changed)]
     while not attempts[-1].accepted:
-        step = _next_change(profile, idp, base, changed, attempts[-1], attempt)
-        if step is None:
-            break
-        changed, result = step
+        step = _next_change(profile, idp, base, changed, attempts[-1], partial(attempt, sp_changed=dict(sp_changed)))
+        if step is not None:
+            changed, result = step
+        else:
+            sp_step = _next_sp_change(profile, idp, protocol, sp_changed, attempts[-1], partial(attempt, dict(changed)))
+            if sp_step is None:
+                break
+            sp_changed, result = sp_step
         attempts.append(result)
     return _cell(app, idp, protocol, profile, attempts)
+
+
+def _next_sp_change(
+    profile: VendorProfile,
+    idp: IdPEntry,
+    protocol: Protocol,
+    sp_changed: dict[str, bool],
+    last: _Attempt,
+    attempt: Callable[[Mapping[str, bool]], _Attempt],
+) -> tuple[dict[str, bool], _Attempt] | None:
+    for setting in profile.sp_settings:
+        if setting.outcome != last.outcome or setting.protocol != protocol.value:
+            continue
+        if setting.key in idp.sp_settings or setting.key in sp_changed:
+            continue  # the SP operator chose it, or it was already changed
+        trial = {**sp_changed, setting.key: True}
+        result = attempt(trial)
+        if result.accepted or result.outcome != last.outcome:
+            return trial, result
+    return None
 
 
 def _candidate_knobs(last: _Attempt) -> tuple[str, ...]:
@@ -131,14 +164,18 @@ def _next_change(
 def _cell(
     app: Application, idp: IdPEntry, protocol: Protocol, profile: VendorProfile, attempts: list[_Attempt]
 ) -> Cell:
-    runs = tuple(Run(changed=a.changed, outcome=a.outcome, message=a.message) for a in attempts)
+    runs = tuple(
+        Run(changed=a.changed, sp_changed=a.sp_changed, outcome=a.outcome, message=a.message) for a in attempts
+    )
     last = attempts[-1]
     settings = []
     for knob in last.changed:
         setting = profile.setting_for(knob)
         assert setting is not None
         settings.append(setting.setting)
-    if last.accepted and not last.changed:
+    for key in last.sp_changed:
+        settings.append(next(s.setting for s in profile.sp_settings if s.key == key))
+    if last.accepted and not last.changed and not last.sp_changed:
         return Cell(
             application=app.name, idp=idp.name, protocol=protocol, verdict=Verdict.SUPPORTED, reason="", runs=runs
         )

@@ -8,8 +8,10 @@ login's browser secret is passed back, as the Flask adapter's cookie does. IdP-i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from importlib import resources
+from types import MappingProxyType
 
 from fedlib.config import SecurityPolicy, SPConfig
 from fedlib.errors import ResponseRejected
@@ -33,15 +35,25 @@ def default_config() -> MatrixConfig:
         return MatrixConfig.from_toml(path)
 
 
-def run_flow(app: Application, protocol: Protocol, behaviour: IdPBehaviour) -> tuple[str, str, str | None]:
-    """Run one login flow; return (outcome, message, knob behind an IdP refusal)."""
+def run_flow(
+    app: Application,
+    protocol: Protocol,
+    behaviour: IdPBehaviour,
+    sp_settings: Mapping[str, bool] = MappingProxyType({}),
+) -> tuple[str, str, str | None]:
+    """Run one login flow; return (outcome, message, knob behind an IdP refusal).
+
+    ``sp_settings``: fedlib-side ``SecurityPolicy`` switches for this IdP (``SP_SETTING_KEYS``)."""
     now = datetime.now(UTC).replace(microsecond=0)
     idp = TestIdP(IDP_ENTITY_ID, profile=VendorProfile(name="matrix", display_name="matrix", defaults=behaviour))
     sp = ServiceProvider(
         SPConfig(
             entity_id=SP_ENTITY_ID,
             acs_url=ACS_URL,
-            policy=SecurityPolicy(allow_unsolicited=app.idp_initiated),
+            policy=SecurityPolicy(
+                allow_unsolicited=app.idp_initiated,
+                allow_in_response_to_on_unsolicited=sp_settings.get("allow_in_response_to_on_unsolicited", False),
+            ),
         ),
         parse_idp_metadata(idp.metadata_xml(), now=now),
         MemoryStore(),

@@ -9,11 +9,15 @@ Input is a mapping (or a TOML file) such as::
     [idps.contoso]
     profile = "entra"                      # a vendor profile of fedlib.testing.profiles
     settings = { encrypt_assertion = true } # what the customer has set at the IdP (IdPBehaviour knobs)
+    sp_settings = { allow_in_response_to_on_unsolicited = false }  # fedlib's side, for this IdP
 
     protocols = ["saml2-sp-initiated", "saml2-idp-initiated", "oidc"]
 
 Settings the customer has set are taken as given; only the vendor's *defaults* may be changed by a
-workaround (a ``limited`` verdict names the setting to change).
+workaround (a ``limited`` verdict names the setting to change). ``sp_settings`` are fedlib-side
+``SecurityPolicy`` switches for this IdP (:data:`SP_SETTING_KEYS`); one the customer has not set may be
+turned on by a workaround when the vendor profile documents the quirk it serves (``VendorProfile.sp_settings``),
+so an IdP such as Rippling shows as ``limited`` with the fedlib setting to change.
 """
 
 from __future__ import annotations
@@ -66,6 +70,12 @@ class IdPEntry:
     name: str
     profile: str
     settings: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    sp_settings: Mapping[str, bool] = field(default_factory=lambda: MappingProxyType({}))
+    """fedlib-side settings for this IdP, as the SP operator set them (:data:`SP_SETTING_KEYS`)."""
+
+
+SP_SETTING_KEYS: frozenset[str] = frozenset({"allow_in_response_to_on_unsolicited"})
+"""The ``SecurityPolicy`` switches a matrix IdP entry may set on fedlib's side (per IdP)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -98,7 +108,7 @@ class MatrixConfig:
         idps = []
         for name, raw in _table(data, "idps").items():
             table = _as_table(raw, f"idps.{name}")
-            extra = set(table) - {"profile", "settings"}
+            extra = set(table) - {"profile", "settings", "sp_settings"}
             if extra:
                 raise ConfigurationError(f"idps.{name}: unknown key(s) {', '.join(sorted(extra))}")
             profile = table.get("profile")
@@ -112,7 +122,23 @@ class MatrixConfig:
             bad = set(settings) - KNOBS
             if bad:
                 raise ConfigurationError(f"idps.{name}.settings: unknown knob(s) {', '.join(sorted(bad))}")
-            idps.append(IdPEntry(name=name, profile=profile, settings=MappingProxyType(dict(settings))))
+            sp_settings = _as_table(table.get("sp_settings", {}), f"idps.{name}.sp_settings")
+            bad = set(sp_settings) - SP_SETTING_KEYS
+            if bad:
+                raise ConfigurationError(
+                    f"idps.{name}.sp_settings: unknown setting(s) {', '.join(sorted(bad))}; "
+                    f"known: {', '.join(sorted(SP_SETTING_KEYS))}"
+                )
+            if not all(isinstance(v, bool) for v in sp_settings.values()):
+                raise ConfigurationError(f"idps.{name}.sp_settings: values must be true or false")
+            idps.append(
+                IdPEntry(
+                    name=name,
+                    profile=profile,
+                    settings=MappingProxyType(dict(settings)),
+                    sp_settings=MappingProxyType(dict(sp_settings)),
+                )
+            )
         raw_protocols = data.get("protocols", [p.value for p in Protocol])
         if not isinstance(raw_protocols, list) or not raw_protocols:
             raise ConfigurationError("'protocols' must be a non-empty list")
@@ -163,6 +189,8 @@ class Run:
 
     changed: Mapping[str, Any]
     """Knobs changed from the IdP's configuration by workarounds, for this run."""
+    sp_changed: Mapping[str, bool] = field(default_factory=lambda: MappingProxyType({}))
+    """fedlib-side settings turned on by workarounds, for this run."""
     outcome: str
     """``accepted``, an ``ErrorCode`` slug, or ``idp-refused``."""
     message: str
@@ -187,4 +215,4 @@ class Cell:
     """Every flow run for this cell, in order; the last one decided it. Empty only for OIDC."""
 
 
-__all__ = ["Application", "Cell", "IdPEntry", "MatrixConfig", "Protocol", "Run", "Verdict"]
+__all__ = ["SP_SETTING_KEYS", "Application", "Cell", "IdPEntry", "MatrixConfig", "Protocol", "Run", "Verdict"]

@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from fedlib.matrix.model import Cell, Verdict
+from fedlib.matrix.model import Cell, Run, Verdict
 
 _COLOURS = {Verdict.SUPPORTED: "\033[32m", Verdict.LIMITED: "\033[33m", Verdict.UNSUPPORTED: "\033[31m"}
 _RESET = "\033[0m"
@@ -71,7 +71,15 @@ def cells_as_data(cells: Sequence[Cell]) -> list[dict[str, Any]]:
             "reason": c.reason,
             "code": c.code,
             "workarounds": list(c.workarounds),
-            "runs": [{"changed": dict(r.changed), "outcome": r.outcome, "message": r.message} for r in c.runs],
+            "runs": [
+                {
+                    "changed": dict(r.changed),
+                    "sp_changed": dict(r.sp_changed),
+                    "outcome": r.outcome,
+                    "message": r.message,
+                }
+                for r in c.runs
+            ],
         }
         for c in cells
     ]
@@ -91,14 +99,18 @@ code{font-size:.85em}
 """
 
 
+def _changes(run: Run) -> dict[str, Any]:
+    """The IdP knobs and (prefixed ``fedlib:``) the fedlib-side settings a run changed."""
+    return {**run.changed, **{f"fedlib:{key}": value for key, value in run.sp_changed.items()}}
+
+
 def render_html(cells: Sequence[Cell], *, title: str = "fedlib support matrix") -> str:
     """One self-contained page (inline CSS, no scripts, no external resources)."""
     esc = html.escape
     rows = []
     for c in cells:
         runs = (
-            "<br>".join(esc(f"{dict(r.changed) or 'as configured'} -> {r.outcome}") for r in c.runs)
-            or "not run (not SAML)"
+            "<br>".join(esc(f"{_changes(r) or 'as configured'} -> {r.outcome}") for r in c.runs) or "not run (not SAML)"
         )
         rows.append(
             f"<tr class='{c.verdict.value}'><td>{esc(c.application)}</td><td>{esc(c.idp)}</td>"

@@ -37,6 +37,18 @@ class AuthnResult:
     """The NameID's NameQualifier, if sent (needed to match a later LogoutRequest)."""
     sp_name_qualifier: str | None = None
     """The NameID's SPNameQualifier, if sent."""
+    friendly_names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """Attribute Name -> its FriendlyName, for the attributes that carry one (the first one sent)."""
+    mapped_attributes: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    """The attributes under the application's names, per the ServiceProvider's
+    :class:`~fedlib.attributes.AttributeMap` (empty without one; ``attributes`` keeps the raw ones)."""
+    roles: frozenset[str] = frozenset()
+    """The roles the attribute map's role rules grant (empty without rules)."""
+
+    def mapped(self, name: str) -> str | None:
+        """The first value of the application attribute ``name`` (see ``mapped_attributes``), or None."""
+        values = self.mapped_attributes.get(name)
+        return values[0] if values else None
 
     def attribute(self, name: str) -> str | None:
         """The first value of attribute ``name``, or None."""

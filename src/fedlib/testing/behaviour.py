@@ -97,6 +97,9 @@ class IdPBehaviour:
     attribute_name_format: str | None = ATTRNAME_FORMAT_BASIC
     """``NameFormat`` on every Attribute (None leaves it out)."""
 
+    attribute_friendly_names: Mapping[str, str] = field(default_factory=dict)
+    """Logical attribute name -> the ``FriendlyName`` sent with it (Keycloak's X500 mappers); none by default."""
+
     authn_context_class_ref: str = AUTHN_CONTEXT_PASSWORD_PROTECTED_TRANSPORT
     """The AuthnContextClassRef."""
 
@@ -136,6 +139,7 @@ class IdPBehaviour:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "attribute_names", _frozen_mapping(self.attribute_names))
+        object.__setattr__(self, "attribute_friendly_names", _frozen_mapping(self.attribute_friendly_names))
         if self.status not in STATUS_CODES:
             raise ValueError(f"unknown status {self.status!r}; expected one of {sorted(STATUS_CODES)}")
 

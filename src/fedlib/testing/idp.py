@@ -525,6 +525,7 @@ class TestIdP:
             name_id_format=b.name_id_format,
             attributes={b.attribute_names.get(k, k): list(v) for k, v in who.attributes.items() if v},
             attribute_name_format=b.attribute_name_format,
+            attribute_friendly_names={b.attribute_names.get(k, k): f for k, f in b.attribute_friendly_names.items()},
             in_response_to=in_response_to,
             lifetime=b.lifetime,
             session_index=None if b.session_index else OMIT,

@@ -25,6 +25,8 @@ from fedlib.testing.responses import ATTRNAME_FORMAT_BASIC, ATTRNAME_FORMAT_UNSP
 AC_PASSWORD = "urn:oasis:names:tc:SAML:2.0:ac:classes:Password"  # noqa: S105 - an authn context URI
 AC_PPT = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
 AC_UNSPECIFIED = "urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified"
+RIPPLING_IN_RESPONSE_TO = "_rippling-idp-initiated"
+"""What the Rippling-like profile puts in InResponseTo on the Responses it starts (a value no SP sent)."""
 
 _WS_CLAIMS = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/"
 _MS_CLAIMS = "http://schemas.microsoft.com/identity/claims/"
@@ -54,6 +56,33 @@ EDUPERSON_OID_NAMES: Mapping[str, str] = MappingProxyType(
 """Logical attribute -> the ``urn:oid:`` names (NameFormat uri) of Shibboleth IdP and SimpleSAMLphp
 federation deployments (eduPerson / inetOrgPerson OIDs)."""
 
+OKTA_ATTRIBUTE_NAMES: Mapping[str, str] = MappingProxyType(
+    {"email": "email", "given_name": "firstName", "surname": "lastName", "groups": "groups"}
+)
+"""Okta sends no attribute by default; these are the Attribute Statement names of Okta's documentation and
+app templates (help.okta.com "Define attribute statements"; the group attribute statement ``groups``)."""
+
+GOOGLE_ATTRIBUTE_NAMES: Mapping[str, str] = MappingProxyType(
+    {"email": "email", "given_name": "firstName", "surname": "lastName", "groups": "groups"}
+)
+"""Google Workspace sends no attribute by default; "Attribute mapping" names are the admin's choice (these
+follow the usual app guides: Basic Information > First name -> ``firstName`` ...)."""
+
+KEYCLOAK_ATTRIBUTE_NAMES: Mapping[str, str] = MappingProxyType(
+    {
+        "email": "urn:oid:1.2.840.113549.1.9.1",  # "X500 email" mapper
+        "given_name": "urn:oid:2.5.4.42",  # "X500 givenName"
+        "surname": "urn:oid:2.5.4.4",  # "X500 surname"
+        "groups": "Role",  # "role list" mapper: attribute Role, one value per role
+    }
+)
+"""Keycloak's default protocol mappers of a SAML client (Keycloak Server Administration Guide, SAML
+clients, "Mappers": X500 email / givenName / surname with NameFormat uri and FriendlyNames; role list)."""
+
+KEYCLOAK_FRIENDLY_NAMES: Mapping[str, str] = MappingProxyType(
+    {"email": "email", "given_name": "givenName", "surname": "surname"}
+)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IdPSetting:
@@ -77,6 +106,27 @@ class IdPSetting:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SPSetting:
+    """A setting on fedlib's side (a :class:`~fedlib.config.SecurityPolicy` field, per IdP) that makes a
+    quirk of this IdP work, tried by the support matrix when a flow of ``protocol`` ends in ``outcome``."""
+
+    key: str
+    """The ``SecurityPolicy`` field set to true (``allow_in_response_to_on_unsolicited``)."""
+
+    outcome: str
+    """The error code the quirk causes without the setting."""
+
+    protocol: str
+    """The matrix protocol the setting applies to (``saml2-idp-initiated``)."""
+
+    setting: str
+    """What the SP operator changes, in fedlib's configuration words."""
+
+    source: str
+    """Where the quirk is documented."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class VendorProfile:
     """A vendor's default behaviour and how to change it."""
 
@@ -91,6 +141,9 @@ class VendorProfile:
 
     settings: tuple[IdPSetting, ...] = ()
     """How to change each default that fedlib refuses (looked up by knob)."""
+
+    sp_settings: tuple[SPSetting, ...] = ()
+    """fedlib-side settings for quirks the IdP cannot change (e.g. Rippling's InResponseTo)."""
 
     sources: tuple[str, ...] = ()
     """Where the defaults come from."""
@@ -156,6 +209,7 @@ PROFILES: Mapping[str, VendorProfile] = MappingProxyType(
                 defaults=IdPBehaviour(
                     signing="both",
                     name_id_format=NAMEID_UNSPECIFIED,
+                    attribute_names=OKTA_ATTRIBUTE_NAMES,
                     attribute_name_format=ATTRNAME_FORMAT_UNSPECIFIED,
                 ),
                 settings=(
@@ -227,6 +281,7 @@ PROFILES: Mapping[str, VendorProfile] = MappingProxyType(
                 defaults=IdPBehaviour(
                     signing="assertion",
                     name_id_format=None,
+                    attribute_names=GOOGLE_ATTRIBUTE_NAMES,
                     attribute_name_format=None,
                     authn_context_class_ref=AC_UNSPECIFIED,
                 ),
@@ -269,6 +324,9 @@ PROFILES: Mapping[str, VendorProfile] = MappingProxyType(
                     key_info="certificate+keyvalue",
                     idp_initiated=False,
                     authn_context_class_ref=AC_UNSPECIFIED,
+                    attribute_names=KEYCLOAK_ATTRIBUTE_NAMES,
+                    attribute_friendly_names=KEYCLOAK_FRIENDLY_NAMES,
+                    attribute_name_format=ATTRNAME_FORMAT_URI,
                 ),
                 settings=(
                     IdPSetting(
@@ -423,6 +481,31 @@ PROFILES: Mapping[str, VendorProfile] = MappingProxyType(
                 ),
                 sources=("SimpleSAMLphp reference: IdP hosted / SP remote metadata (both signed by default)",),
             ),
+            VendorProfile(
+                name="rippling",
+                display_name="Rippling",
+                defaults=IdPBehaviour(
+                    signing="both",
+                    name_id_format=NAMEID_UNSPECIFIED,
+                    in_response_to_on_unsolicited=RIPPLING_IN_RESPONSE_TO,
+                ),
+                sp_settings=(
+                    SPSetting(
+                        key="allow_in_response_to_on_unsolicited",
+                        outcome="unknown-request",
+                        protocol="saml2-idp-initiated",
+                        setting="fedlib: allow_in_response_to_on_unsolicited = true for this IdP (with "
+                        "allow_unsolicited = true; [[idps]] in the settings file, or SecurityPolicy)",
+                        source="crewjam/saml PR #320; shared/design/idp-defaults.md (Rippling puts InResponseTo "
+                        "on IdP-initiated Responses)",
+                    ),
+                ),
+                sources=("crewjam/saml PR #320 (InResponseTo on IdP-initiated Responses)",),
+                notes=(
+                    "Only the InResponseTo quirk is sourced; signing, NameID and attribute defaults are the common "
+                    "behaviour, not verified against Rippling.",
+                ),
+            ),
         )
     }
 )
@@ -448,6 +531,7 @@ __all__ = [
     "MICROSOFT_CLAIM_NAMES",
     "PROFILES",
     "IdPSetting",
+    "SPSetting",
     "VendorProfile",
     "get_profile",
 ]

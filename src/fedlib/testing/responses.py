@@ -187,6 +187,7 @@ class ResponseSpec:
     attributes: Mapping[str, Sequence[str]] = field(default_factory=dict)
     attribute_name_format: str | None = ATTRNAME_FORMAT_BASIC
     attribute_value_xsi_type: str | None = None
+    attribute_friendly_names: Mapping[str, str] = field(default_factory=dict)
 
     in_response_to: str | None = None
     destination: str | Omit | None = None
@@ -348,7 +349,13 @@ def build_response(spec: ResponseSpec) -> etree._Element:
     if spec.attributes:
         attribute_statement = _sub(assertion, SAML_ATTRIBUTE_STATEMENT)
         for name, values in spec.attributes.items():
-            attribute = _sub(attribute_statement, SAML_ATTRIBUTE, Name=name, NameFormat=spec.attribute_name_format)
+            attribute = _sub(
+                attribute_statement,
+                SAML_ATTRIBUTE,
+                Name=name,
+                NameFormat=spec.attribute_name_format,
+                FriendlyName=spec.attribute_friendly_names.get(name),
+            )
             for value in values:
                 if spec.attribute_value_xsi_type is None:
                     _sub(attribute, SAML_ATTRIBUTE_VALUE, value)

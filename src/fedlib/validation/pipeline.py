@@ -45,6 +45,9 @@ from fedlib.xmldsig.verify import verify_enveloped_signature
 
 _XSI_NIL = qname(NS_XSI, "nil")
 _ATTRIBUTE_NAMES = etree.XPath("saml:AttributeStatement/saml:Attribute/@Name", namespaces={"saml": NS_SAML})
+_ATTRIBUTES_WITH_FRIENDLY_NAME = etree.XPath(
+    "saml:AttributeStatement/saml:Attribute[@FriendlyName]", namespaces={"saml": NS_SAML}
+)
 _ATTRIBUTE_VALUES = etree.XPath(
     "saml:AttributeStatement/saml:Attribute/saml:AttributeValue", namespaces={"saml": NS_SAML}
 )
@@ -179,6 +182,7 @@ def validate_parsed_response(
         response_id=response.get("ID") or "",
         name_qualifier=name_id.get("NameQualifier"),
         sp_name_qualifier=name_id.get("SPNameQualifier"),
+        friendly_names=_friendly_names(assertion),
     )
 
 
@@ -202,6 +206,17 @@ def _attributes(assertion: etree._Element) -> Mapping[str, tuple[str, ...]]:
         if name and value.get(_XSI_NIL) not in ("true", "1"):
             merged[name].append(text_content(value))
     return MappingProxyType({name: tuple(values) for name, values in merged.items() if name})
+
+
+def _friendly_names(assertion: etree._Element) -> Mapping[str, str]:
+    """Attribute Name -> FriendlyName (the first one given for that Name), from the verified assertion."""
+    names: dict[str, str] = {}
+    for attribute in _ATTRIBUTES_WITH_FRIENDLY_NAME(assertion):  # type: ignore[union-attr]
+        assert isinstance(attribute, etree._Element)
+        name, friendly = attribute.get("Name"), attribute.get("FriendlyName")
+        if name and friendly and name not in names:
+            names[name] = friendly
+    return MappingProxyType(names)
 
 
 __all__ = ["validate_parsed_response", "validate_response"]

@@ -53,6 +53,9 @@ ADDED_CODES = [
     "message-too-complex",
     # logout validation (issue #8 section 4)
     "logout-session-mismatch",
+    # authorization: AuthnContext/MFA and attribute maps (issue #11 sections 2-3)
+    "authn-context-not-satisfied",
+    "missing-required-attribute",
 ]
 
 

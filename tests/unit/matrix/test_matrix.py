@@ -49,15 +49,16 @@ def test_every_saml_cell_is_backed_by_its_runs(cells: list[Cell]) -> None:
             assert (len(c.runs), last.outcome, dict(last.changed)) == (1, ACCEPTED, {})
         elif c.verdict is Verdict.LIMITED:
             assert last.outcome == ACCEPTED
-            assert last.changed
-            assert len(c.workarounds) == len(last.changed)
+            assert last.changed or last.sp_changed
+            assert len(c.workarounds) == len(last.changed) + len(last.sp_changed)
         else:
             assert last.outcome != ACCEPTED
             assert c.code == last.outcome
         # Replay the deciding run independently.
         profile = get_profile(idps[c.idp].profile)
         behaviour = profile.behaviour(**idps[c.idp].settings).replace(**last.changed)
-        outcome, _, _ = run_flow(apps[c.application], c.protocol, behaviour)
+        sp_settings = {**idps[c.idp].sp_settings, **last.sp_changed}
+        outcome, _, _ = run_flow(apps[c.application], c.protocol, behaviour, sp_settings)
         assert outcome == last.outcome, c
 
 
@@ -88,7 +89,10 @@ def test_idp_initiated_for_sp_initiated_only_apps_is_unsupported(cells: list[Cel
     for c in cells:
         if c.application == app and c.protocol is Protocol.SAML2_IDP_INITIATED:
             assert c.verdict is Verdict.UNSUPPORTED, c
-            assert c.code in (ErrorCode.UNSOLICITED_NOT_ALLOWED, ErrorCode.ENCRYPTED_CLAIMS_UNSUPPORTED), c
+            allowed = {ErrorCode.UNSOLICITED_NOT_ALLOWED, ErrorCode.ENCRYPTED_CLAIMS_UNSUPPORTED}
+            if c.idp == "rippling":  # its IdP-initiated Responses claim to answer a request (InResponseTo)
+                allowed.add(ErrorCode.UNKNOWN_REQUEST)
+            assert c.code in allowed, c
 
 
 def test_idp_initiated_switched_off_at_the_idp_is_a_workaround(cells: list[Cell]) -> None:
@@ -174,3 +178,33 @@ def test_cli_default_matrix_is_fast() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == render_markdown(run_matrix(default_config()))
+
+
+def test_rippling_idp_initiated_is_limited_with_the_fedlib_setting(cells: list[Cell]) -> None:
+    """Issue #11 §4: an IdP that puts InResponseTo on IdP-initiated Responses is limited (not unsupported),
+    and the workaround names fedlib's per-IdP setting."""
+    c = cell(cells, "web", "rippling", Protocol.SAML2_IDP_INITIATED)
+    assert c.verdict is Verdict.LIMITED, c
+    assert c.runs[0].outcome == ErrorCode.UNKNOWN_REQUEST
+    assert dict(c.runs[-1].sp_changed) == {"allow_in_response_to_on_unsolicited": True}
+    assert any("allow_in_response_to_on_unsolicited = true" in w for w in c.workarounds)
+    assert cell(cells, "web", "rippling", Protocol.SAML2_SP_INITIATED).verdict is Verdict.SUPPORTED
+
+
+def test_sp_setting_chosen_by_the_operator_is_taken_as_given() -> None:
+    app = Application(name="web", sp_initiated=True, idp_initiated=True)
+    on = IdPEntry(name="r", profile="rippling", sp_settings={"allow_in_response_to_on_unsolicited": True})
+    assert evaluate_cell(app, on, Protocol.SAML2_IDP_INITIATED, run_flow).verdict is Verdict.SUPPORTED
+    off = IdPEntry(name="r", profile="rippling", sp_settings={"allow_in_response_to_on_unsolicited": False})
+    c = evaluate_cell(app, off, Protocol.SAML2_IDP_INITIATED, run_flow)
+    assert (c.verdict, c.code) == (Verdict.UNSUPPORTED, ErrorCode.UNKNOWN_REQUEST)
+
+
+@pytest.mark.parametrize(
+    ("sp_settings", "match"),
+    [({"allow_sha1": True}, "unknown setting"), ({"allow_in_response_to_on_unsolicited": 1}, "true or false")],
+)
+def test_sp_settings_are_validated(sp_settings: dict[str, object], match: str) -> None:
+    data = {"applications": {"w": {}}, "idps": {"a": {"profile": "rippling", "sp_settings": sp_settings}}}
+    with pytest.raises(ConfigurationError, match=match):
+        MatrixConfig.from_mapping(data)
