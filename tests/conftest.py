@@ -29,7 +29,7 @@ def shared_dir() -> Path:
 # ---- real IdPs (fedlib.testing.realidp) ------------------------------------------------------------
 
 REAL_IDPS_RAN: dict[str, str] = {}
-"""Real IdP kind -> what ran (product and URL) or why it did not; printed at the end of every run."""
+"""Real IdP kind -> what ran (product and version) or why it did not; printed at the end of every run."""
 
 
 def debian_major() -> int | None:
@@ -57,8 +57,9 @@ def require_real_idp(kind: str) -> None:
     require(False, f"the real IdP {kind} ({why})")
 
 
-def note_real_idp(kind: str, product: str, url: str) -> None:
-    REAL_IDPS_RAN[kind] = f"{product} at {url}"
+def note_real_idp(kind: str, product: str) -> None:
+    """Record that the real IdP ``kind`` ran (the terminal summary names it)."""
+    REAL_IDPS_RAN[kind] = f"ran {product}"
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

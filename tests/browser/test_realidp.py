@@ -25,7 +25,7 @@ def real_stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     require_real_idp(kind)
     running = build_stack(tmp_path_factory.mktemp(f"demo-{kind}"), real_idp=kind)
     assert running.real_idp is not None
-    note_real_idp(kind, running.real_idp.product, running.real_idp.base_url)
+    note_real_idp(kind, running.real_idp.product)
     running.start()
     try:
         yield running

@@ -27,7 +27,7 @@ def real_idp(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     kind = request.param
     require_real_idp(kind)
     idp = start_idp(kind, tmp_path_factory.mktemp(f"realidp-{kind}"), render_sp_metadata(SP))
-    note_real_idp(kind, idp.product, idp.base_url)
+    note_real_idp(kind, idp.product)
     try:
         yield idp
     finally:

@@ -11,6 +11,10 @@ makes progress (accepted, or a different refusal) and repeat. The verdict follow
 * refused with no change left to try: ``unsupported``, with the code and message of that refusal.
 
 OIDC cells are ``unsupported`` without a run: fedlib is a SAML 2.0 library.
+
+An IdP entry with a ``real`` product that is running (``real=``: kind -> (product, runner)) has its
+as-configured run done against that product; workaround runs use the vendor profile (the real IdP's
+configuration is its own). Each ``Run`` names its backend.
 """
 
 from __future__ import annotations
@@ -50,6 +54,12 @@ OIDC_REASON = "fedlib is a SAML 2.0 library"
 FlowRunner = Callable[[Application, Protocol, IdPBehaviour], tuple[str, str, str | None]]
 """Runs one flow: returns (outcome, message, knob behind an IdP refusal)."""
 
+PROFILE = "profile"
+"""The backend of a run against ``fedlib.testing.TestIdP`` configured as the vendor profile."""
+
+RealRunners = Mapping[str, tuple[str, FlowRunner]]
+"""Real IdP kind -> (product name, runner of the as-configured flow against it)."""
+
 
 @dataclass(frozen=True, slots=True)
 class _Attempt:
@@ -57,24 +67,33 @@ class _Attempt:
     outcome: str
     message: str
     knob: str | None
+    backend: str = PROFILE
 
     @property
     def accepted(self) -> bool:
         return self.outcome == ACCEPTED
 
 
-def evaluate(config: MatrixConfig, runner: FlowRunner) -> list[Cell]:
-    """Every cell of ``config``, each decided by running flows with ``runner``."""
+def evaluate(config: MatrixConfig, runner: FlowRunner, *, real: RealRunners | None = None) -> list[Cell]:
+    """Every cell of ``config``, each decided by running flows with ``runner`` (and ``real``, see above)."""
+    real = real or {}
     return [
-        evaluate_cell(app, idp, protocol, runner)
+        evaluate_cell(app, idp, protocol, runner, real=real.get(idp.real) if idp.real else None)
         for app in config.applications
         for idp in config.idps
         for protocol in config.protocols
     ]
 
 
-def evaluate_cell(app: Application, idp: IdPEntry, protocol: Protocol, runner: FlowRunner) -> Cell:
-    """One cell (see the module docstring for the rule)."""
+def evaluate_cell(
+    app: Application,
+    idp: IdPEntry,
+    protocol: Protocol,
+    runner: FlowRunner,
+    *,
+    real: tuple[str, FlowRunner] | None = None,
+) -> Cell:
+    """One cell (see the module docstring for the rule); ``real``: (product, runner) for the as-configured run."""
     if protocol is Protocol.OIDC:
         return Cell(
             application=app.name,
@@ -87,6 +106,10 @@ def evaluate_cell(app: Application, idp: IdPEntry, protocol: Protocol, runner: F
     base = profile.behaviour(**idp.settings)
 
     def attempt(changed: Mapping[str, Any]) -> _Attempt:
+        if real is not None and not changed:
+            product, real_runner = real
+            outcome, message, knob = real_runner(app, protocol, base)
+            return _Attempt(MappingProxyType({}), outcome, message, knob, product)
         outcome, message, knob = runner(app, protocol, base.replace(**changed) if changed else base)
         return _Attempt(MappingProxyType(dict(changed)), outcome, message, knob)
 
@@ -131,7 +154,7 @@ def _next_change(
 def _cell(
     app: Application, idp: IdPEntry, protocol: Protocol, profile: VendorProfile, attempts: list[_Attempt]
 ) -> Cell:
-    runs = tuple(Run(changed=a.changed, outcome=a.outcome, message=a.message) for a in attempts)
+    runs = tuple(Run(changed=a.changed, outcome=a.outcome, message=a.message, backend=a.backend) for a in attempts)
     last = attempts[-1]
     settings = []
     for knob in last.changed:
@@ -170,4 +193,14 @@ def _cell(
     )
 
 
-__all__ = ["ACCEPTED", "IDP_REFUSED", "KNOBS_FOR_OUTCOME", "OIDC_REASON", "FlowRunner", "evaluate", "evaluate_cell"]
+__all__ = [
+    "ACCEPTED",
+    "IDP_REFUSED",
+    "KNOBS_FOR_OUTCOME",
+    "OIDC_REASON",
+    "PROFILE",
+    "FlowRunner",
+    "RealRunners",
+    "evaluate",
+    "evaluate_cell",
+]

@@ -10,6 +10,10 @@ Input is a mapping (or a TOML file) such as::
     profile = "entra"                      # a vendor profile of fedlib.testing.profiles
     settings = { encrypt_assertion = true } # what the customer has set at the IdP (IdPBehaviour knobs)
 
+    [idps.simplesamlphp]
+    profile = "simplesamlphp"
+    real = "simplesamlphp"                 # run against the real product when it is installed
+
     protocols = ["saml2-sp-initiated", "saml2-idp-initiated", "oidc"]
 
 Settings the customer has set are taken as given; only the vendor's *defaults* may be changed by a
@@ -66,6 +70,10 @@ class IdPEntry:
     name: str
     profile: str
     settings: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    real: str | None = None
+    """A real IdP product (``fedlib.testing.realidp`` kind) that backs this row when it can run here: the
+    as-configured flows run against it (its own configuration: no ``settings``); workarounds, and the
+    whole row when the product is missing, use the vendor profile."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,6 +87,7 @@ class MatrixConfig:
         """Build from a dict (the shape of the TOML file); ``ConfigurationError`` on anything unexpected."""
         from fedlib.testing.behaviour import KNOBS
         from fedlib.testing.profiles import get_profile
+        from fedlib.testing.realidp.base import KINDS
 
         unknown = set(data) - {"applications", "idps", "protocols"}
         if unknown:
@@ -98,7 +107,7 @@ class MatrixConfig:
         idps = []
         for name, raw in _table(data, "idps").items():
             table = _as_table(raw, f"idps.{name}")
-            extra = set(table) - {"profile", "settings"}
+            extra = set(table) - {"profile", "settings", "real"}
             if extra:
                 raise ConfigurationError(f"idps.{name}: unknown key(s) {', '.join(sorted(extra))}")
             profile = table.get("profile")
@@ -112,7 +121,14 @@ class MatrixConfig:
             bad = set(settings) - KNOBS
             if bad:
                 raise ConfigurationError(f"idps.{name}.settings: unknown knob(s) {', '.join(sorted(bad))}")
-            idps.append(IdPEntry(name=name, profile=profile, settings=MappingProxyType(dict(settings))))
+            real = table.get("real")
+            if real is not None and real not in KINDS:
+                raise ConfigurationError(f"idps.{name}.real: must be one of {', '.join(KINDS)}")
+            if real is not None and settings:
+                raise ConfigurationError(
+                    f"idps.{name}: a real IdP runs with its own configuration; 'settings' apply to profiles only"
+                )
+            idps.append(IdPEntry(name=name, profile=profile, settings=MappingProxyType(dict(settings)), real=real))
         raw_protocols = data.get("protocols", [p.value for p in Protocol])
         if not isinstance(raw_protocols, list) or not raw_protocols:
             raise ConfigurationError("'protocols' must be a non-empty list")
@@ -165,6 +181,9 @@ class Run:
     """``accepted``, an ``ErrorCode`` slug, or ``idp-refused``."""
     message: str
     """fedlib's (or the IdP's) message; for an accepted run, the NameID that was logged in."""
+    backend: str = "profile"
+    """What played the IdP: ``profile`` (``fedlib.testing.TestIdP`` as the vendor profile) or the real
+    product and version (e.g. ``SimpleSAMLphp 1.19.7``)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -16,7 +16,8 @@ _SYMBOL = {Verdict.SUPPORTED: "supported", Verdict.LIMITED: "limited", Verdict.U
 
 def _detail(cell: Cell) -> str:
     if cell.verdict is Verdict.SUPPORTED:
-        return ""
+        backend = cell.runs[-1].backend if cell.runs else "profile"
+        return "" if backend == "profile" else f"run against {backend}"
     if cell.verdict is Verdict.LIMITED:
         return "change: " + "; ".join(cell.workarounds)
     code = f"[{cell.code}] " if cell.code else ""
@@ -71,7 +72,10 @@ def cells_as_data(cells: Sequence[Cell]) -> list[dict[str, Any]]:
             "reason": c.reason,
             "code": c.code,
             "workarounds": list(c.workarounds),
-            "runs": [{"changed": dict(r.changed), "outcome": r.outcome, "message": r.message} for r in c.runs],
+            "runs": [
+                {"changed": dict(r.changed), "outcome": r.outcome, "message": r.message, "backend": r.backend}
+                for r in c.runs
+            ],
         }
         for c in cells
     ]
@@ -97,7 +101,7 @@ def render_html(cells: Sequence[Cell], *, title: str = "fedlib support matrix") 
     rows = []
     for c in cells:
         runs = (
-            "<br>".join(esc(f"{dict(r.changed) or 'as configured'} -> {r.outcome}") for r in c.runs)
+            "<br>".join(esc(f"{dict(r.changed) or 'as configured'} ({r.backend}) -> {r.outcome}") for r in c.runs)
             or "not run (not SAML)"
         )
         rows.append(
