@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import socket
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -18,10 +20,12 @@ from lxml import etree
 
 from fedlib.errors import ErrorCode, ResponseRejected
 from fedlib.metadata.idp import IdPMetadata
+from fedlib.metadata.sp import render_sp_metadata
 from fedlib.sp import ServiceProvider
 from fedlib.stores.memory import MemoryStore
-from fedlib.testing.realidp import AC_MFA, EDUPERSON_OIDS, USERS, LoginClient, RealIdP
+from fedlib.testing.realidp import AC_MFA, EDUPERSON_OIDS, KINDS, USERS, LoginClient, RealIdP
 from fedlib.validation.logout import LogoutSession
+from tests.conftest import require_real_idp
 from tests.realidp.conftest import SP
 
 pytestmark = pytest.mark.realidp
@@ -153,3 +157,22 @@ def test_idp_initiated_logout_request_names_the_session(real_idp: RealIdP, real_
     assert info.value.code is ErrorCode.LOGOUT_SESSION_MISMATCH
     result = sp.handle_logout_request(query_string=query, session=session, now=_now())
     assert result.session_matched
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_port_taken_meanwhile_is_retried_on_another(kind: str, tmp_path: Path) -> None:
+    require_real_idp(kind)
+    from fedlib.testing.realidp.pysaml2_idp import PySAML2IdP
+    from fedlib.testing.realidp.simplesamlphp import SimpleSAMLphpIdP
+
+    cls = SimpleSAMLphpIdP if kind == "simplesamlphp" else PySAML2IdP
+    server = cls(tmp_path, render_sp_metadata(SP))
+    taken = server.port
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", taken))
+        squatter.listen()
+        with server:
+            assert server.port != taken
+            assert server.base_url.endswith(f":{server.port}")
+            assert server.metadata_xml().count(f"localhost:{server.port}".encode()) >= 2
+    assert not server.running

@@ -25,9 +25,11 @@ import secrets
 import sys
 from collections.abc import Callable, Iterable
 from http.cookies import SimpleCookie
+from socketserver import ThreadingMixIn
+from threading import Lock
 from typing import Any
 from urllib.parse import parse_qs
-from wsgiref.simple_server import WSGIRequestHandler, make_server
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.config import IdPConfig
@@ -76,10 +78,15 @@ class Front:
         self.server = Server(config=config)
         self.pending: dict[str, dict[str, Any]] = {}  # login form key -> the request being answered
         self.sessions: dict[str, dict[str, Any]] = {}  # cookie -> {"user": ..., "sps": {sp: NameID, index}}
+        self.lock = Lock()  # one request at a time inside the IdP; the server reads sockets in threads
 
     # ---- WSGI ----------------------------------------------------------------------------------
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        with self.lock:
+            return self._handle(environ, start_response)
+
+    def _handle(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
         cookie = SimpleCookie(environ.get("HTTP_COOKIE", ""))
@@ -240,6 +247,12 @@ class Front:
         return [data]
 
 
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    """A browser's idle pre-connection must not block everyone else."""
+
+    daemon_threads = True
+
+
 class _QuietHandler(WSGIRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         sys.stderr.write("pysaml2-idp: " + (format % args) + "\n")
@@ -248,7 +261,9 @@ class _QuietHandler(WSGIRequestHandler):
 def main(argv: list[str]) -> int:
     with open(argv[1], encoding="utf-8") as f:
         settings = json.load(f)
-    server = make_server(settings["host"], settings["port"], Front(settings), handler_class=_QuietHandler)
+    server = make_server(
+        settings["host"], settings["port"], Front(settings), server_class=_ThreadingServer, handler_class=_QuietHandler
+    )
     server.serve_forever()
     return 0
 

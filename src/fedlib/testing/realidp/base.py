@@ -19,6 +19,7 @@ LOOPBACK = "127.0.0.1"
 IDP_HOST = "localhost"
 """The name the IdP is addressed by: another site than an app on 127.0.0.1, same loopback interface."""
 START_TIMEOUT = 20.0
+START_ATTEMPTS = 3
 
 AC_PASSWORD_PROTECTED_TRANSPORT = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"  # noqa: S105
 AC_MFA = "https://refeds.org/profile/mfa"
@@ -85,6 +86,10 @@ USERS: tuple[IdPUser, ...] = (
 
 class RealIdPError(RuntimeError):
     """The IdP product is missing, did not start, or does not log in."""
+
+
+class _PortTaken(Exception):
+    """The server exited at once because its port was taken meanwhile."""
 
 
 def free_port() -> int:
@@ -169,13 +174,30 @@ class RealIdP(ABC):
             return bytes(response.read())
 
     def start(self) -> None:
-        """Configure, start, and wait until a real IdP-initiated login produces a SAMLResponse."""
+        """Configure, start, and wait until a real IdP-initiated login produces a SAMLResponse. A port
+        taken between picking it and binding it (``php -S`` then exits at once) is retried on another."""
         if self.running:
             return
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self._configure()
+        for attempt in range(START_ATTEMPTS):
+            if attempt:
+                self.port = free_port()
+                self.base_url = f"http://{IDP_HOST}:{self.port}"
+            self._configure()
+            try:
+                self._launch()
+            except _PortTaken:
+                continue
+            except BaseException:
+                self.stop()
+                raise
+            return
+        raise RealIdPError(f"{self.product}: no free port after {START_ATTEMPTS} attempts")
+
+    def _launch(self) -> None:
         argv, extra_env = self._command()
         log = self._log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, closed in stop()
+        start_of_log = log.tell()
         self.proc = subprocess.Popen(
             argv,
             cwd=self.workdir,
@@ -187,8 +209,11 @@ class RealIdP(ABC):
         )
         try:
             self._wait_ready()
-        except BaseException:
+        except RealIdPError:
+            exited = self.proc is not None and self.proc.poll() is not None
             self.stop()
+            if exited and "in use" in self._log_tail(start_of_log):
+                raise _PortTaken from None
             raise
 
     def _wait_ready(self) -> None:
@@ -198,14 +223,12 @@ class RealIdP(ABC):
         while True:
             if self.proc is not None and self.proc.poll() is not None:
                 raise RealIdPError(f"{self.product} exited with {self.proc.returncode}: {self._log_tail()}")
-            try:
-                with socket.create_connection((LOOPBACK, self.port), timeout=0.5):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RealIdPError(f"{self.product} did not listen on port {self.port}") from None
-                time.sleep(0.05)
-        # Metadata answering 200 proves little (SimpleSAMLphp serves it with broken session cookies): the
+            if self._serves_own_metadata():
+                break
+            if time.monotonic() > deadline:
+                raise RealIdPError(f"{self.product} did not serve its metadata on port {self.port}")
+            time.sleep(0.05)
+        # Metadata answering proves little (SimpleSAMLphp serves it with broken session cookies too): the
         # server is ready once a whole IdP-initiated login has produced a SAMLResponse for the SP.
         entity_id = _sp_entity_id(self.sp_metadata)
         try:
@@ -215,9 +238,19 @@ class RealIdP(ABC):
         if "SAMLResponse" not in form.fields:
             raise RealIdPError(f"{self.product} login produced no SAMLResponse: {self._log_tail()}")
 
-    def _log_tail(self) -> str:
+    def _serves_own_metadata(self) -> bool:
+        """Whether our server (not whatever else took the port) answers with this IdP's metadata."""
+        from urllib.request import urlopen
+
         try:
-            return self.log_path.read_text(errors="replace")[-2000:]
+            with urlopen(self.metadata_url, timeout=1) as response:  # noqa: S310 - http://localhost only
+                return self.entity_id.encode() in response.read()
+        except (OSError, ValueError):
+            return False
+
+    def _log_tail(self, start: int = 0) -> str:
+        try:
+            return self.log_path.read_bytes()[start:][-2000:].decode(errors="replace")
         except OSError:
             return ""
 
