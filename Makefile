@@ -16,8 +16,19 @@ EXTRAS   ?= dev,redis,flask
 PIP_OPTS ?= --quiet --disable-pip-version-check --progress-bar off
 
 # Debian packages the tests need: the differential tests call the xmlsec1 CLI (so does pysaml2 in the
-# bench); the Redis store tests start a real redis-server; the browser tests drive headless chromium.
-SYSDEPS  ?= xmlsec1 redis-server chromium chromium-driver
+# bench and as the real IdP); the Redis store tests start a real redis-server; the browser tests drive
+# headless chromium. The real-IdP tests (fedlib.testing.realidp) run SimpleSAMLphp where Debian ships it
+# (Debian 12: simplesamlphp 1.19 + php-cli and the extensions it needs; Apache comes along as a
+# dependency and need not run); Debian 13 has no SimpleSAMLphp, so there only pysaml2's IdP runs.
+DEBIAN_MAJOR := $(shell cut -d. -f1 /etc/debian_version 2>/dev/null)
+REALIDP_SYSDEPS := $(if $(filter 12,$(DEBIAN_MAJOR)),simplesamlphp php-cli php-xml php-mbstring php-curl)
+SYSDEPS  ?= xmlsec1 redis-server chromium chromium-driver $(REALIDP_SYSDEPS)
+
+# pysaml2's IdP runs in a venv of its own: pysaml2 pins an older cryptography than fedlib's dev venv
+# has (keep the pin in step with the bench extra in pyproject.toml).
+PYSAML2_VENV ?= .venv-pysaml2
+PYSAML2_PIN  ?= pysaml2==7.5.5
+PYSAML2_STAMP := $(PYSAML2_VENV)/.stamp-$(PYSAML2_PIN)
 
 SHARED   ?= ../shared
 INTEROP  := $(SHARED)/interop/peers/run.py
@@ -31,12 +42,13 @@ FUZZ_ARGS  ?=
 BENCH_ARGS ?=
 DEMO_ARGS  ?=
 
-.PHONY: help venv sysdeps lint test fuzz interop demo bench clean distclean
+.PHONY: help venv sysdeps realidp-venv lint test fuzz interop demo bench clean distclean
 
 help:
 	@echo "fedlib make targets:"
 	@echo "  make venv      create/update $(VENV) from pyproject.toml (pip install -e '.[$(EXTRAS)]')"
 	@echo "  make sysdeps   apt-get install missing system packages ($(SYSDEPS)); needs root"
+	@echo "  make realidp-venv  $(PYSAML2_VENV) with $(PYSAML2_PIN), for the real-IdP tests' pysaml2 IdP"
 	@echo "  make lint      ruff check, ruff format --check, mypy --strict on src/"
 	@echo "  make test      lint + pytest + the interop corpus in $(SHARED)/interop/peers"
 	@echo "  make fuzz      the fuzz targets (tests/fuzz) long and with random seeds"
@@ -103,6 +115,16 @@ sysdeps:
 	apt-get -qq -y -o DPkg::Lock::Timeout=300 install --no-install-recommends $$missing >/dev/null; \
 	echo "sysdeps: installed$$missing"
 
+# pysaml2's IdP (fedlib.testing.realidp.pysaml2_idp finds $(PYSAML2_VENV)/bin/python by itself).
+realidp-venv: $(PYSAML2_STAMP)
+
+$(PYSAML2_STAMP):
+	@py="$(PY)"; command -v "$$py" >/dev/null 2>&1 || py=python3; \
+	if [ ! -x "$(PYSAML2_VENV)/bin/python" ]; then "$$py" -m venv "$(PYSAML2_VENV)"; fi
+	@echo "realidp-venv: installing $(PYSAML2_PIN) into $(PYSAML2_VENV)"
+	@$(PYSAML2_VENV)/bin/python -m pip install $(PIP_OPTS) '$(PYSAML2_PIN)'
+	@touch $@
+
 # ---------------------------------------------------------------------------------------------
 # Checks.  `lint` runs all three tools and fails at the end if any failed.
 
@@ -130,7 +152,7 @@ define run_interop
 endef
 
 # pytest runs all of tests/, so the bounded, deterministic fuzz run (tests/fuzz, marker `fuzz`) is part of it.
-test: $(STAMP) sysdeps lint
+test: $(STAMP) sysdeps realidp-venv lint
 	@echo "== pytest (includes the bounded fuzz run, tests/fuzz)"
 	$(VPY) -m pytest -q
 	$(run_interop)
@@ -165,4 +187,4 @@ clean:
 	find . \( -path ./$(VENV) -o -path ./.git \) -prune -o \( -name '*.py[co]' -o -name '*.db' \) -type f -exec rm -f {} +
 
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(PYSAML2_VENV)

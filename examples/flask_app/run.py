@@ -24,6 +24,7 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from examples.flask_app.stack import Stack, build_stack
+from fedlib.testing.realidp import RealIdPError
 
 
 def _open(opener: urllib.request.OpenerDirector, url: str, data: dict[str, str] | None = None) -> tuple[int, str]:
@@ -94,21 +95,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="run the self-check and exit")
     parser.add_argument("--port", type=int, default=5000, help="port of the example app (default 5000; 0: any)")
     parser.add_argument("--workdir", type=Path, help="where the SQLite store goes (default: a temporary directory)")
+    parser.add_argument(
+        "--real-idp",
+        choices=("simplesamlphp", "pysaml2"),
+        help="also start this real IdP product on localhost (users ada/ada-pass and grace/grace-pass)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(format="%(name)s: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request is noise here
     with tempfile.TemporaryDirectory(prefix="fedlib-demo-") as tmp:
         workdir = args.workdir or Path(tmp)
         try:
-            stack = build_stack(workdir, app_port=args.port)
+            stack = build_stack(workdir, app_port=args.port, real_idp=args.real_idp)
         except OSError as exc:
             print(f"cannot listen on 127.0.0.1:{args.port} ({exc.strerror}); try --port 0", file=sys.stderr)
+            return 2
+        except RealIdPError as exc:
+            print(f"cannot start the real IdP: {exc}", file=sys.stderr)
             return 2
         stack.start()
         try:
             print(f"fedlib demo: example app {stack.app_url}, store sqlite in {workdir}")
             for label, idp in stack.idps.items():
                 print(f"  {label}: {idp.base_url} (profile {idp.profile.name})")
+            if stack.real_idp is not None:
+                real = stack.real_idp
+                users = ", ".join(f"{u.username}/{u.password}" for u in real.users)
+                print(f"  {real.product}: {real.base_url} (users {users})")
             print("self-check (a scripted browser):")
             ok = self_check(stack)
             if args.check or not ok:

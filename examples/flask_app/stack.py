@@ -9,6 +9,10 @@ cookies on plain http only for loopback hosts such as these; a real deployment u
 * "Test IdP as Entra ID (defaults)": signs only the assertion, as Entra ID does out of the box, so the app
   shows fedlib's 403 page with the code and the setting to change.
 
+With ``real_idp="simplesamlphp"`` (or ``"pysaml2"``) a real IdP product joins them
+(:mod:`fedlib.testing.realidp`: configured in ``workdir`` with this SP's metadata, on another free port of
+localhost, labelled with its product name); ``stop()`` stops it by PID.
+
 The SP uses the embedded SQLite store in ``workdir``. Used by ``run.py`` (``make demo``) and the browser tests.
 """
 
@@ -26,9 +30,11 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from examples.flask_app.app import create_app
 from fedlib.config import SecurityPolicy, SPConfig
 from fedlib.metadata.idp import parse_idp_metadata
+from fedlib.metadata.sp import render_sp_metadata
 from fedlib.sp import ServiceProvider
 from fedlib.stores.url import open_store
 from fedlib.testing.idp import TestIdP
+from fedlib.testing.realidp import Kind, RealIdP, start_idp
 from fedlib.testing.wsgi import TestIdPApp
 
 HOST = "127.0.0.1"
@@ -59,6 +65,7 @@ class Stack:
     sp: ServiceProvider
     servers: list[BaseWSGIServer] = field(default_factory=list)
     threads: list[threading.Thread] = field(default_factory=list)
+    real_idp: RealIdP | None = None
 
     def start(self) -> None:
         for server in self.servers:
@@ -70,11 +77,14 @@ class Stack:
         for server in self.servers:
             server.shutdown()
             server.server_close()
+        if self.real_idp is not None:
+            self.real_idp.stop()
 
 
-def build_stack(workdir: Path, *, app_port: int = 0) -> Stack:
+def build_stack(workdir: Path, *, app_port: int = 0, real_idp: Kind | None = None) -> Stack:
     """Bind the three servers on 127.0.0.1 (free ports unless ``app_port``) and wire them; call ``start()``.
-    The IdPs' URLs name them ``localhost``, so that they are another site than the app."""
+    The IdPs' URLs name them ``localhost``, so that they are another site than the app. ``real_idp``: also
+    start that real IdP (already running on return; ``RealIdPError`` if it is missing or does not start)."""
     workdir.mkdir(parents=True, exist_ok=True)
     app_server, app_slot = _serve(app_port)
     app_url = f"http://{HOST}:{app_server.server_port}"
@@ -92,18 +102,29 @@ def build_stack(workdir: Path, *, app_port: int = 0) -> Stack:
         servers.append(server)
 
     now = datetime.now(UTC)
-    sp = ServiceProvider(
-        SPConfig(
-            entity_id=entity_id,
-            acs_url=acs_url,
-            slo_url=f"{app_url}/saml/logout",
-            policy=SecurityPolicy(allow_unsolicited=True),
-        ),
-        [parse_idp_metadata(idp.metadata_xml(), now=now) for idp in idps.values()],
-        open_store(f"sqlite:///{(workdir / 'fedlib.db').resolve()}"),
+    config = SPConfig(
+        entity_id=entity_id,
+        acs_url=acs_url,
+        slo_url=f"{app_url}/saml/logout",
+        policy=SecurityPolicy(allow_unsolicited=True),
     )
-    app_slot.app = create_app(sp, idp_labels={idp.entity_id: label for label, idp in idps.items()})
-    return Stack(app_url=app_url, idps=idps, sp=sp, servers=servers)
+    trusted = [parse_idp_metadata(idp.metadata_xml(), now=now) for idp in idps.values()]
+    labels = {idp.entity_id: label for label, idp in idps.items()}
+    real = None
+    try:
+        if real_idp is not None:
+            real = start_idp(real_idp, workdir / real_idp, render_sp_metadata(config))
+            trusted.append(parse_idp_metadata(real.metadata_xml(), now=now))
+            labels[real.entity_id] = real.product
+        sp = ServiceProvider(config, trusted, open_store(f"sqlite:///{(workdir / 'fedlib.db').resolve()}"))
+    except BaseException:
+        if real is not None:
+            real.stop()
+        for server in servers:
+            server.server_close()
+        raise
+    app_slot.app = create_app(sp, idp_labels=labels)
+    return Stack(app_url=app_url, idps=idps, sp=sp, servers=servers, real_idp=real)
 
 
 __all__ = ["HOST", "IDP_HOST", "Stack", "build_stack"]

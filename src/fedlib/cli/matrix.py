@@ -1,10 +1,12 @@
 """``fedlib matrix``: evaluate and print the support matrix.
 
-    fedlib matrix [--config FILE] [--format text|markdown|json|html] [--output FILE]
+    fedlib matrix [--config FILE] [--format text|markdown|json|html] [--output FILE] [--profiles-only]
 
 Without --config the bundled default (every vendor profile, apps web/studio/agent) is evaluated. Every
-verdict comes from running the flow against the test IdP. Exit 0 when the matrix was computed (whatever
-its verdicts), 2 on a bad configuration.
+verdict comes from running the flow against the test IdP configured as the vendor, except rows backed by
+a real IdP product (``real = "simplesamlphp"``): when that product is installed here, their as-configured
+flows run against it, started on 127.0.0.1 for the run (--profiles-only: never). Exit 0 when the matrix
+was computed (whatever its verdicts), 2 on a bad configuration.
 """
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ def register(sub: Any) -> None:
     p.add_argument("--config", metavar="FILE", help="a TOML matrix definition (default: the bundled one)")
     p.add_argument("--format", choices=("text", "markdown", "json", "html"), default="text")
     p.add_argument("--output", metavar="FILE", help="write here instead of standard output")
+    p.add_argument(
+        "--profiles-only",
+        action="store_true",
+        help="run every row against its vendor profile, even where a real IdP product is installed",
+    )
     p.set_defaults(handler=run)
 
 
@@ -43,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     except ConfigurationError as exc:
         print(f"fedlib matrix: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    cells = run_matrix(config)
+    cells = run_matrix(config, real_idps=not args.profiles_only)
     if args.format == "text":
         colour = args.output is None and sys.stdout.isatty()
         text = render_text(cells, colour=colour)

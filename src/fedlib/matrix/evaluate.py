@@ -15,6 +15,10 @@ IdP-initiated Responses) is tried the same way, unless the SP operator already s
 * refused with no change left to try: ``unsupported``, with the code and message of that refusal.
 
 OIDC cells are ``unsupported`` without a run: fedlib is a SAML 2.0 library.
+
+An IdP entry with a ``real`` product that is running (``real=``: kind -> (product, runner)) has its
+as-configured run done against that product; workaround runs use the vendor profile (the real IdP's
+configuration is its own). Each ``Run`` names its backend.
 """
 
 from __future__ import annotations
@@ -56,6 +60,12 @@ FlowRunner = Callable[[Application, Protocol, IdPBehaviour, Mapping[str, bool]],
 """Runs one flow with the IdP behaviour and the fedlib-side settings for that IdP: returns (outcome,
 message, knob behind an IdP refusal)."""
 
+PROFILE = "profile"
+"""The backend of a run against ``fedlib.testing.TestIdP`` configured as the vendor profile."""
+
+RealRunners = Mapping[str, tuple[str, FlowRunner]]
+"""Real IdP kind -> (product name, runner of the as-configured flow against it)."""
+
 
 @dataclass(frozen=True, slots=True)
 class _Attempt:
@@ -64,24 +74,33 @@ class _Attempt:
     outcome: str
     message: str
     knob: str | None
+    backend: str = PROFILE
 
     @property
     def accepted(self) -> bool:
         return self.outcome == ACCEPTED
 
 
-def evaluate(config: MatrixConfig, runner: FlowRunner) -> list[Cell]:
-    """Every cell of ``config``, each decided by running flows with ``runner``."""
+def evaluate(config: MatrixConfig, runner: FlowRunner, *, real: RealRunners | None = None) -> list[Cell]:
+    """Every cell of ``config``, each decided by running flows with ``runner`` (and ``real``, see above)."""
+    real = real or {}
     return [
-        evaluate_cell(app, idp, protocol, runner)
+        evaluate_cell(app, idp, protocol, runner, real=real.get(idp.real) if idp.real else None)
         for app in config.applications
         for idp in config.idps
         for protocol in config.protocols
     ]
 
 
-def evaluate_cell(app: Application, idp: IdPEntry, protocol: Protocol, runner: FlowRunner) -> Cell:
-    """One cell (see the module docstring for the rule)."""
+def evaluate_cell(
+    app: Application,
+    idp: IdPEntry,
+    protocol: Protocol,
+    runner: FlowRunner,
+    *,
+    real: tuple[str, FlowRunner] | None = None,
+) -> Cell:
+    """One cell (see the module docstring for the rule); ``real``: (product, runner) for the as-configured run."""
     if protocol is Protocol.OIDC:
         return Cell(
             application=app.name,
@@ -95,6 +114,10 @@ def evaluate_cell(app: Application, idp: IdPEntry, protocol: Protocol, runner: F
 
     def attempt(changed: Mapping[str, Any], sp_changed: Mapping[str, bool]) -> _Attempt:
         sp_settings = MappingProxyType({**idp.sp_settings, **sp_changed})
+        if real is not None and not changed and not sp_changed:
+            product, real_runner = real
+            outcome, message, knob = real_runner(app, protocol, base, sp_settings)
+            return _Attempt(MappingProxyType({}), MappingProxyType({}), outcome, message, knob, product)
         outcome, message, knob = runner(app, protocol, base.replace(**changed) if changed else base, sp_settings)
         return _Attempt(MappingProxyType(dict(changed)), MappingProxyType(dict(sp_changed)), outcome, message, knob)
 
@@ -165,7 +188,8 @@ def _cell(
     app: Application, idp: IdPEntry, protocol: Protocol, profile: VendorProfile, attempts: list[_Attempt]
 ) -> Cell:
     runs = tuple(
-        Run(changed=a.changed, sp_changed=a.sp_changed, outcome=a.outcome, message=a.message) for a in attempts
+        Run(changed=a.changed, sp_changed=a.sp_changed, outcome=a.outcome, message=a.message, backend=a.backend)
+        for a in attempts
     )
     last = attempts[-1]
     settings = []
@@ -207,4 +231,14 @@ def _cell(
     )
 
 
-__all__ = ["ACCEPTED", "IDP_REFUSED", "KNOBS_FOR_OUTCOME", "OIDC_REASON", "FlowRunner", "evaluate", "evaluate_cell"]
+__all__ = [
+    "ACCEPTED",
+    "IDP_REFUSED",
+    "KNOBS_FOR_OUTCOME",
+    "OIDC_REASON",
+    "PROFILE",
+    "FlowRunner",
+    "RealRunners",
+    "evaluate",
+    "evaluate_cell",
+]

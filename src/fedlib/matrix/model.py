@@ -11,6 +11,10 @@ Input is a mapping (or a TOML file) such as::
     settings = { encrypt_assertion = true } # what the customer has set at the IdP (IdPBehaviour knobs)
     sp_settings = { allow_in_response_to_on_unsolicited = false }  # fedlib's side, for this IdP
 
+    [idps.simplesamlphp]
+    profile = "simplesamlphp"
+    real = "simplesamlphp"                 # run against the real product when it is installed
+
     protocols = ["saml2-sp-initiated", "saml2-idp-initiated", "oidc"]
 
 Settings the customer has set are taken as given; only the vendor's *defaults* may be changed by a
@@ -72,6 +76,10 @@ class IdPEntry:
     settings: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     sp_settings: Mapping[str, bool] = field(default_factory=lambda: MappingProxyType({}))
     """fedlib-side settings for this IdP, as the SP operator set them (:data:`SP_SETTING_KEYS`)."""
+    real: str | None = None
+    """A real IdP product (``fedlib.testing.realidp`` kind) that backs this row when it can run here: the
+    as-configured flows run against it (its own configuration: no ``settings``); workarounds, and the
+    whole row when the product is missing, use the vendor profile."""
 
 
 SP_SETTING_KEYS: frozenset[str] = frozenset({"allow_in_response_to_on_unsolicited"})
@@ -89,6 +97,7 @@ class MatrixConfig:
         """Build from a dict (the shape of the TOML file); ``ConfigurationError`` on anything unexpected."""
         from fedlib.testing.behaviour import KNOBS
         from fedlib.testing.profiles import get_profile
+        from fedlib.testing.realidp.base import KINDS
 
         unknown = set(data) - {"applications", "idps", "protocols"}
         if unknown:
@@ -108,7 +117,7 @@ class MatrixConfig:
         idps = []
         for name, raw in _table(data, "idps").items():
             table = _as_table(raw, f"idps.{name}")
-            extra = set(table) - {"profile", "settings", "sp_settings"}
+            extra = set(table) - {"profile", "settings", "sp_settings", "real"}
             if extra:
                 raise ConfigurationError(f"idps.{name}: unknown key(s) {', '.join(sorted(extra))}")
             profile = table.get("profile")
@@ -131,12 +140,20 @@ class MatrixConfig:
                 )
             if not all(isinstance(v, bool) for v in sp_settings.values()):
                 raise ConfigurationError(f"idps.{name}.sp_settings: values must be true or false")
+            real = table.get("real")
+            if real is not None and real not in KINDS:
+                raise ConfigurationError(f"idps.{name}.real: must be one of {', '.join(KINDS)}")
+            if real is not None and settings:
+                raise ConfigurationError(
+                    f"idps.{name}: a real IdP runs with its own configuration; 'settings' apply to profiles only"
+                )
             idps.append(
                 IdPEntry(
                     name=name,
                     profile=profile,
                     settings=MappingProxyType(dict(settings)),
                     sp_settings=MappingProxyType(dict(sp_settings)),
+                    real=real,
                 )
             )
         raw_protocols = data.get("protocols", [p.value for p in Protocol])
@@ -195,6 +212,9 @@ class Run:
     """``accepted``, an ``ErrorCode`` slug, or ``idp-refused``."""
     message: str
     """fedlib's (or the IdP's) message; for an accepted run, the NameID that was logged in."""
+    backend: str = "profile"
+    """What played the IdP: ``profile`` (``fedlib.testing.TestIdP`` as the vendor profile) or the real
+    product and version (e.g. ``SimpleSAMLphp 1.19.7``)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -16,7 +16,8 @@ _SYMBOL = {Verdict.SUPPORTED: "supported", Verdict.LIMITED: "limited", Verdict.U
 
 def _detail(cell: Cell) -> str:
     if cell.verdict is Verdict.SUPPORTED:
-        return ""
+        backend = cell.runs[-1].backend if cell.runs else "profile"
+        return "" if backend == "profile" else f"run against {backend}"
     if cell.verdict is Verdict.LIMITED:
         return "change: " + "; ".join(cell.workarounds)
     code = f"[{cell.code}] " if cell.code else ""
@@ -77,6 +78,7 @@ def cells_as_data(cells: Sequence[Cell]) -> list[dict[str, Any]]:
                     "sp_changed": dict(r.sp_changed),
                     "outcome": r.outcome,
                     "message": r.message,
+                    "backend": r.backend,
                 }
                 for r in c.runs
             ],
@@ -110,7 +112,8 @@ def render_html(cells: Sequence[Cell], *, title: str = "fedlib support matrix") 
     rows = []
     for c in cells:
         runs = (
-            "<br>".join(esc(f"{_changes(r) or 'as configured'} -> {r.outcome}") for r in c.runs) or "not run (not SAML)"
+            "<br>".join(esc(f"{_changes(r) or 'as configured'} ({r.backend}) -> {r.outcome}") for r in c.runs)
+            or "not run (not SAML)"
         )
         rows.append(
             f"<tr class='{c.verdict.value}'><td>{esc(c.application)}</td><td>{esc(c.idp)}</td>"

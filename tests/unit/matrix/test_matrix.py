@@ -125,6 +125,16 @@ def test_customer_setting_is_never_changed_by_a_workaround() -> None:
         ({"applications": {"w": {"idp_initiated": "yes"}}, "idps": {"a": {"profile": "okta"}}}, "true or false"),
         ({"applications": {"w": {}}, "idps": {"a": {"profile": "okta"}}, "protocols": ["smtp"]}, "unknown protocol"),
         ({"apps": {}}, "unknown matrix section"),
+        ({"applications": {"w": {}}, "idps": {"a": {"profile": "okta", "real": "okta"}}}, "real: must be one of"),
+        (
+            {
+                "applications": {"w": {}},
+                "idps": {
+                    "a": {"profile": "simplesamlphp", "real": "simplesamlphp", "settings": {"signing": "assertion"}}
+                },
+            },
+            "its own configuration",
+        ),
     ],
 )
 def test_bad_configuration_is_a_configuration_error(data: dict[str, object], match: str) -> None:
@@ -170,7 +180,7 @@ def test_cli_default_matrix_is_fast() -> None:
     """`fedlib matrix` (default config) in a fresh process; the issue asks for < 5 s (checked loosely here,
     since timing belongs in bench/; this only guards against an order-of-magnitude regression)."""
     proc = subprocess.run(
-        [sys.executable, "-m", "fedlib", "matrix", "--format", "markdown"],
+        [sys.executable, "-m", "fedlib", "matrix", "--format", "markdown", "--profiles-only"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -208,3 +218,69 @@ def test_sp_settings_are_validated(sp_settings: dict[str, object], match: str) -
     data = {"applications": {"w": {}}, "idps": {"a": {"profile": "rippling", "sp_settings": sp_settings}}}
     with pytest.raises(ConfigurationError, match=match):
         MatrixConfig.from_mapping(data)
+# ---- the SimpleSAMLphp row, backed by the real product (fedlib.testing.realidp) ---------------------
+
+SSP_ONLY = {
+    "applications": {
+        "web": {"sp_initiated": True, "idp_initiated": True},
+        "studio": {"sp_initiated": True, "idp_initiated": False},
+    },
+    "idps": {"simplesamlphp": {"profile": "simplesamlphp", "real": "simplesamlphp"}},
+    "protocols": ["saml2-sp-initiated", "saml2-idp-initiated"],
+}
+
+
+def test_default_simplesamlphp_row_is_backed_by_the_real_product() -> None:
+    (row,) = [i for i in default_config().idps if i.name == "simplesamlphp"]
+    assert (row.profile, row.real) == ("simplesamlphp", "simplesamlphp")
+
+
+def test_profile_stands_in_when_the_real_idp_is_missing_or_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    import fedlib.matrix.flows as flows
+    from fedlib.testing.realidp import RealIdPError
+
+    config = MatrixConfig.from_mapping(SSP_ONLY)
+    profile_only = run_matrix(config)
+    assert {r.backend for c in profile_only for r in c.runs} == {"profile"}
+    monkeypatch.setattr(flows, "available_idps", lambda: {"simplesamlphp": "not installed", "pysaml2": None})
+    assert run_matrix(config, real_idps=True) == profile_only
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RealIdPError("did not start")
+
+    monkeypatch.setattr(flows, "available_idps", lambda: {"simplesamlphp": None, "pysaml2": None})
+    monkeypatch.setattr(flows, "start_idp", broken)
+    assert run_matrix(config, real_idps=True) == profile_only
+
+
+@pytest.mark.realidp
+def test_real_simplesamlphp_agrees_with_its_profile(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """The row run against the real SimpleSAMLphp gets the verdicts its vendor profile predicts; the
+    CLI does so by default."""
+    from tests.conftest import note_real_idp, require_real_idp
+
+    from fedlib.testing.realidp.simplesamlphp import version
+
+    require_real_idp("simplesamlphp")
+    config = MatrixConfig.from_mapping(SSP_ONLY)
+    real = run_matrix(config, real_idps=True)
+    product = f"SimpleSAMLphp {version()}"
+    note_real_idp("simplesamlphp", product)
+    profile = run_matrix(config)
+    assert [(c.application, c.protocol, c.verdict, c.code) for c in real] == [
+        (c.application, c.protocol, c.verdict, c.code) for c in profile
+    ]
+    assert all(c.runs[0].backend == product for c in real)
+    supported = [c for c in real if c.verdict is Verdict.SUPPORTED]
+    assert len(supported) == 3
+    assert all(c.runs[0].message.startswith("logged in _") for c in supported)  # a transient NameID
+    studio = cell(real, "studio", "simplesamlphp", Protocol.SAML2_IDP_INITIATED)
+    assert studio.code == ErrorCode.UNSOLICITED_NOT_ALLOWED  # fedlib refused the real, unsolicited Response
+    (tmp_path / "m.toml").write_text(
+        'protocols = ["saml2-sp-initiated"]\n[applications.web]\n'
+        '[idps.ssp]\nprofile = "simplesamlphp"\nreal = "simplesamlphp"\n'
+    )
+    assert main(["matrix", "--config", str(tmp_path / "m.toml"), "--format", "markdown"]) == 0
+    assert f"**supported** | run against {product} |" in capsys.readouterr().out
+    assert main(["matrix", "--config", str(tmp_path / "m.toml"), "--format", "json", "--profiles-only"]) == 0
+    assert json.loads(capsys.readouterr().out)["cells"][0]["runs"][0]["backend"] == "profile"
