@@ -218,6 +218,8 @@ def test_sp_settings_are_validated(sp_settings: dict[str, object], match: str) -
     data = {"applications": {"w": {}}, "idps": {"a": {"profile": "rippling", "sp_settings": sp_settings}}}
     with pytest.raises(ConfigurationError, match=match):
         MatrixConfig.from_mapping(data)
+
+
 # ---- the SimpleSAMLphp row, backed by the real product (fedlib.testing.realidp) ---------------------
 
 SSP_ONLY = {
