@@ -9,7 +9,8 @@ Exception tree::
         ├── XMLRejected                        malformed-xml, forbidden-dtd
         ├── SignatureRejected                  unsigned-message, assertion-only-signature, invalid-signature,
         │                                      missing-certificate, untrusted-certificate, weak-algorithm,
-        │                                      forbidden-transform, signature-wrapping
+        │                                      forbidden-transform, signature-wrapping,
+        │                                      idp-metadata-expired
         ├── UnsupportedFeature                 encrypted-claims-unsupported
         ├── ProtocolRejected                   wrong-destination, wrong-issuer, status-not-success,
         │                                      wrong-assertion-count, missing-in-response-to,
@@ -65,6 +66,8 @@ class ErrorCode(StrEnum):
     MISSING_AUTHN_STATEMENT = "missing-authn-statement"
     UNSUPPORTED_CONDITION = "unsupported-condition"
     INVALID_TIME_WINDOW = "invalid-time-window"
+    # Metadata lifecycle (issue #10)
+    IDP_METADATA_EXPIRED = "idp-metadata-expired"
 
 
 class FedlibError(Exception):
@@ -130,6 +133,7 @@ class SignatureRejected(ResponseRejected):
             ErrorCode.WEAK_ALGORITHM,
             ErrorCode.FORBIDDEN_TRANSFORM,
             ErrorCode.SIGNATURE_WRAPPING,
+            ErrorCode.IDP_METADATA_EXPIRED,
         }
     )
 

@@ -24,9 +24,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Final
 from urllib.parse import urlsplit
 
@@ -135,14 +137,17 @@ class ServiceProvider:
         relay_state_origins: Iterable[str] = (),
     ) -> None:
         items = [idps] if isinstance(idps, IdPMetadata | IdPConfig) else list(idps)
-        self.idps: dict[str, IdPConfig] = {}
+        initial: dict[str, IdPConfig] = {}
         for item in items:
             idp = item if isinstance(item, IdPConfig) else IdPConfig(item)
-            if idp.entity_id in self.idps:
+            if idp.entity_id in initial:
                 raise ConfigurationError(f"IdP {idp.entity_id!r} is configured twice")
-            self.idps[idp.entity_id] = idp
-        if not self.idps:
+            initial[idp.entity_id] = idp
+        if not initial:
             raise ConfigurationError("a ServiceProvider needs at least one IdP")
+        # Trust is one immutable mapping, replaced as a whole (update_idps); every call reads it once.
+        self._idps: Mapping[str, IdPConfig] = MappingProxyType(initial)
+        self._idps_lock = threading.Lock()
         if request_lifetime <= timedelta(0):
             raise ConfigurationError("request_lifetime must be positive")
         self.config = config
@@ -151,6 +156,30 @@ class ServiceProvider:
         self.clock = clock or SystemClock()
         self.request_lifetime = request_lifetime
         self.relay_state_origins = tuple(relay_state_origins)
+
+    @property
+    def idps(self) -> Mapping[str, IdPConfig]:
+        """The trusted IdPs by entity ID: a read-only snapshot (a later ``update_idps`` replaces it)."""
+        return self._idps
+
+    def update_idps(self, idps: Iterable[IdPMetadata | IdPConfig] = (), *, remove: Iterable[str] = ()) -> None:
+        """Swap trust atomically, without a restart (metadata refresh, certificate rotation).
+
+        Each given IdP replaces the one with the same entity ID (keeping that one's policy when given bare
+        metadata) or is added; the entity IDs in ``remove`` are dropped. Logins in flight keep the snapshot
+        they started with; the next call sees the new one. Thread-safe.
+        """
+        with self._idps_lock:
+            new = dict(self._idps)
+            for entity_id in remove:
+                new.pop(entity_id, None)
+            for item in idps:
+                if isinstance(item, IdPConfig):
+                    new[item.entity_id] = item
+                else:
+                    previous = new.get(item.entity_id)
+                    new[item.entity_id] = IdPConfig(item, previous.policy if previous is not None else None)
+            self._idps = MappingProxyType(new)
 
     # ---- metadata ---------------------------------------------------------------------------------
 
@@ -164,12 +193,13 @@ class ServiceProvider:
 
     def idp(self, entity_id: str | None = None) -> IdPConfig:
         """The IdP called ``entity_id`` (default: the only one)."""
+        idps = self._idps
         if entity_id is None:
-            if len(self.idps) != 1:
+            if len(idps) != 1:
                 raise ConfigurationError("several IdPs are configured: name the one to log in with")
-            return next(iter(self.idps.values()))
+            return next(iter(idps.values()))
         try:
-            return self.idps[entity_id]
+            return idps[entity_id]
         except KeyError:
             raise ConfigurationError(f"unknown IdP {entity_id!r}") from None
 
@@ -193,6 +223,11 @@ class ServiceProvider:
         """
         now = ensure_aware(now) if now is not None else self.clock.now()
         target = self.idp(idp)
+        if _metadata_expired(target, now):
+            raise ConfigurationError(
+                f"the metadata of IdP {target.entity_id!r} expired; logins with it wait for a fresh copy "
+                "(check the metadata source and the refresher's status)"
+            )
         if relay_state is not None and safe_relay_state(relay_state, self.relay_state_origins) is None:
             raise ConfigurationError("relay_state must be a relative path or an allowed origin")
         if binding not in (BINDING_HTTP_REDIRECT, BINDING_HTTP_POST):
@@ -234,6 +269,7 @@ class ServiceProvider:
             StoreError: the store failed (nothing is accepted meanwhile).
         """
         now = ensure_aware(now) if now is not None else self.clock.now()
+        idps = self._idps  # one consistent trust snapshot for the whole call
         untrusted_message = form.get("SAMLResponse")
         if not untrusted_message:
             raise reject(ErrorCode.MALFORMED_XML, "the POST carries no SAMLResponse")
@@ -250,20 +286,22 @@ class ServiceProvider:
                     detail=f"InResponseTo {untrusted_irt[:100]!r}",
                 )
             pending = json.loads(stored)
-            idp = self.idps.get(pending["idp"])
+            idp = idps.get(pending["idp"])
             if idp is None:  # the IdP was removed from the configuration since
                 raise reject(ErrorCode.WRONG_ISSUER, "the IdP of this login request is no longer trusted")
+            _check_metadata_fresh(idp, now)
             config = self._config_for(idp, pending.get("acs_url"))
             authn = validate_parsed_response(
                 untrusted_root, sp=config, idp=idp.metadata, now=now, store=self.store, request_id=untrusted_irt
             )
             return LoginResult(authn, pending.get("relay_state"), idp.entity_id, solicited=True)
 
-        idp = self.idps.get(untrusted_issuer or "")
+        idp = idps.get(untrusted_issuer or "")
         if idp is None:
-            if len(self.idps) != 1:
+            if len(idps) != 1:
                 raise reject(ErrorCode.WRONG_ISSUER, "the Response comes from no IdP this site trusts")
-            idp = next(iter(self.idps.values()))
+            idp = next(iter(idps.values()))
+        _check_metadata_fresh(idp, now)
         config = self._config_for(idp, None)
         authn = validate_parsed_response(untrusted_root, sp=config, idp=idp.metadata, now=now, store=self.store)
         relay = safe_relay_state(form.get("RelayState"), self.relay_state_origins)
@@ -278,6 +316,22 @@ class ServiceProvider:
                 raise reject(ErrorCode.WRONG_DESTINATION, "the login request named an ACS URL this SP no longer has")
             config = dataclasses.replace(config, acs_url=acs_url, additional_acs_urls=())
         return config
+
+
+def _metadata_expired(idp: IdPConfig, now: datetime) -> bool:
+    valid_until = idp.metadata.valid_until
+    return valid_until is not None and valid_until <= now
+
+
+def _check_metadata_fresh(idp: IdPConfig, now: datetime) -> None:
+    """Expired metadata is never used (a refresher that keeps failing must not keep stale keys alive)."""
+    if _metadata_expired(idp, now):
+        raise reject(
+            ErrorCode.IDP_METADATA_EXPIRED,
+            "this site's copy of the IdP's metadata has expired, so its keys are no longer trusted; "
+            "the operator must restore the metadata source (fedlib check-metadata)",
+            detail=f"IdP {idp.entity_id!r}, validUntil {idp.metadata.valid_until}",
+        )
 
 
 def _request_key(request_id: str) -> str:

@@ -47,6 +47,8 @@ ADDED_CODES = [
     "missing-authn-statement",
     "unsupported-condition",
     "invalid-time-window",
+    # metadata lifecycle (issue #10): a login for an IdP whose metadata expired
+    "idp-metadata-expired",
 ]
 
 
