@@ -6,13 +6,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from fedlib.cli import check_response, import_python3_saml, matrix, metadata
+from fedlib.cli import check_metadata, check_response, import_python3_saml, matrix, metadata
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fedlib", description="fedlib: a strict SAML 2.0 service provider.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     check_response.register(sub)
+    check_metadata.register(sub)
     matrix.register(sub)
     metadata.register(sub)
     import_python3_saml.register(sub)
