@@ -16,6 +16,10 @@ class Answer:
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     etag: str | None = None
+    chunked: bool = False
+    """Send the body with chunked transfer encoding (no Content-Length)."""
+    content_length: int | None = None
+    """Announce this Content-Length instead of the real one (the connection closes after the body)."""
 
 
 @dataclass
@@ -53,9 +57,19 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         if answer.etag is not None:
             self.send_header("ETag", answer.etag)
-        self.send_header("Content-Length", str(len(answer.body)))
+        if answer.chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for start in range(0, len(answer.body), 4096):
+                piece = answer.body[start : start + 4096]
+                self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+            self.wfile.write(b"0\r\n\r\n")
+            return
+        self.send_header("Content-Length", str(answer.content_length or len(answer.body)))
+        self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(answer.body)
+        self.close_connection = True
 
 
 @dataclass

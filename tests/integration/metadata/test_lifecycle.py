@@ -484,9 +484,18 @@ def test_redirects_are_checked_hop_by_hop(http_server: Any) -> None:
 def test_size_cap_is_enforced(http_server: Any) -> None:
     from tests.integration.metadata.conftest import Answer
 
-    http_server.script.routes["/big"] = Answer(200, b"<x>" + b"a" * 5000 + b"</x>")
-    with pytest.raises(FetchError, match="bytes"):
-        HTTPFetcher(allow_http=True, max_bytes=1024).get(http_server.url("/big"))
+    fetcher = HTTPFetcher(allow_http=True, max_bytes=1024)
+    # announced too large: refused before reading
+    http_server.script.routes["/announced"] = Answer(200, b"<x/>", content_length=10_000_000)
+    with pytest.raises(FetchError, match=r"sent 10000000 bytes \(cap 1024\)"):
+        fetcher.get(http_server.url("/announced"))
+    # streamed without a length: refused while reading
+    http_server.script.routes["/streamed"] = Answer(200, b"<x>" + b"a" * 50_000 + b"</x>", chunked=True)
+    with pytest.raises(FetchError, match="sent more than 1024 bytes"):
+        fetcher.get(http_server.url("/streamed"))
+    small = b"<x>" + b"a" * 500 + b"</x>"
+    http_server.script.routes["/small"] = Answer(200, small, chunked=True)
+    assert fetcher.get(http_server.url("/small")).body == small
 
 
 def test_an_unexpected_304_is_an_error(http_server: Any) -> None:
