@@ -41,8 +41,12 @@ One tenant (called ``default``)::
 
     [[idps]]                                          # repeatable: one per trusted IdP
     metadata_file = "idp.xml"                         # or metadata_xml = '''<md:EntityDescriptor ...'''
+                                                      # or metadata_url = "https://..." / mdq_base = "https://..."
     entity_id = "https://idp.example.org/saml"        # which entity of an aggregate (optional otherwise)
     metadata_signing_certificates = ["federation.crt"] # the aggregate must be signed by one of these
+    backing_file = "idp-backing.xml"                  # metadata_url / mdq_base: last good copy, for start-up
+    refresh_min_seconds = 600                         # metadata_url / mdq_base: refresh bounds (60..86400)
+    refresh_max_seconds = 14400
     allow_unsolicited = true                          # these five override [sp.policy] for this IdP only
     allow_in_response_to_on_unsolicited = false
     allow_sha1 = false
@@ -64,9 +68,14 @@ Rules:
   ``want_assertions_signed``: every key not listed above, anywhere, is a :class:`ConfigurationError`
   naming it, so a typo or a setting carried over from another library fails loudly instead of being
   ignored.
-* **Metadata is not fetched.** fedlib's core does no network I/O: there is no ``metadata_url``.
-  Download the metadata (and check it, or require the federation's signature with
-  ``metadata_signing_certificates``) and give it as ``metadata_file`` or ``metadata_xml``.
+* **Metadata from the network** (``metadata_url``: an https URL; ``mdq_base``: an MDQ service, with
+  ``entity_id`` and ``metadata_signing_certificates``) is fetched by a
+  :class:`~fedlib.federation.MetadataProvider` when the settings are loaded (the ``http`` extra), under
+  the trust rules of docs/metadata.md (a signature whenever ``metadata_signing_certificates`` is given,
+  always for aggregates and MDQ; validUntil on aggregates; never expired). Each ServiceProvider built from
+  the settings is attached to its providers, so a refresh swaps its trust atomically; refreshing runs in
+  background threads started by ``Settings.start_refresh()`` (``TenantRegistry.from_settings`` does it).
+  Without ``entity_id``, every SAML 2.0 IdP of the fetched document is trusted.
 * **Paths** are relative to ``base_dir`` (for :func:`load_settings_toml`: the file's directory); a relative
   path without a ``base_dir`` is an error, never resolved against the working directory. A relative
   SQLite store URL (``sqlite:///./x.db``) is resolved against ``base_dir`` too when there is one.
@@ -85,7 +94,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 from cryptography import x509
@@ -99,6 +108,10 @@ from fedlib.metadata.idp import parse_idp_metadata
 from fedlib.sp import DEFAULT_REQUEST_LIFETIME, IdPConfig, ServiceProvider
 from fedlib.stores.base import Store
 from fedlib.stores.url import open_store
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fedlib.federation.http import HTTPFetcher
+    from fedlib.federation.provider import MetadataProvider
 
 DEFAULT_TENANT: Final = "default"
 DEFAULT_STORE_URL: Final = "memory://"
@@ -133,9 +146,12 @@ class TenantSettings:
     relay_state_origins: tuple[str, ...] = ()
     """Absolute origins (``https://host[:port]``) an IdP-initiated RelayState may point to."""
     request_lifetime: timedelta = DEFAULT_REQUEST_LIFETIME
+    metadata_providers: tuple[MetadataProvider, ...] = ()
+    """Providers of IdPs fetched from URLs or MDQ: every ServiceProvider built here is attached to them."""
 
     def __post_init__(self) -> None:
         check_tenant_name(self.name)
+        object.__setattr__(self, "metadata_providers", tuple(self.metadata_providers))
         object.__setattr__(self, "idps", tuple(self.idps))
         object.__setattr__(self, "relay_state_origins", tuple(self.relay_state_origins))
         if not self.idps:
@@ -150,8 +166,9 @@ class TenantSettings:
 
     def service_provider(self, store: Store | None = None, *, clock: Clock | None = None) -> ServiceProvider:
         """The facade for this tenant. Without ``store``, ``store_url`` is opened (the caller owns that
-        store: ``sp.store.inner.close()`` when done)."""
-        return ServiceProvider(
+        store: ``sp.store.inner.close()`` when done). It is attached to the tenant's metadata providers
+        (their current IdPs replace the ones loaded with the settings, and every refresh swaps them)."""
+        provider = ServiceProvider(
             self.sp,
             self.idps,
             store if store is not None else open_store(self.store_url),
@@ -160,6 +177,9 @@ class TenantSettings:
             request_lifetime=self.request_lifetime,
             relay_state_origins=self.relay_state_origins,
         )
+        for metadata_provider in self.metadata_providers:
+            metadata_provider.attach(provider)
+        return provider
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +210,21 @@ class Settings:
         """The :class:`ServiceProvider` of ``tenant`` (see :meth:`TenantSettings.service_provider`)."""
         return self.tenant(tenant).service_provider(store, clock=clock)
 
+    @property
+    def metadata_providers(self) -> tuple[MetadataProvider, ...]:
+        """Every metadata provider of every tenant (IdPs from ``metadata_url`` / ``mdq_base``)."""
+        return tuple(p for t in self.tenants.values() for p in t.metadata_providers)
+
+    def start_refresh(self) -> None:
+        """Start the background refresh of every metadata provider (idempotent)."""
+        for provider in self.metadata_providers:
+            provider.start()
+
+    def stop_refresh(self) -> None:
+        """Stop the background refresh threads and close the providers' HTTP clients."""
+        for provider in self.metadata_providers:
+            provider.close()
+
 
 # ---- loading --------------------------------------------------------------------------------------
 
@@ -218,7 +253,16 @@ _SP_KEYS: Final = (
     "organization",
     "contacts",
 )
-_IDP_KEYS: Final = ("metadata_file", "metadata_xml", "entity_id", "metadata_signing_certificates", *_IDP_POLICY_KEYS)
+_IDP_SOURCE_KEYS: Final = ("metadata_file", "metadata_xml", "metadata_url", "mdq_base")
+_IDP_KEYS: Final = (
+    *_IDP_SOURCE_KEYS,
+    "entity_id",
+    "metadata_signing_certificates",
+    "backing_file",
+    "refresh_min_seconds",
+    "refresh_max_seconds",
+    *_IDP_POLICY_KEYS,
+)
 _ORGANIZATION_KEYS: Final = ("name", "display_name", "url", "lang")
 _CONTACT_KEYS: Final = ("contact_type", "company", "given_name", "surname", "email_addresses", "telephone_numbers")
 _TENANT_KEYS: Final = ("store", "sp", "idps")
@@ -234,17 +278,16 @@ _HINTS: Final = {
     "wantresponsesigned": _NO_OPTIONAL_SIGNATURE,
     "requiresignature": _NO_OPTIONAL_SIGNATURE,
     "verifysignature": _NO_OPTIONAL_SIGNATURE,
-    "metadataurl": (
-        "fedlib does not fetch metadata (the core does no network I/O): download it, check it "
-        "(or require its signature with metadata_signing_certificates) and use metadata_file or metadata_xml"
-    ),
+    "metadataurl": "use metadata_url (an https URL) in an [[idps]] entry",
     "certfingerprint": "fingerprints are not accepted: the IdP's certificate must be in its metadata",
     "wantassertionsencrypted": "fedlib refuses encrypted assertions by design; there is no decryption key",
     "encryptionkey": "fedlib refuses encrypted assertions by design; there is no decryption key",
 }
 
 
-def load_settings_toml(path: str | Path, *, now: datetime) -> Settings:
+def load_settings_toml(
+    path: str | Path, *, now: datetime, clock: Clock | None = None, fetcher: HTTPFetcher | None = None
+) -> Settings:
     """Read a TOML settings file; relative paths in it are relative to its directory."""
     path = Path(path)
     try:
@@ -254,22 +297,33 @@ def load_settings_toml(path: str | Path, *, now: datetime) -> Settings:
         raise ConfigurationError(f"cannot read {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(f"{path} is not valid TOML: {exc}") from None
-    return load_settings(data, base_dir=path.resolve().parent, now=now)
+    return load_settings(data, base_dir=path.resolve().parent, now=now, clock=clock, fetcher=fetcher)
 
 
-def load_settings(data: Mapping[str, Any], *, base_dir: Path | None = None, now: datetime) -> Settings:
+def load_settings(
+    data: Mapping[str, Any],
+    *,
+    base_dir: Path | None = None,
+    now: datetime,
+    clock: Clock | None = None,
+    fetcher: HTTPFetcher | None = None,
+) -> Settings:
     """Build :class:`Settings` from parsed TOML (or any mapping of the same shape; see the module doc).
 
     Args:
         data: the settings.
         base_dir: what relative paths are relative to; None: relative paths are refused.
         now: the current time (IdP metadata past its validUntil is refused).
+        clock: the time source of metadata providers (``metadata_url`` / ``mdq_base``; default the system
+            clock).
+        fetcher: the HTTP client of those providers (timeouts, CA bundle, proxy); default an
+            ``HTTPFetcher()`` each.
 
     Raises:
         ConfigurationError: an unknown key, a missing or bad value, an unreadable file, unusable metadata.
     """
     now = ensure_aware(now)
-    loader = _Loader(base_dir, now)
+    loader = _Loader(base_dir, now, clock, fetcher)
     root = _table(data, "")
     if "tenants" in root:
         if "sp" in root or "idps" in root:
@@ -381,9 +435,13 @@ def _wrap(where: str, exc: ConfigurationError) -> ConfigurationError:
 
 
 class _Loader:
-    def __init__(self, base_dir: Path | None, now: datetime) -> None:
+    def __init__(
+        self, base_dir: Path | None, now: datetime, clock: Clock | None = None, fetcher: HTTPFetcher | None = None
+    ) -> None:
         self.base_dir = base_dir
         self.now = now
+        self.clock = clock
+        self.fetcher = fetcher
 
     # files
 
@@ -440,7 +498,13 @@ class _Loader:
         idps_raw = raw.get("idps", [])
         if not isinstance(idps_raw, list) or not idps_raw:
             raise ConfigurationError(f"[[{idps_where}]] is required: at least one trusted IdP")
-        idps = tuple(self.idp(item, f"{idps_where}[{i}]", sp.policy) for i, item in enumerate(idps_raw))
+        idps: list[IdPConfig] = []
+        providers: list[MetadataProvider] = []
+        for i, item in enumerate(idps_raw):
+            configs, metadata_provider = self.idp(item, f"{idps_where}[{i}]", sp.policy)
+            idps += configs
+            if metadata_provider is not None:
+                providers.append(metadata_provider)
         origins = tuple(
             _origin(o, _path(sp_where, "relay_state_origins"))
             for o in _str_list(sp_raw, "relay_state_origins", sp_where)
@@ -450,10 +514,11 @@ class _Loader:
             return TenantSettings(
                 name=name,
                 sp=sp,
-                idps=idps,
+                idps=tuple(idps),
                 store_url=store,
                 relay_state_origins=origins,
                 request_lifetime=timedelta(seconds=lifetime) if lifetime is not None else DEFAULT_REQUEST_LIFETIME,
+                metadata_providers=tuple(providers),
             )
         except ConfigurationError as exc:
             raise _wrap(where, exc) from None
@@ -566,34 +631,81 @@ class _Loader:
         except ConfigurationError as exc:
             raise _wrap(where, exc) from None
 
-    def idp(self, item: Any, where: str, sp_policy: SecurityPolicy) -> IdPConfig:
+    def idp(self, item: Any, where: str, sp_policy: SecurityPolicy) -> tuple[list[IdPConfig], MetadataProvider | None]:
         raw = _table(item, where)
         _keys(raw, where, _IDP_KEYS)
-        has_file, has_xml = "metadata_file" in raw, "metadata_xml" in raw
-        if has_file == has_xml:
-            raise ConfigurationError(f"{where}: give exactly one of metadata_file and metadata_xml")
-        if has_file:
+        sources = [key for key in _IDP_SOURCE_KEYS if key in raw]
+        if len(sources) != 1:
+            raise ConfigurationError(f"{where}: give exactly one of {', '.join(_IDP_SOURCE_KEYS)}")
+        remote_only = [k for k in ("backing_file", "refresh_min_seconds", "refresh_max_seconds") if k in raw]
+        if sources[0] in ("metadata_file", "metadata_xml") and remote_only:
+            raise ConfigurationError(f"{where}: {remote_only[0]} needs metadata_url or mdq_base")
+        policy = (
+            self.policy(raw, where, _IDP_POLICY_KEYS, sp_policy) if any(k in raw for k in _IDP_POLICY_KEYS) else None
+        )
+        if sources[0] in ("metadata_url", "mdq_base"):
+            metadata_provider = self.metadata_provider(raw, where, sources[0])
+            idps = [IdPConfig(m, policy) for m in metadata_provider.current().idps.values()]
+            return idps, metadata_provider
+        if sources[0] == "metadata_file":
             xml = self.read(_str(raw, "metadata_file", where) or "", _path(where, "metadata_file"))
         else:
             xml = (_str(raw, "metadata_xml", where) or "").encode("utf-8")
-        signed_by: list[x509.Certificate] | None = None
-        if "metadata_signing_certificates" in raw:
-            files = _str_list(raw, "metadata_signing_certificates", where)
-            if not files:
-                raise ConfigurationError(f"{_path(where, 'metadata_signing_certificates')} is empty")
-            signed_by = []
-            for i, cert_file in enumerate(files):
-                cert_where = f"{_path(where, 'metadata_signing_certificates')}[{i}]"
-                signed_by += self.certificates([self.read(cert_file, cert_where)], cert_where)
+        signed_by = self.metadata_signers(raw, where)
         try:
             metadata = parse_idp_metadata(
                 xml, now=self.now, entity_id=_str(raw, "entity_id", where), signed_by=signed_by
             )
         except ConfigurationError as exc:
             raise _wrap(where, exc) from None
-        if any(key in raw for key in _IDP_POLICY_KEYS):
-            return IdPConfig(metadata, self.policy(raw, where, _IDP_POLICY_KEYS, sp_policy))
-        return IdPConfig(metadata)
+        return [IdPConfig(metadata, policy)], None
+
+    def metadata_signers(self, raw: Mapping[str, Any], where: str) -> list[x509.Certificate] | None:
+        if "metadata_signing_certificates" not in raw:
+            return None
+        files = _str_list(raw, "metadata_signing_certificates", where)
+        if not files:
+            raise ConfigurationError(f"{_path(where, 'metadata_signing_certificates')} is empty")
+        signed_by: list[x509.Certificate] = []
+        for i, cert_file in enumerate(files):
+            cert_where = f"{_path(where, 'metadata_signing_certificates')}[{i}]"
+            signed_by += self.certificates([self.read(cert_file, cert_where)], cert_where)
+        return signed_by
+
+    def metadata_provider(self, raw: Mapping[str, Any], where: str, source_key: str) -> MetadataProvider:
+        # The adapter is imported only when a setting needs the network (it needs the http extra).
+        from fedlib.federation.mdq import mdq_url
+        from fedlib.federation.provider import MetadataProvider
+        from fedlib.federation.sources import URLSource
+        from fedlib.metadata.document import RefreshPolicy
+
+        signers = self.metadata_signers(raw, where)
+        entity_id = _str(raw, "entity_id", where)
+        low = _int(raw, "refresh_min_seconds", where, 60, 86400)
+        high = _int(raw, "refresh_max_seconds", where, 60, 86400)
+        backing = _str(raw, "backing_file", where)
+        try:
+            refresh = RefreshPolicy(
+                min_delay=timedelta(seconds=low if low is not None else 600),
+                max_delay=timedelta(seconds=high if high is not None else max(14400, low or 0)),
+            )
+            if source_key == "mdq_base":
+                if entity_id is None or not signers:
+                    raise ConfigurationError("mdq_base needs entity_id and metadata_signing_certificates")
+                url = mdq_url(_str(raw, "mdq_base", where) or "", entity_id)
+            else:
+                url = _str(raw, "metadata_url", where) or ""
+            return MetadataProvider(
+                URLSource(url, fetcher=self.fetcher),
+                signer=signers,
+                entity_ids=[entity_id] if entity_id is not None else None,
+                require_signature=source_key == "mdq_base",
+                backing_file=self.resolve(backing, _path(where, "backing_file")) if backing else None,
+                refresh=refresh,
+                clock=self.clock,
+            )
+        except ConfigurationError as exc:
+            raise _wrap(where, exc) from None
 
 
 def _private_key(pem: bytes, where: str) -> Any:

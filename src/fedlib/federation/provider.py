@@ -90,6 +90,7 @@ class MetadataProvider:
         entity_ids: the IdPs to take (default: every SAML 2.0 IdP in the document; entities that are
             unusable are then skipped with a warning, while a named one that is missing fails the refresh).
         require_valid_until: an aggregate must carry validUntil (default True).
+        require_signature: the document must be signed even if it is a single entity (MDQ answers).
         backing_file: where the last good document is kept, for start-ups while the source is down.
         refresh: refresh bounds (Shibboleth SP defaults: 10 min .. 4 h, factor 0.75).
         clock: the time source (inject one in tests).
@@ -105,6 +106,7 @@ class MetadataProvider:
         signer: x509.Certificate | Sequence[x509.Certificate] | None = None,
         entity_ids: Sequence[str] | None = None,
         require_valid_until: bool = True,
+        require_signature: bool = False,
         backing_file: str | os.PathLike[str] | None = None,
         refresh: RefreshPolicy | None = None,
         clock: Clock | None = None,
@@ -117,6 +119,9 @@ class MetadataProvider:
         self.signers = _signers(signer)
         self.entity_ids = tuple(entity_ids) if entity_ids is not None else None
         self.require_valid_until = require_valid_until
+        self.require_signature = require_signature
+        if require_signature and not self.signers:
+            raise ConfigurationError("a signature is required on this metadata: configure the signer's certificate")
         self.backing_file = Path(backing_file) if backing_file is not None else None
         self.refresh_policy = refresh or RefreshPolicy()
         self.clock = clock or SystemClock()
@@ -294,6 +299,7 @@ class MetadataProvider:
             body,
             now=now,
             signed_by=self.signers or None,
+            require_signature=self.require_signature,
             require_valid_until=self.require_valid_until,
             max_bytes=self.max_bytes,
         )
