@@ -12,6 +12,7 @@ unless the caller explicitly allowed http (loopback test servers).
 from __future__ import annotations
 
 import ssl
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urljoin, urlsplit
@@ -99,6 +100,7 @@ class HTTPFetcher:
         self.proxy = proxy
         self.max_redirects = max_redirects
         self._client: httpx.Client | None = None
+        self._client_lock = threading.Lock()
 
     def check_url(self, url: str) -> None:
         """Refuse anything but https (http only when allowed) with a host."""
@@ -108,6 +110,10 @@ class HTTPFetcher:
             raise FetchError(f"metadata URL must be an absolute https URL, got {url[:200]!r}")
 
     def _get_client(self) -> httpx.Client:
+        with self._client_lock:
+            return self._client or self._new_client()
+
+    def _new_client(self) -> httpx.Client:
         if self._client is None:
             httpx = _httpx()
             self._client = httpx.Client(
@@ -169,14 +175,18 @@ class HTTPFetcher:
                         current,
                         200,
                     )
-            except httpx.HTTPError as exc:
+            except FetchError:
+                raise
+            except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, ValueError, OSError) as exc:
+                # network, TLS, protocol and URL errors (a Location header that is not a URL) alike
                 raise FetchError(f"cannot fetch {_short(current)}: {type(exc).__name__}: {exc}") from None
         raise FetchError(f"{_short(url)}: more than {self.max_redirects} redirects")
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        with self._client_lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
 
 
 def _short(url: str) -> str:

@@ -476,6 +476,9 @@ def test_redirects_are_checked_hop_by_hop(http_server: Any) -> None:
     http_server.script.routes["/to-file"] = Answer(302, b"", {"Location": "file:///etc/passwd"})
     with pytest.raises(FetchError, match="https"):
         loopback().get(http_server.url("/to-file"))
+    http_server.script.routes["/bad-location"] = Answer(302, b"", {"Location": "https://[::1"})
+    with pytest.raises(FetchError):
+        loopback().get(http_server.url("/bad-location"))
     http_server.script.routes["/loop"] = Answer(302, b"", {"Location": "/loop"})
     with pytest.raises(FetchError, match="redirects"):
         loopback().get(http_server.url("/loop"))
