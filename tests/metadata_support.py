@@ -70,3 +70,12 @@ def signed_aggregate(
 
 def days(n: float) -> timedelta:
     return timedelta(days=n)
+
+
+def binding_kwargs(request: object) -> dict[str, str]:
+    """``finish_login`` keyword arguments for the browser that made ``request`` (a ``LoginRequest``).
+
+    Once logins are bound to the browser that started them (issue #8 §3), ``finish_login`` needs the
+    request's ``browser_binding`` back; before that there is nothing to pass. Works with both."""
+    binding = getattr(request, "browser_binding", None)
+    return {"browser_binding": binding} if binding else {}

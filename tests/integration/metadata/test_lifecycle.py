@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.metadata_support import entity_xml, federation_key, signed, signed_aggregate
+from tests.metadata_support import binding_kwargs, entity_xml, federation_key, signed, signed_aggregate
 
 from fedlib.config import SecurityPolicy, SPConfig
 from fedlib.errors import ConfigurationError, ErrorCode, ResponseRejected
@@ -74,7 +74,7 @@ def login(sp: ServiceProvider, key: TestKey, clock: Clock) -> Any:
     request = sp.start_login()
     assert request.url is not None
     form = dict(idp.respond(idp.receive_redirect(request.url), now=clock.now()).fields)
-    return sp.finish_login(form)
+    return sp.finish_login(form, **binding_kwargs(request))
 
 
 def refused(sp: ServiceProvider, key: TestKey, clock: Clock) -> ErrorCode:

@@ -3,17 +3,37 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
-from tests.unit.sp.test_service_provider import NOW, make_sp, rejected, sp_login
+from tests.metadata_support import binding_kwargs
+from tests.unit.sp.test_service_provider import NOW, make_sp
 
 from fedlib.config import SecurityPolicy
-from fedlib.errors import ConfigurationError, ErrorCode, SignatureRejected
+from fedlib.errors import ConfigurationError, ErrorCode, ResponseRejected, SignatureRejected
 from fedlib.metadata.idp import parse_idp_metadata
-from fedlib.sp import IdPConfig
+from fedlib.sp import IdPConfig, LoginResult, ServiceProvider
 from fedlib.testing import default_key, idp_metadata_xml
 from fedlib.testing.idp import TestIdP
+
+Pending = tuple[dict[str, str], dict[str, str]]
+"""The IdP's answer to an SP-initiated login and the finish_login arguments of the browser that started it."""
+
+
+def sp_login(sp: ServiceProvider, idp: TestIdP) -> Pending:
+    login = sp.start_login(now=NOW)
+    assert login.url is not None
+    return dict(idp.respond(idp.receive_redirect(login.url), now=NOW).fields), binding_kwargs(login)
+
+
+def finish(sp: ServiceProvider, pending: Pending, now: datetime = NOW) -> LoginResult:
+    return sp.finish_login(pending[0], now=now, **pending[1])  # type: ignore[arg-type]
+
+
+def rejected(sp: ServiceProvider, pending: Pending, now: datetime = NOW) -> ErrorCode:
+    with pytest.raises(ResponseRejected) as info:
+        finish(sp, pending, now)
+    return info.value.code
 
 
 def test_rotation_takes_effect_without_restart() -> None:
@@ -24,7 +44,7 @@ def test_rotation_takes_effect_without_restart() -> None:
     assert rejected(sp, sp_login(sp, idp)) == ErrorCode.UNTRUSTED_CERTIFICATE
     # the refreshed metadata lists both (rollover), then only the new one
     sp.update_idps([parse_idp_metadata(idp.metadata_xml(extra_certificates=[old.certificate]), now=NOW)])
-    assert sp.finish_login(sp_login(sp, idp), now=NOW).authn.name_id
+    assert finish(sp, sp_login(sp, idp)).authn.name_id
     sp.update_idps([parse_idp_metadata(idp.metadata_xml(), now=NOW)])
     idp.key = old
     assert rejected(sp, sp_login(sp, idp)) == ErrorCode.UNTRUSTED_CERTIFICATE
@@ -56,12 +76,11 @@ def test_expired_metadata_fails_closed_with_a_typed_error() -> None:
         idp_metadata_xml(idp.entity_id, [idp.key], sso_url=f"{idp.base_url}/sso", valid_until=expiry), now=NOW
     )
     sp.update_idps([md])
-    form = sp_login(sp, idp)
-    assert sp.finish_login(form, now=NOW).authn.name_id  # still valid
-    form = sp_login(sp, idp)
+    assert finish(sp, sp_login(sp, idp)).authn.name_id  # still valid
+    pending = sp_login(sp, idp)
     later = expiry + timedelta(seconds=1)
     with pytest.raises(SignatureRejected) as info:
-        sp.finish_login(form, now=later)
+        finish(sp, pending, later)
     assert info.value.code == ErrorCode.IDP_METADATA_EXPIRED
     with pytest.raises(ConfigurationError, match="expired"):
         sp.start_login(now=later)
@@ -80,7 +99,7 @@ def test_unsolicited_login_with_expired_metadata_is_refused() -> None:
         ]
     )
     form = dict(idp.initiate(sp_entity_id=sp.config.entity_id, acs_url=sp.config.acs_url, now=NOW).fields)
-    assert rejected(sp, form, now=expiry) == ErrorCode.IDP_METADATA_EXPIRED
+    assert rejected(sp, (form, {}), now=expiry) == ErrorCode.IDP_METADATA_EXPIRED
 
 
 def test_logins_in_threads_while_trust_is_swapped() -> None:
@@ -99,9 +118,9 @@ def test_logins_in_threads_while_trust_is_swapped() -> None:
             sp.update_idps([both])
             sp.update_idps([only_old])
 
-    def login(form: dict[str, str]) -> None:
+    def login(pending: Pending) -> None:
         try:
-            sp.finish_login(form, now=NOW)
+            finish(sp, pending)
         except BaseException as exc:
             errors.append(exc)
 
