@@ -85,6 +85,7 @@ Rules:
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import re
@@ -104,7 +105,7 @@ from cryptography.hazmat.primitives import serialization
 from fedlib.clock import Clock, ensure_aware
 from fedlib.config import ContactPerson, Organization, SecurityPolicy, SPConfig
 from fedlib.errors import ConfigurationError
-from fedlib.metadata.idp import parse_idp_metadata
+from fedlib.metadata.document import MetadataDocument, load_metadata_document
 from fedlib.sp import DEFAULT_REQUEST_LIFETIME, IdPConfig, ServiceProvider
 from fedlib.stores.base import Store
 from fedlib.stores.url import open_store
@@ -146,12 +147,13 @@ class TenantSettings:
     relay_state_origins: tuple[str, ...] = ()
     """Absolute origins (``https://host[:port]``) an IdP-initiated RelayState may point to."""
     request_lifetime: timedelta = DEFAULT_REQUEST_LIFETIME
-    metadata_providers: tuple[MetadataProvider, ...] = ()
-    """Providers of IdPs fetched from URLs or MDQ: every ServiceProvider built here is attached to them."""
+    metadata_sources: tuple[tuple[MetadataProvider, tuple[str, ...] | None], ...] = ()
+    """IdPs fetched from URLs or MDQ: (provider, the entity IDs this tenant takes from it, None: all). Every
+    ServiceProvider built here is attached to them; tenants naming the same source share one provider."""
 
     def __post_init__(self) -> None:
         check_tenant_name(self.name)
-        object.__setattr__(self, "metadata_providers", tuple(self.metadata_providers))
+        object.__setattr__(self, "metadata_sources", tuple(self.metadata_sources))
         object.__setattr__(self, "idps", tuple(self.idps))
         object.__setattr__(self, "relay_state_origins", tuple(self.relay_state_origins))
         if not self.idps:
@@ -177,8 +179,8 @@ class TenantSettings:
             request_lifetime=self.request_lifetime,
             relay_state_origins=self.relay_state_origins,
         )
-        for metadata_provider in self.metadata_providers:
-            metadata_provider.attach(provider)
+        for metadata_provider, entity_ids in self.metadata_sources:
+            metadata_provider.attach(provider, entity_ids)
         return provider
 
 
@@ -212,8 +214,12 @@ class Settings:
 
     @property
     def metadata_providers(self) -> tuple[MetadataProvider, ...]:
-        """Every metadata provider of every tenant (IdPs from ``metadata_url`` / ``mdq_base``)."""
-        return tuple(p for t in self.tenants.values() for p in t.metadata_providers)
+        """Every metadata provider of every tenant (IdPs from ``metadata_url`` / ``mdq_base``), each once."""
+        unique: dict[int, MetadataProvider] = {}
+        for tenant in self.tenants.values():
+            for provider, _ in tenant.metadata_sources:
+                unique.setdefault(id(provider), provider)
+        return tuple(unique.values())
 
     def start_refresh(self) -> None:
         """Start the background refresh of every metadata provider (idempotent)."""
@@ -325,6 +331,7 @@ def load_settings(
     now = ensure_aware(now)
     loader = _Loader(base_dir, now, clock, fetcher)
     root = _table(data, "")
+    loader.wanted = _wanted_entities(root)
     if "tenants" in root:
         if "sp" in root or "idps" in root:
             raise ConfigurationError("use either [sp] and [[idps]] (one tenant) or [tenants.<name>], not both")
@@ -442,6 +449,11 @@ class _Loader:
         self.now = now
         self.clock = clock
         self.fetcher = fetcher
+        # One parse and verification per distinct document, one provider per distinct remote source,
+        # however many IdP entries and tenants use it (a federation aggregate shared by every tenant).
+        self.wanted: dict[tuple[str, ...], set[str] | None] = {}
+        self._documents: dict[tuple[str, ...], MetadataDocument] = {}
+        self._providers: dict[tuple[str, ...], MetadataProvider] = {}
 
     # files
 
@@ -499,12 +511,12 @@ class _Loader:
         if not isinstance(idps_raw, list) or not idps_raw:
             raise ConfigurationError(f"[[{idps_where}]] is required: at least one trusted IdP")
         idps: list[IdPConfig] = []
-        providers: list[MetadataProvider] = []
+        sources: list[tuple[MetadataProvider, tuple[str, ...] | None]] = []
         for i, item in enumerate(idps_raw):
-            configs, metadata_provider = self.idp(item, f"{idps_where}[{i}]", sp.policy)
+            configs, source = self.idp(item, f"{idps_where}[{i}]", sp.policy)
             idps += configs
-            if metadata_provider is not None:
-                providers.append(metadata_provider)
+            if source is not None:
+                sources.append(source)
         origins = tuple(
             _origin(o, _path(sp_where, "relay_state_origins"))
             for o in _str_list(sp_raw, "relay_state_origins", sp_where)
@@ -518,7 +530,7 @@ class _Loader:
                 store_url=store,
                 relay_state_origins=origins,
                 request_lifetime=timedelta(seconds=lifetime) if lifetime is not None else DEFAULT_REQUEST_LIFETIME,
-                metadata_providers=tuple(providers),
+                metadata_sources=tuple(sources),
             )
         except ConfigurationError as exc:
             raise _wrap(where, exc) from None
@@ -631,7 +643,9 @@ class _Loader:
         except ConfigurationError as exc:
             raise _wrap(where, exc) from None
 
-    def idp(self, item: Any, where: str, sp_policy: SecurityPolicy) -> tuple[list[IdPConfig], MetadataProvider | None]:
+    def idp(
+        self, item: Any, where: str, sp_policy: SecurityPolicy
+    ) -> tuple[list[IdPConfig], tuple[MetadataProvider, tuple[str, ...] | None] | None]:
         raw = _table(item, where)
         _keys(raw, where, _IDP_KEYS)
         sources = [key for key in _IDP_SOURCE_KEYS if key in raw]
@@ -643,19 +657,40 @@ class _Loader:
         policy = (
             self.policy(raw, where, _IDP_POLICY_KEYS, sp_policy) if any(k in raw for k in _IDP_POLICY_KEYS) else None
         )
+        entity_id = _str(raw, "entity_id", where)
         if sources[0] in ("metadata_url", "mdq_base"):
-            metadata_provider = self.metadata_provider(raw, where, sources[0])
-            idps = [IdPConfig(m, policy) for m in metadata_provider.current().idps.values()]
-            return idps, metadata_provider
+            key = _remote_key(raw)
+            assert key is not None
+            metadata_provider = self._providers.get(key)
+            if metadata_provider is None:
+                metadata_provider = self.metadata_provider(raw, where, sources[0], self.wanted.get(key))
+                self._providers[key] = metadata_provider
+            served = metadata_provider.current().idps
+            if entity_id is not None and entity_id not in served:
+                raise ConfigurationError(f"{where}: the metadata has no entity {entity_id!r}")
+            chosen = [served[entity_id]] if entity_id is not None else list(served.values())
+            selection = (entity_id,) if entity_id is not None else None
+            return [IdPConfig(m, policy) for m in chosen], (metadata_provider, selection)
+        signers_raw = repr(raw.get("metadata_signing_certificates"))
         if sources[0] == "metadata_file":
-            xml = self.read(_str(raw, "metadata_file", where) or "", _path(where, "metadata_file"))
+            path = self.resolve(_str(raw, "metadata_file", where) or "", _path(where, "metadata_file"))
+            doc_key = ("file", str(path), signers_raw)
+            xml = b"" if doc_key in self._documents else self.read(str(path), _path(where, "metadata_file"))
         else:
             xml = (_str(raw, "metadata_xml", where) or "").encode("utf-8")
-        signed_by = self.metadata_signers(raw, where)
+            doc_key = ("xml", hashlib.sha256(xml).hexdigest(), signers_raw)
         try:
-            metadata = parse_idp_metadata(
-                xml, now=self.now, entity_id=_str(raw, "entity_id", where), signed_by=signed_by
-            )
+            document = self._documents.get(doc_key)
+            if document is None:
+                document = load_metadata_document(
+                    xml,
+                    now=self.now,
+                    signed_by=self.metadata_signers(raw, where),
+                    allow_unsigned_aggregate=True,  # a local file: the historical rules (docs/metadata.md)
+                    require_valid_until=False,
+                )
+                self._documents[doc_key] = document
+            metadata = document.idp(entity_id, now=self.now)
         except ConfigurationError as exc:
             raise _wrap(where, exc) from None
         return [IdPConfig(metadata, policy)], None
@@ -672,7 +707,9 @@ class _Loader:
             signed_by += self.certificates([self.read(cert_file, cert_where)], cert_where)
         return signed_by
 
-    def metadata_provider(self, raw: Mapping[str, Any], where: str, source_key: str) -> MetadataProvider:
+    def metadata_provider(
+        self, raw: Mapping[str, Any], where: str, source_key: str, wanted: set[str] | None
+    ) -> MetadataProvider:
         # The adapter is imported only when a setting needs the network (it needs the http extra).
         from fedlib.federation.mdq import mdq_url
         from fedlib.federation.provider import MetadataProvider
@@ -698,7 +735,7 @@ class _Loader:
             return MetadataProvider(
                 URLSource(url, fetcher=self.fetcher),
                 signer=signers,
-                entity_ids=[entity_id] if entity_id is not None else None,
+                entity_ids=sorted(wanted) if wanted is not None else None,
                 require_signature=source_key == "mdq_base",
                 backing_file=self.resolve(backing, _path(where, "backing_file")) if backing else None,
                 refresh=refresh,
@@ -706,6 +743,51 @@ class _Loader:
             )
         except ConfigurationError as exc:
             raise _wrap(where, exc) from None
+
+
+def _remote_key(raw: Any) -> tuple[str, ...] | None:
+    """What makes two [[idps]] entries the same remote source (one provider, one fetch): the raw settings."""
+    if not isinstance(raw, Mapping):
+        return None
+    for source in ("metadata_url", "mdq_base"):
+        if source in raw:
+            keys = [
+                source,
+                "metadata_signing_certificates",
+                "backing_file",
+                "refresh_min_seconds",
+                "refresh_max_seconds",
+            ]
+            if source == "mdq_base":
+                keys.append("entity_id")  # one MDQ URL per entity
+            return (source, *(repr(raw.get(k)) for k in keys))
+    return None
+
+
+def _wanted_entities(root: Mapping[str, Any]) -> dict[tuple[str, ...], set[str] | None]:
+    """For each remote source, the entity IDs some [[idps]] entry names (None: one entry takes them all).
+    A best-effort pre-pass: malformed entries are skipped here and refused by the real pass."""
+    entries: list[Any] = []
+    tenants = root.get("tenants")
+    if isinstance(tenants, Mapping):
+        for tenant in tenants.values():
+            if isinstance(tenant, Mapping) and isinstance(tenant.get("idps"), list):
+                entries += tenant["idps"]
+    elif isinstance(root.get("idps"), list):
+        entries += root["idps"]
+    wanted: dict[tuple[str, ...], set[str] | None] = {}
+    for entry in entries:
+        key = _remote_key(entry)
+        if key is None:
+            continue
+        entity_id = entry.get("entity_id")
+        if not isinstance(entity_id, str):
+            wanted[key] = None
+        elif key not in wanted:
+            wanted[key] = {entity_id}
+        elif (current := wanted[key]) is not None:
+            current.add(entity_id)
+    return wanted
 
 
 def _private_key(pem: bytes, where: str) -> Any:

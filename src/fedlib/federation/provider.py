@@ -133,7 +133,7 @@ class MetadataProvider:
         self._last_error: str | None = None
         self._failures = 0
         self._next_refresh: datetime | None = None
-        self._attached: list[ServiceProvider] = []
+        self._attached: list[tuple[ServiceProvider, tuple[str, ...] | None]] = []
         self._lock = threading.RLock()  # serialises refreshes; readers never take it
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -182,12 +182,23 @@ class MetadataProvider:
 
     # ---- attaching ----------------------------------------------------------------------------------
 
-    def attach(self, sp: ServiceProvider) -> None:
-        """Keep ``sp``'s trust in these IdPs current: now and after every good refresh (atomic swaps)."""
+    def attach(self, sp: ServiceProvider, entity_ids: Sequence[str] | None = None) -> None:
+        """Keep ``sp``'s trust in these IdPs (or only ``entity_ids`` of them) current: now and after every
+        good refresh (atomic swaps). One provider can serve many ServiceProviders (tenants), each its own
+        selection of the document's IdPs: the document is fetched, parsed and verified once for all.
+
+        Raises:
+            ConfigurationError: no valid metadata, or an entity of ``entity_ids`` is not served.
+        """
+        wanted = tuple(entity_ids) if entity_ids is not None else None
         with self._lock:
             snapshot = self.current()
-            sp.update_idps(snapshot.idps.values())
-            self._attached.append(sp)
+            selected = _select(snapshot, wanted)
+            if wanted is not None and len(selected) != len(set(wanted)):
+                missing = sorted(set(wanted) - set(selected))
+                raise ConfigurationError(f"the metadata from {self.source.description} serves no IdP {missing[0]!r}")
+            sp.update_idps(selected.values())
+            self._attached.append((sp, wanted))
 
     # ---- refreshing ---------------------------------------------------------------------------------
 
@@ -338,9 +349,10 @@ class MetadataProvider:
     def _install(self, snapshot: MetadataSnapshot) -> None:
         previous = self._snapshot
         self._snapshot = snapshot  # one reference assignment: readers see the old or the new snapshot
-        removed = set(previous.idps) - set(snapshot.idps) if previous is not None else set()
-        for sp in self._attached:
-            sp.update_idps(snapshot.idps.values(), remove=removed)
+        for sp, wanted in self._attached:
+            selected = _select(snapshot, wanted)
+            removed = set(_select(previous, wanted)) - set(selected) if previous is not None else set()
+            sp.update_idps(selected.values(), remove=removed)
 
     def _write_backing(self, body: bytes) -> None:
         if self.backing_file is None:
@@ -349,6 +361,12 @@ class MetadataProvider:
             write_atomically(self.backing_file, body)
         except OSError as exc:
             log.warning("fedlib: cannot write the backing file %s: %s", self.backing_file, exc)
+
+
+def _select(snapshot: MetadataSnapshot, wanted: tuple[str, ...] | None) -> Mapping[str, IdPMetadata]:
+    if wanted is None:
+        return snapshot.idps
+    return {e: snapshot.idps[e] for e in wanted if e in snapshot.idps}
 
 
 __all__ = ["MetadataProvider", "MetadataSnapshot", "ProviderStatus"]

@@ -202,7 +202,7 @@ def load_metadata_document(
     try:
         root = parse_xml(xml, max_bytes=max_bytes)
     except ResponseRejected as exc:
-        raise ConfigurationError(f"the metadata is not usable XML: {exc.message}", detail=exc.detail) from None
+        raise ConfigurationError(f"IdP metadata is not usable XML: {exc.message}", detail=exc.detail) from None
     if root.tag not in (_MD_ENTITY, _MD_ENTITIES):
         raise ConfigurationError(
             f"metadata must be an md:EntityDescriptor or md:EntitiesDescriptor, not {etree.QName(root).localname}"
@@ -220,9 +220,8 @@ def load_metadata_document(
     if valid_until is None and kind == "aggregate" and require_valid_until:
         raise ConfigurationError("the metadata aggregate carries no validUntil (required for aggregates)")
     if valid_until is not None and valid_until <= now:
-        raise ConfigurationError(
-            f"the metadata expired at {valid_until.isoformat()}; the source must publish a fresh copy"
-        )
+        what = f"IdP metadata for {root.get('entityID')!r}" if kind == "entity" else "the metadata aggregate"
+        raise ConfigurationError(f"{what} expired at {valid_until.isoformat()}; fetch a fresh copy")
     raw_duration = root.get("cacheDuration")
     cache_duration = parse_duration(raw_duration) if raw_duration is not None else None
     entities: dict[str, etree._Element] = {}

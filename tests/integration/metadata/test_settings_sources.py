@@ -94,3 +94,86 @@ def test_mdq_base_in_settings(http_server: Any, tmp_path: Path) -> None:
     (provider,) = settings.metadata_providers
     assert not provider.refresh_now()
     assert "signature" in (provider.status().last_error or "")
+
+
+B = "https://b.example.test/saml"
+
+
+def _tenant(entity_id: str, idp: dict[str, Any]) -> dict[str, Any]:
+    host = entity_id.split("//")[1].split(".")[0]
+    return {
+        "sp": {"entity_id": f"https://{host}.sp.example.test/saml", "acs_url": f"https://{host}.sp.example.test/acs"},
+        "idps": [idp],
+    }
+
+
+def test_one_aggregate_fetched_and_verified_once_for_every_tenant(http_server: Any, tmp_path: Path) -> None:
+    """Parse, verify and index once, serve many IdPs: two tenants naming two IdPs of one aggregate (and a
+    third entry naming the first again) make one request, and each tenant trusts only its own IdP."""
+    fed, a_key, b_key, rotated = federation_key(), default_key(), default_key(label="b"), default_key(label="r")
+    (tmp_path / "fed.crt").write_bytes(fed.cert_pem)
+    until = NOW + timedelta(days=7)
+    from tests.metadata_support import entity_xml, signed_aggregate
+
+    http_server.script.serve(
+        "/fed.xml", signed_aggregate([entity_xml(IDP, [a_key]), entity_xml(B, [b_key])], signer=fed, valid_until=until)
+    )
+    source = {"metadata_url": http_server.url("/fed.xml"), "metadata_signing_certificates": ["fed.crt"]}
+    data = {
+        "tenants": {
+            "alpha": _tenant("https://alpha.example", {**source, "entity_id": IDP}),
+            "beta": _tenant("https://beta.example", {**source, "entity_id": B}),
+            "gamma": _tenant("https://gamma.example", {**source, "entity_id": IDP}),
+        }
+    }
+    clock = Clock()
+    settings = load_settings(
+        data, base_dir=tmp_path, now=NOW, clock=clock, fetcher=HTTPFetcher(allow_http=True, read_timeout=2.0)
+    )
+    assert len(http_server.script.requests) == 1
+    (provider,) = settings.metadata_providers
+    assert set(provider.current().idps) == {IDP, B}
+    registry = TenantRegistry.from_settings(settings, clock=clock, refresh=False)
+    alpha, beta = registry.get("alpha"), registry.get("beta")
+    assert set(alpha.idps) == {IDP}
+    assert set(beta.idps) == {B}
+    # IdP A rotates: one refresh updates every tenant that trusts it, and only those
+    http_server.script.serve(
+        "/fed.xml",
+        signed_aggregate([entity_xml(IDP, [rotated]), entity_xml(B, [b_key])], signer=fed, valid_until=until),
+    )
+    assert provider.refresh_now()
+    assert len(http_server.script.requests) == 2
+    assert alpha.idp(IDP).metadata.signing_certificates == (rotated.certificate,)
+    assert registry.get("gamma").idp(IDP).metadata.signing_certificates == (rotated.certificate,)
+    assert set(beta.idps) == {B}
+    registry.close()
+
+
+def test_one_metadata_file_is_parsed_once(tmp_path: Path, monkeypatch: Any) -> None:
+    from tests.metadata_support import aggregate_xml, entity_xml
+
+    import fedlib.settings as settings_module
+
+    (tmp_path / "agg.xml").write_bytes(
+        aggregate_xml([entity_xml(IDP, [default_key()]), entity_xml(B, [default_key(label="b")])], valid_until=None)
+    )
+    calls: list[int] = []
+    real = settings_module.load_metadata_document
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(settings_module, "load_metadata_document", counting)
+    data = {
+        "tenants": {
+            "alpha": _tenant("https://alpha.example", {"metadata_file": "agg.xml", "entity_id": IDP}),
+            "beta": _tenant("https://beta.example", {"metadata_file": "agg.xml", "entity_id": B}),
+            "gamma": _tenant("https://gamma.example", {"metadata_file": "./agg.xml", "entity_id": IDP}),
+        }
+    }
+    settings = load_settings(data, base_dir=tmp_path, now=NOW)
+    assert [i.entity_id for i in settings.tenant("beta").idps] == [B]
+    assert [i.entity_id for i in settings.tenant("gamma").idps] == [IDP]
+    assert len(calls) == 1  # three entries, one file ("./agg.xml" is the same path): parsed and indexed once
