@@ -11,8 +11,9 @@ issue #10) is loaded and three IdPs are taken from it:
           c14n(SignedInfo) + RSA verify + a dict of entityID -> element + three certificates loaded:
           the least any correct loader must do
 
-Each row runs in its own subprocess (``--rounds`` times, the median is shown) so that its peak RSS
-(``ru_maxrss``) is its own. The last line is machine-readable:
+Each row runs in its own subprocess (``--rounds`` times, rows interleaved, the median is shown) so that
+its peak RSS (``ru_maxrss``) is its own; time is the process's CPU time (``time.process_time``), which a
+busy shared machine disturbs far less than wall time. The last line is machine-readable:
 ``ratios: time fedlib/floor=X.XX rss fedlib/floor=Y.YY``.
 
 Usage: ``python bench/metadata.py [--entities N] [--padding BYTES] [--rounds R] [--quick]``
@@ -127,34 +128,42 @@ def child(row: str, path: str, cert: str, chosen: list[str]) -> None:
 
     xml = Path(path).read_bytes()
     cert_pem = Path(cert).read_bytes()
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: a shared 2-core machine makes wall time too noisy
     (run_fedlib if row == "fedlib" else run_floor)(xml, cert_pem, chosen)
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"seconds": elapsed, "rss_kib": rss_kib}))
 
 
-def measure(row: str, path: Path, cert: Path, chosen: list[str], rounds: int) -> tuple[float, float]:
-    times, rss = [], []
+def measure_once(row: str, path: Path, cert: Path, chosen: list[str]) -> tuple[float, float]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", row, str(path), str(cert), json.dumps(chosen)],
+        capture_output=True,
+        text=True,
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"{row} failed:\n{out.stderr}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return float(result["seconds"]), float(result["rss_kib"])
+
+
+def measure(path: Path, cert: Path, chosen: list[str], rounds: int) -> dict[str, tuple[float, float]]:
+    """Rows interleaved round by round, so that a slow phase of a shared machine hits both."""
+    samples: dict[str, list[tuple[float, float]]] = {"fedlib": [], "floor": []}
     for _ in range(rounds):
-        out = subprocess.run(
-            [sys.executable, __file__, "--child", row, str(path), str(cert), json.dumps(chosen)],
-            capture_output=True,
-            text=True,
-        )
-        if out.returncode != 0:
-            raise SystemExit(f"{row} failed:\n{out.stderr}")
-        result = json.loads(out.stdout.strip().splitlines()[-1])
-        times.append(result["seconds"])
-        rss.append(result["rss_kib"])
-    return statistics.median(times), statistics.median(rss)
+        for row in samples:
+            samples[row].append(measure_once(row, path, cert, chosen))
+    return {
+        row: (statistics.median(s for s, _ in values), statistics.median(r for _, r in values))
+        for row, values in samples.items()
+    }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--entities", type=int, default=6000)
     parser.add_argument("--padding", type=int, default=5000, help="bytes of description text per entity")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="500 entities, 1 round")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -168,8 +177,8 @@ def main() -> int:
         path, cert, chosen = build(Path(tmp), args.entities, args.padding)
         size = path.stat().st_size
         print(f"aggregate: {args.entities} IdPs, {size / 1e6:.1f} MB, signed; 3 IdPs taken; {args.rounds} round(s)")
-        rows = {row: measure(row, path, cert, chosen, args.rounds) for row in ("fedlib", "floor")}
-    print(f"{'row':8} {'median s':>9} {'peak RSS MiB':>13}")
+        rows = measure(path, cert, chosen, args.rounds)
+    print(f"{'row':8} {'CPU s':>9} {'peak RSS MiB':>13}")
     for row, (seconds, rss_kib) in rows.items():
         print(f"{row:8} {seconds:9.3f} {rss_kib / 1024:13.1f}")
     (ft, fr), (lt, lr) = rows["fedlib"], rows["floor"]

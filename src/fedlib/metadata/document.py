@@ -129,10 +129,19 @@ class MetadataDocument:
     """The document element's validUntil (entities may carry earlier ones)."""
     cache_duration: timedelta | None
     """The document element's cacheDuration."""
-    idp_entity_ids: tuple[str, ...]
-    """Every entity with a SAML 2.0 IDPSSODescriptor, in document order (duplicates left out)."""
     _entities: Mapping[str, etree._Element] = field(repr=False, compare=False)
     _duplicates: frozenset[str] = field(repr=False, compare=False)
+    _idp_ids: list[tuple[str, ...]] = field(default_factory=list, repr=False, compare=False)
+
+    @property
+    def idp_entity_ids(self) -> tuple[str, ...]:
+        """Every entity with a SAML 2.0 IDPSSODescriptor, in document order (duplicates left out).
+        Computed on first use: taking named IdPs from an aggregate never walks every entity's roles."""
+        if not self._idp_ids:
+            self._idp_ids.append(
+                tuple(e for e, el in self._entities.items() if e and e not in self._duplicates and _has_idp_role(el))
+            )
+        return self._idp_ids[0]
 
     def idp(self, entity_id: str | None = None, *, now: datetime) -> IdPMetadata:
         """The IdP ``entity_id`` (default: the only IdP of the document), checked for expiry at ``now``.
@@ -226,21 +235,17 @@ def load_metadata_document(
     cache_duration = parse_duration(raw_duration) if raw_duration is not None else None
     entities: dict[str, etree._Element] = {}
     duplicates: set[str] = set()
-    order: list[str] = []
     for entity in [root] if kind == "entity" else root.iter(_MD_ENTITY):
         entity_id = entity.get("entityID") or ""
         if entity_id in entities:
             duplicates.add(entity_id)
             continue
         entities[entity_id] = entity
-        if entity_id and _has_idp_role(entity):
-            order.append(entity_id)
     return MetadataDocument(
         kind=kind,
         signed=signed,
         valid_until=valid_until,
         cache_duration=cache_duration,
-        idp_entity_ids=tuple(e for e in order if e not in duplicates),
         _entities=MappingProxyType(entities),
         _duplicates=frozenset(duplicates),
     )
