@@ -58,7 +58,7 @@ class FetchResult:
 def _httpx() -> Any:
     try:
         import httpx
-    except ImportError:  # pragma: no cover - exercised only without the extra
+    except ImportError:
         raise ConfigurationError("fetching metadata over HTTP needs httpx: pip install 'fedlib[http]'") from None
     return httpx
 

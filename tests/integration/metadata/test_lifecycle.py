@@ -517,3 +517,20 @@ def test_environment_proxies_are_ignored(http_server: Any, monkeypatch: pytest.M
     monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
     monkeypatch.setenv("ALL_PROXY", "http://127.0.0.1:9")
     assert loopback().get(http_server.url("/idp.xml")).body == body
+
+
+def test_without_httpx_fedlib_imports_and_fetching_names_the_extra() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['httpx'] = None\n"
+        "import fedlib, fedlib.cli, fedlib.federation, fedlib.settings\n"
+        "from fedlib.errors import ConfigurationError\n"
+        "try:\n"
+        "    fedlib.federation.HTTPFetcher().get('https://idp.example.org/md.xml')\n"
+        "except ConfigurationError as exc:\n"
+        "    print(exc.message)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "pip install 'fedlib[http]'" in out

@@ -217,3 +217,20 @@ def test_certificates_expiring() -> None:
     assert [(c, d, e) for c, d, e in soon] == [(key.certificate, not_after, False)]
     gone = certificates_expiring(idp, now=not_after + timedelta(days=1), within=timedelta(days=30))
     assert gone[0][2] is True
+
+
+def test_a_federation_sized_document_is_not_refused_as_too_complex() -> None:
+    """Aggregates legitimately exceed every structural limit of a SAML message (elements, namespace
+    declarations, ID attributes): the metadata loader must parse with the metadata limits, not the
+    message ones (no false rejects of real federation metadata)."""
+    key = default_key()
+    entities = [
+        entity_xml(f"https://idp{i}.example.org/idp", [key]).replace(
+            b"<md:EntityDescriptor ", f'<md:EntityDescriptor xmlns:mdui="urn:x:{i}" ID="_e{i}" '.encode(), 1
+        )
+        for i in range(5000)
+    ]
+    agg = aggregate_xml(entities, valid_until=NOW + timedelta(days=7))
+    doc = load_metadata_document(agg, now=NOW, allow_unsigned_aggregate=True)
+    assert len(doc.idp_entity_ids) == 5000
+    assert doc.idp("https://idp4999.example.org/idp", now=NOW).signing_certificates == (key.certificate,)
