@@ -11,6 +11,9 @@ exactly the entity asked for, and is refused once expired. Answers are cached un
 ``RefreshPolicy.next_delay`` (cacheDuration/validUntil, clamped), never past their validUntil; a 404 is
 remembered for ``negative_ttl``. A cache miss is the only network wait a login may make, bounded by the
 fetcher's timeouts; a failed re-fetch keeps serving the cached copy while it is still valid.
+
+Wiring: ``ensure(sp, entity_id)`` before ``sp.start_login(entity_id)``; ``ensure_for_response(sp, form)``
+before ``sp.finish_login(form)`` for IdP-initiated logins (the ServiceProvider itself never does I/O).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
@@ -26,8 +29,10 @@ from urllib.parse import quote
 
 from cryptography import x509
 
+from fedlib._xml.parse import decode_message, parse_xml
 from fedlib.clock import Clock, SystemClock
-from fedlib.errors import ConfigurationError
+from fedlib.constants import SAML_ISSUER, SAMLP_RESPONSE
+from fedlib.errors import ConfigurationError, ResponseRejected
 from fedlib.federation.http import FetchError, HTTPFetcher
 from fedlib.metadata.document import RefreshPolicy, load_metadata_document
 from fedlib.metadata.idp import IdPMetadata
@@ -142,6 +147,28 @@ class MDQClient:
             sp.update_idps([metadata])
         return sp.idps[entity_id]
 
+    def ensure_for_response(self, sp: ServiceProvider, form: Mapping[str, str]) -> IdPConfig | None:
+        """Before ``sp.finish_login(form)``: make ``sp`` trust the IdP the posted Response's Issuer names, if
+        the MDQ service knows it. The Issuer is read from the unverified message only as a lookup key (as
+        KeyInfo selects a certificate): ``finish_login`` then proves it with the keys fetched here.
+
+        Returns the IdP now trusted, or None (no readable Issuer, or unknown to the service: ``finish_login``
+        then refuses the Response as from an untrusted IdP). A cached, still-fresh entry costs no request.
+
+        Raises:
+            ConfigurationError: the service failed and holds no still-valid copy.
+        """
+        issuer = untrusted_issuer(form.get("SAMLResponse") or "", sp.config.policy.max_message_bytes)
+        if issuer is None:
+            return None
+        metadata = self.lookup(issuer)
+        if metadata is None:
+            return None
+        current = sp.idps.get(issuer)
+        if current is None or current.metadata is not metadata:
+            sp.update_idps([metadata])
+        return sp.idps[issuer]
+
     def _fetch(self, entity_id: str, now: datetime) -> tuple[IdPMetadata | None, timedelta | None]:
         url = mdq_url(self.base_url, entity_id, self.form)
         try:
@@ -158,6 +185,21 @@ class MDQClient:
 
     def close(self) -> None:
         self.fetcher.close()
+
+
+def untrusted_issuer(message: str, max_bytes: int) -> str | None:
+    """The Issuer of a posted (base64) Response, unverified: a lookup key only. None if unreadable."""
+    if not message:
+        return None
+    try:
+        root = parse_xml(decode_message(message, max_bytes=max_bytes), max_bytes=max_bytes)
+    except ResponseRejected:
+        return None
+    if root.tag != SAMLP_RESPONSE:
+        return None
+    issuer = root.find(SAML_ISSUER)
+    text = (issuer.text or "").strip() if issuer is not None else ""
+    return text or None
 
 
 def _valid(metadata: IdPMetadata, now: datetime) -> bool:

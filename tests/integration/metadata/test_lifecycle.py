@@ -534,3 +534,45 @@ def test_without_httpx_fedlib_imports_and_fetching_names_the_extra() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "pip install 'fedlib[http]'" in out
+
+
+def test_mdq_for_an_idp_initiated_response(http_server: Any) -> None:
+    """An unsolicited Response from an IdP the SP has not seen yet: its Issuer (unverified) is looked up in
+    MDQ, then finish_login verifies the Response with the keys fetched; an unknown or forged Issuer gains
+    nothing."""
+    fed, a_key, b_key = federation_key(), default_key(), default_key(label="b")
+    b = "https://b.example.test/saml"
+    clock = Clock()
+    http_server.script.serve(mdq_url("", b), signed(entity_xml(b, [b_key]), fed))
+    mdq = MDQClient(http_server.base, signer=fed.certificate, fetcher=loopback(), clock=clock)
+    from fedlib.metadata.idp import parse_idp_metadata
+
+    sp = ServiceProvider(
+        SPConfig(entity_id=SP_ENTITY, acs_url=ACS, policy=SecurityPolicy(allow_unsolicited=True)),
+        parse_idp_metadata(entity_xml(IDP, [a_key]), now=NOW),
+        MemoryStore(),
+        clock=clock,
+    )
+    idp_b = TestIdP(entity_id=b, key=b_key)
+    form = dict(idp_b.initiate(sp_entity_id=SP_ENTITY, acs_url=ACS, now=NOW).fields)
+    with pytest.raises(ResponseRejected) as before:
+        sp.finish_login(form)
+    assert before.value.code in (ErrorCode.WRONG_ISSUER, ErrorCode.UNTRUSTED_CERTIFICATE)
+    assert mdq.ensure_for_response(sp, form) is not None
+    assert sp.finish_login(form).authn.issuer == b
+    # a Response claiming B but signed by someone else is still refused
+    forged = dict(TestIdP(entity_id=b, key=a_key).initiate(sp_entity_id=SP_ENTITY, acs_url=ACS, now=NOW).fields)
+    mdq.ensure_for_response(sp, forged)
+    with pytest.raises(ResponseRejected) as info:
+        sp.finish_login(forged)
+    assert info.value.code == ErrorCode.UNTRUSTED_CERTIFICATE
+    # unknown to MDQ (404) or unreadable: nothing changes
+    unknown = dict(
+        TestIdP(entity_id="https://c.example.test/saml", key=a_key)
+        .initiate(sp_entity_id=SP_ENTITY, acs_url=ACS, now=NOW)
+        .fields
+    )
+    assert mdq.ensure_for_response(sp, unknown) is None
+    assert mdq.ensure_for_response(sp, {"SAMLResponse": "!!!"}) is None
+    assert mdq.ensure_for_response(sp, {}) is None
+    assert set(sp.idps) == {IDP, b}
