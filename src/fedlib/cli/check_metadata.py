@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import hashes
 
 from fedlib.cli._sources import load_document, read_certificates
 from fedlib.errors import ConfigurationError
-from fedlib.metadata.document import MetadataDocument
+from fedlib.metadata.document import MetadataDocument, certificate_subject
 from fedlib.metadata.idp import Endpoint, IdPMetadata
 
 EXIT_OK = 0
@@ -71,7 +71,7 @@ def _endpoint(e: Endpoint) -> dict[str, str]:
 def _certificate(cert: x509.Certificate, now: datetime, warn: timedelta) -> dict[str, Any]:
     not_after = cert.not_valid_after_utc
     return {
-        "subject": cert.subject.rfc4514_string(),
+        "subject": certificate_subject(cert),
         "sha256": cert.fingerprint(hashes.SHA256()).hex(":").upper(),
         "not_before": _iso(cert.not_valid_before_utc),
         "not_after": _iso(not_after),

@@ -31,7 +31,13 @@ from fedlib.clock import Clock, SystemClock
 from fedlib.errors import ConfigurationError
 from fedlib.federation.http import HTTPFetcher, Validators
 from fedlib.federation.sources import Source, source_for, write_atomically
-from fedlib.metadata.document import MetadataDocument, RefreshPolicy, certificates_expiring, load_metadata_document
+from fedlib.metadata.document import (
+    MetadataDocument,
+    RefreshPolicy,
+    certificate_subject,
+    certificates_expiring,
+    load_metadata_document,
+)
 from fedlib.metadata.idp import DEFAULT_MAX_METADATA_BYTES, IdPMetadata
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -221,14 +227,16 @@ class MetadataProvider:
                     self._validators = result.validators
                     self._install(snapshot)
                     self._write_backing(result.body)
-            except ConfigurationError as exc:
+            except Exception as exc:  # a refresh never crashes: the last good copy keeps serving
                 self._failures += 1
-                self._last_error = exc.message
+                self._last_error = (
+                    exc.message if isinstance(exc, ConfigurationError) else f"{type(exc).__name__}: {exc}"
+                )
                 self._next_refresh = now + self.refresh_policy.retry_delay(self._failures)
                 log.warning(
                     "fedlib: metadata refresh from %s failed (%s); %s",
                     self.source.description,
-                    exc.message,
+                    self._last_error,
                     "keeping the last good copy" if self._snapshot is not None else "no metadata loaded",
                 )
                 return False
@@ -326,12 +334,15 @@ class MetadataProvider:
                 except ConfigurationError as exc:
                     warnings.append(f"skipped {entity_id}: {exc.message}")
             if not idps:
-                raise ConfigurationError(f"the metadata from {self.source.description} holds no usable SAML 2.0 IdP")
+                reason = f" ({warnings[0]})" if warnings else ""
+                raise ConfigurationError(
+                    f"the metadata from {self.source.description} holds no usable SAML 2.0 IdP{reason}"
+                )
         for idp in idps.values():
             for certificate, not_after, expired in certificates_expiring(idp, now=now, within=self.warn_within):
                 state = "expired" if expired else "expires"
                 warnings.append(
-                    f"{idp.entity_id}: signing certificate {certificate.subject.rfc4514_string()} "
+                    f"{idp.entity_id}: signing certificate {certificate_subject(certificate)} "
                     f"{state} {not_after.isoformat()}"
                 )
         for warning in warnings:

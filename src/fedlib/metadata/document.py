@@ -278,6 +278,14 @@ def _idp_from_entity(entity: etree._Element, now: datetime) -> IdPMetadata:
     )
 
 
+def certificate_subject(certificate: x509.Certificate) -> str:
+    """The subject as an RFC 4514 string, or a placeholder when it cannot be decoded (it is only shown)."""
+    try:
+        return certificate.subject.rfc4514_string()
+    except ValueError:
+        return "<undecodable subject>"
+
+
 def certificates_expiring(
     idp: IdPMetadata, *, now: datetime, within: timedelta
 ) -> list[tuple[x509.Certificate, datetime, bool]]:
@@ -300,6 +308,7 @@ __all__ = [
     "DEFAULT_REFRESH_FACTOR",
     "MetadataDocument",
     "RefreshPolicy",
+    "certificate_subject",
     "certificates_expiring",
     "load_metadata_document",
     "parse_duration",

@@ -576,3 +576,40 @@ def test_mdq_for_an_idp_initiated_response(http_server: Any) -> None:
     assert mdq.ensure_for_response(sp, {"SAMLResponse": "!!!"}) is None
     assert mdq.ensure_for_response(sp, {}) is None
     assert set(sp.idps) == {IDP, b}
+
+
+def test_an_unexpected_error_in_a_refresh_keeps_the_last_good() -> None:
+    from fedlib.federation.http import FetchResult
+
+    key = default_key()
+
+    class Flaky:
+        description = "flaky"
+        calls = 0
+
+        def fetch(self, validators: Validators | None) -> FetchResult:
+            self.calls += 1
+            if self.calls > 1:
+                raise RuntimeError("boom")
+            return FetchResult(idp_document([key]), Validators(), "flaky", 200)
+
+    provider = MetadataProvider(Flaky(), clock=Clock())
+    assert not provider.refresh_now()
+    status = provider.status()
+    assert status.usable
+    assert status.last_error == "RuntimeError: boom"
+
+
+def test_an_undecodable_certificate_in_fetched_metadata_is_a_failed_refresh(http_server: Any) -> None:
+    import base64
+
+    key = default_key()
+    clock = Clock()
+    http_server.script.serve("/idp.xml", idp_document([key]))
+    provider = MetadataProvider(http_server.url("/idp.xml"), fetcher=loopback(), clock=clock)
+    rsa_encryption = bytes.fromhex("06092A864886F70D010101")
+    broken = base64.b64encode(key.cert_der.replace(rsa_encryption, bytes.fromhex("06092A864886F70D010163")))
+    http_server.script.serve("/idp.xml", idp_document([key]).replace(key.cert_b64.encode(), broken))
+    assert not provider.refresh_now()
+    assert "public key cannot be used" in (provider.status().last_error or "")
+    assert provider.current().idps[IDP].signing_certificates == (key.certificate,)

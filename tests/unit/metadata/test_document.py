@@ -234,3 +234,26 @@ def test_a_federation_sized_document_is_not_refused_as_too_complex() -> None:
     doc = load_metadata_document(agg, now=NOW, allow_unsigned_aggregate=True)
     assert len(doc.idp_entity_ids) == 5000
     assert doc.idp("https://idp4999.example.org/idp", now=NOW).signing_certificates == (key.certificate,)
+
+
+def _unknown_key_certificate_b64() -> str:
+    """A TEST certificate whose SubjectPublicKeyInfo names an unknown algorithm (rsaEncryption's OID with
+    its last arc changed): it parses as a certificate, but its key cannot be loaded."""
+    import base64
+
+    der = default_key().cert_der
+    rsa_encryption = bytes.fromhex("06092A864886F70D010101")
+    assert der.count(rsa_encryption) == 1
+    return base64.b64encode(der.replace(rsa_encryption, bytes.fromhex("06092A864886F70D010163"))).decode()
+
+
+def test_a_certificate_with_an_unknown_key_type_is_a_configuration_error() -> None:
+    from fedlib.metadata.idp import parse_idp_metadata
+
+    xml = entity_xml(A, [default_key()]).replace(
+        default_key().cert_b64.encode(), _unknown_key_certificate_b64().encode()
+    )
+    with pytest.raises(ConfigurationError, match="key"):
+        load_metadata_document(xml, now=NOW).idp(now=NOW)
+    with pytest.raises(ConfigurationError, match="key"):
+        parse_idp_metadata(xml, now=NOW)
