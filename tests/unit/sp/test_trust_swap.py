@@ -137,3 +137,23 @@ def test_logins_in_threads_while_trust_is_swapped() -> None:
         thread.join()
     assert errors == []
     assert old is not new
+
+
+def test_validate_response_refuses_expired_metadata_before_verifying() -> None:
+    """The core check: every caller of validate_response (the ServiceProvider, the CLI, direct users) refuses
+    a Response once the IdP metadata it was given is past its validUntil."""
+    import dataclasses
+
+    from tests.support import NOW as WORLD_NOW
+    from tests.support import World
+
+    from fedlib.validation.pipeline import validate_response
+
+    w = World()
+    message = w.mint()
+    expired = dataclasses.replace(w.idp, valid_until=WORLD_NOW)
+    with pytest.raises(SignatureRejected) as info:
+        validate_response(message, sp=w.sp, idp=expired, now=WORLD_NOW, store=w.store)
+    assert info.value.code == ErrorCode.IDP_METADATA_EXPIRED
+    fresh = dataclasses.replace(w.idp, valid_until=WORLD_NOW + timedelta(seconds=1))
+    assert validate_response(message, sp=w.sp, idp=fresh, now=WORLD_NOW, store=w.store).name_id
