@@ -166,9 +166,10 @@ class ServiceProvider:
     def update_idps(self, idps: Iterable[IdPMetadata | IdPConfig] = (), *, remove: Iterable[str] = ()) -> None:
         """Swap trust atomically, without a restart (metadata refresh, certificate rotation).
 
-        Each given IdP replaces the one with the same entity ID (keeping that one's policy when given bare
-        metadata) or is added; the entity IDs in ``remove`` are dropped. Logins in flight keep the snapshot
-        they started with; the next call sees the new one. Thread-safe.
+        Each given IdP replaces the one with the same entity ID (given bare metadata, it keeps every other
+        per-IdP setting of that one: its policy and the rest of its ``IdPConfig``) or is added; the entity
+        IDs in ``remove`` are dropped. Logins in flight keep the snapshot they started with; the next call
+        sees the new one. Thread-safe.
         """
         with self._idps_lock:
             new = dict(self._idps)
@@ -177,9 +178,11 @@ class ServiceProvider:
             for item in idps:
                 if isinstance(item, IdPConfig):
                     new[item.entity_id] = item
-                else:
+                else:  # new metadata, same per-IdP settings (policy and whatever else IdPConfig carries)
                     previous = new.get(item.entity_id)
-                    new[item.entity_id] = IdPConfig(item, previous.policy if previous is not None else None)
+                    new[item.entity_id] = (
+                        dataclasses.replace(previous, metadata=item) if previous is not None else IdPConfig(item)
+                    )
             self._idps = MappingProxyType(new)
 
     # ---- metadata ---------------------------------------------------------------------------------
