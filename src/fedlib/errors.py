@@ -9,7 +9,8 @@ Exception tree::
         ├── XMLRejected                        malformed-xml, forbidden-dtd, message-too-complex
         ├── SignatureRejected                  unsigned-message, assertion-only-signature, invalid-signature,
         │                                      missing-certificate, untrusted-certificate, weak-algorithm,
-        │                                      forbidden-transform, signature-wrapping
+        │                                      forbidden-transform, signature-wrapping,
+        │                                      idp-metadata-expired
         ├── UnsupportedFeature                 encrypted-claims-unsupported
         ├── ProtocolRejected                   wrong-destination, wrong-issuer, status-not-success,
         │                                      wrong-assertion-count, missing-in-response-to,
@@ -76,6 +77,8 @@ class ErrorCode(StrEnum):
     # authorization: AuthnContext/MFA and attribute maps (issue #11 sections 2-3)
     AUTHN_CONTEXT_NOT_SATISFIED = "authn-context-not-satisfied"
     MISSING_REQUIRED_ATTRIBUTE = "missing-required-attribute"
+    # Metadata lifecycle (issue #10)
+    IDP_METADATA_EXPIRED = "idp-metadata-expired"
 
 
 class FedlibError(Exception):
@@ -141,6 +144,7 @@ class SignatureRejected(ResponseRejected):
             ErrorCode.WEAK_ALGORITHM,
             ErrorCode.FORBIDDEN_TRANSFORM,
             ErrorCode.SIGNATURE_WRAPPING,
+            ErrorCode.IDP_METADATA_EXPIRED,
         }
     )
 

@@ -52,8 +52,12 @@ One tenant (called ``default``)::
 
     [[idps]]                                          # repeatable: one per trusted IdP
     metadata_file = "idp.xml"                         # or metadata_xml = '''<md:EntityDescriptor ...'''
+                                                      # or metadata_url = "https://..." / mdq_base = "https://..."
     entity_id = "https://idp.example.org/saml"        # which entity of an aggregate (optional otherwise)
     metadata_signing_certificates = ["federation.crt"] # the aggregate must be signed by one of these
+    backing_file = "idp-backing.xml"                  # metadata_url / mdq_base: last good copy, for start-up
+    refresh_min_seconds = 600                         # metadata_url / mdq_base: refresh bounds (60..86400)
+    refresh_max_seconds = 14400
     allow_unsolicited = true                          # these five override [sp.policy] for this IdP only
     allow_in_response_to_on_unsolicited = false
     allow_sha1 = false
@@ -77,9 +81,14 @@ Rules:
   ``want_assertions_signed``: every key not listed above, anywhere, is a :class:`ConfigurationError`
   naming it, so a typo or a setting carried over from another library fails loudly instead of being
   ignored.
-* **Metadata is not fetched.** fedlib's core does no network I/O: there is no ``metadata_url``.
-  Download the metadata (and check it, or require the federation's signature with
-  ``metadata_signing_certificates``) and give it as ``metadata_file`` or ``metadata_xml``.
+* **Metadata from the network** (``metadata_url``: an https URL; ``mdq_base``: an MDQ service, with
+  ``entity_id`` and ``metadata_signing_certificates``) is fetched by a
+  :class:`~fedlib.federation.MetadataProvider` when the settings are loaded (the ``http`` extra), under
+  the trust rules of docs/metadata.md (a signature whenever ``metadata_signing_certificates`` is given,
+  always for aggregates and MDQ; validUntil on aggregates; never expired). Each ServiceProvider built from
+  the settings is attached to its providers, so a refresh swaps its trust atomically; refreshing runs in
+  background threads started by ``Settings.start_refresh()`` (``TenantRegistry.from_settings`` does it).
+  Without ``entity_id``, every SAML 2.0 IdP of the fetched document is trusted.
 * **Paths** are relative to ``base_dir`` (for :func:`load_settings_toml`: the file's directory); a relative
   path without a ``base_dir`` is an error, never resolved against the working directory. A relative
   SQLite store URL (``sqlite:///./x.db``) is resolved against ``base_dir`` too when there is one.
@@ -89,6 +98,7 @@ Rules:
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import re
@@ -98,7 +108,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 from cryptography import x509
@@ -110,10 +120,14 @@ from fedlib.authn_context import DEFAULT_AUTHN_CONTEXT_ORDER, AuthnContextOrder
 from fedlib.clock import Clock, ensure_aware
 from fedlib.config import ContactPerson, Organization, SecurityPolicy, SPConfig
 from fedlib.errors import ConfigurationError
-from fedlib.metadata.idp import parse_idp_metadata
+from fedlib.metadata.document import MetadataDocument, load_metadata_document
 from fedlib.sp import DEFAULT_REQUEST_LIFETIME, IdPConfig, ServiceProvider
 from fedlib.stores.base import Store
 from fedlib.stores.url import open_store
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fedlib.federation.http import HTTPFetcher
+    from fedlib.federation.provider import MetadataProvider
 
 DEFAULT_TENANT: Final = "default"
 DEFAULT_STORE_URL: Final = "memory://"
@@ -185,9 +199,13 @@ class TenantSettings:
     """Every login of this tenant's application must prove MFA (``authn-context-not-satisfied``)."""
     authn_context_order: AuthnContextOrder = DEFAULT_AUTHN_CONTEXT_ORDER
     attribute_map: AttributeMap | None = None
+    metadata_sources: tuple[tuple[MetadataProvider, tuple[str, ...] | None], ...] = ()
+    """IdPs fetched from URLs or MDQ: (provider, the entity IDs this tenant takes from it, None: all). Every
+    ServiceProvider built here is attached to them; tenants naming the same source share one provider."""
 
     def __post_init__(self) -> None:
         check_tenant_name(self.name)
+        object.__setattr__(self, "metadata_sources", tuple(self.metadata_sources))
         object.__setattr__(self, "idps", tuple(self.idps))
         object.__setattr__(self, "relay_state_origins", tuple(self.relay_state_origins))
         if not self.idps:
@@ -202,8 +220,9 @@ class TenantSettings:
 
     def service_provider(self, store: Store | None = None, *, clock: Clock | None = None) -> ServiceProvider:
         """The facade for this tenant. Without ``store``, ``store_url`` is opened (the caller owns that
-        store: ``sp.store.inner.close()`` when done)."""
-        return ServiceProvider(
+        store: ``sp.store.inner.close()`` when done). It is attached to the tenant's metadata providers
+        (their current IdPs replace the ones loaded with the settings, and every refresh swaps them)."""
+        provider = ServiceProvider(
             self.sp,
             self.idps,
             store if store is not None else open_store(self.store_url),
@@ -215,6 +234,9 @@ class TenantSettings:
             authn_context_order=self.authn_context_order,
             attribute_map=self.attribute_map,
         )
+        for metadata_provider, entity_ids in self.metadata_sources:
+            metadata_provider.attach(provider, entity_ids)
+        return provider
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +267,25 @@ class Settings:
     ) -> ServiceProvider:
         """The :class:`ServiceProvider` of ``tenant`` (see :meth:`TenantSettings.service_provider`)."""
         return self.tenant(tenant).service_provider(store, clock=clock)
+
+    @property
+    def metadata_providers(self) -> tuple[MetadataProvider, ...]:
+        """Every metadata provider of every tenant (IdPs from ``metadata_url`` / ``mdq_base``), each once."""
+        unique: dict[int, MetadataProvider] = {}
+        for tenant in self.tenants.values():
+            for provider, _ in tenant.metadata_sources:
+                unique.setdefault(id(provider), provider)
+        return tuple(unique.values())
+
+    def start_refresh(self) -> None:
+        """Start the background refresh of every metadata provider (idempotent)."""
+        for provider in self.metadata_providers:
+            provider.start()
+
+    def stop_refresh(self) -> None:
+        """Stop the background refresh threads and close the providers' HTTP clients."""
+        for provider in self.metadata_providers:
+            provider.close()
 
 
 # ---- loading --------------------------------------------------------------------------------------
@@ -278,11 +319,14 @@ _SP_KEYS: Final = (
     "attribute_map",
 )
 _IDP_AUTHZ_KEYS: Final = ("require_mfa", "mfa_from_authn_methods_references")
+_IDP_SOURCE_KEYS: Final = ("metadata_file", "metadata_xml", "metadata_url", "mdq_base")
 _IDP_KEYS: Final = (
-    "metadata_file",
-    "metadata_xml",
+    *_IDP_SOURCE_KEYS,
     "entity_id",
     "metadata_signing_certificates",
+    "backing_file",
+    "refresh_min_seconds",
+    "refresh_max_seconds",
     *_IDP_POLICY_KEYS,
     *_IDP_AUTHZ_KEYS,
 )
@@ -301,17 +345,16 @@ _HINTS: Final = {
     "wantresponsesigned": _NO_OPTIONAL_SIGNATURE,
     "requiresignature": _NO_OPTIONAL_SIGNATURE,
     "verifysignature": _NO_OPTIONAL_SIGNATURE,
-    "metadataurl": (
-        "fedlib does not fetch metadata (the core does no network I/O): download it, check it "
-        "(or require its signature with metadata_signing_certificates) and use metadata_file or metadata_xml"
-    ),
+    "metadataurl": "use metadata_url (an https URL) in an [[idps]] entry",
     "certfingerprint": "fingerprints are not accepted: the IdP's certificate must be in its metadata",
     "wantassertionsencrypted": "fedlib refuses encrypted assertions by design; there is no decryption key",
     "encryptionkey": "fedlib refuses encrypted assertions by design; there is no decryption key",
 }
 
 
-def load_settings_toml(path: str | Path, *, now: datetime) -> Settings:
+def load_settings_toml(
+    path: str | Path, *, now: datetime, clock: Clock | None = None, fetcher: HTTPFetcher | None = None
+) -> Settings:
     """Read a TOML settings file; relative paths in it are relative to its directory."""
     path = Path(path)
     try:
@@ -323,23 +366,35 @@ def load_settings_toml(path: str | Path, *, now: datetime) -> Settings:
         raise ConfigurationError(f"{path} is not valid TOML: {exc}") from None
     except UnicodeDecodeError as exc:
         raise ConfigurationError(f"{path} is not UTF-8 text (TOML is UTF-8): byte {exc.start}") from None
-    return load_settings(data, base_dir=path.resolve().parent, now=now)
+    return load_settings(data, base_dir=path.resolve().parent, now=now, clock=clock, fetcher=fetcher)
 
 
-def load_settings(data: Mapping[str, Any], *, base_dir: Path | None = None, now: datetime) -> Settings:
+def load_settings(
+    data: Mapping[str, Any],
+    *,
+    base_dir: Path | None = None,
+    now: datetime,
+    clock: Clock | None = None,
+    fetcher: HTTPFetcher | None = None,
+) -> Settings:
     """Build :class:`Settings` from parsed TOML (or any mapping of the same shape; see the module doc).
 
     Args:
         data: the settings.
         base_dir: what relative paths are relative to; None: relative paths are refused.
         now: the current time (IdP metadata past its validUntil is refused).
+        clock: the time source of metadata providers (``metadata_url`` / ``mdq_base``; default the system
+            clock).
+        fetcher: the HTTP client of those providers (timeouts, CA bundle, proxy); default an
+            ``HTTPFetcher()`` each.
 
     Raises:
         ConfigurationError: an unknown key, a missing or bad value, an unreadable file, unusable metadata.
     """
     now = ensure_aware(now)
-    loader = _Loader(base_dir, now)
+    loader = _Loader(base_dir, now, clock, fetcher)
     root = _table(data, "")
+    loader.wanted = _wanted_entities(root)
     if "tenants" in root:
         if "sp" in root or "idps" in root:
             raise ConfigurationError("use either [sp] and [[idps]] (one tenant) or [tenants.<name>], not both")
@@ -453,9 +508,18 @@ def _wrap(where: str, exc: ConfigurationError) -> ConfigurationError:
 
 
 class _Loader:
-    def __init__(self, base_dir: Path | None, now: datetime) -> None:
+    def __init__(
+        self, base_dir: Path | None, now: datetime, clock: Clock | None = None, fetcher: HTTPFetcher | None = None
+    ) -> None:
         self.base_dir = base_dir
         self.now = now
+        self.clock = clock
+        self.fetcher = fetcher
+        # One parse and verification per distinct document, one provider per distinct remote source,
+        # however many IdP entries and tenants use it (a federation aggregate shared by every tenant).
+        self.wanted: dict[tuple[str, ...], set[str] | None] = {}
+        self._documents: dict[tuple[str, ...], MetadataDocument] = {}
+        self._providers: dict[tuple[str, ...], MetadataProvider] = {}
 
     # files
 
@@ -512,7 +576,13 @@ class _Loader:
         idps_raw = raw.get("idps", [])
         if not isinstance(idps_raw, list) or not idps_raw:
             raise ConfigurationError(f"[[{idps_where}]] is required: at least one trusted IdP")
-        idps = tuple(self.idp(item, f"{idps_where}[{i}]", sp.policy) for i, item in enumerate(idps_raw))
+        idps: list[IdPConfig] = []
+        sources: list[tuple[MetadataProvider, tuple[str, ...] | None]] = []
+        for i, item in enumerate(idps_raw):
+            configs, source = self.idp(item, f"{idps_where}[{i}]", sp.policy)
+            idps += configs
+            if source is not None:
+                sources.append(source)
         origins = tuple(
             _origin(o, _path(sp_where, "relay_state_origins"))
             for o in _str_list(sp_raw, "relay_state_origins", sp_where)
@@ -537,13 +607,14 @@ class _Loader:
             return TenantSettings(
                 name=name,
                 sp=sp,
-                idps=idps,
+                idps=tuple(idps),
                 store_url=store,
                 relay_state_origins=origins,
                 request_lifetime=timedelta(seconds=lifetime) if lifetime is not None else DEFAULT_REQUEST_LIFETIME,
                 require_mfa=bool(_bool(sp_raw, "require_mfa", sp_where)),
                 authn_context_order=order,
                 attribute_map=attribute_map,
+                metadata_sources=tuple(sources),
             )
         except ConfigurationError as exc:
             raise _wrap(where, exc) from None
@@ -656,40 +727,155 @@ class _Loader:
         except ConfigurationError as exc:
             raise _wrap(where, exc) from None
 
-    def idp(self, item: Any, where: str, sp_policy: SecurityPolicy) -> IdPConfig:
+    def idp(
+        self, item: Any, where: str, sp_policy: SecurityPolicy
+    ) -> tuple[list[IdPConfig], tuple[MetadataProvider, tuple[str, ...] | None] | None]:
         raw = _table(item, where)
         _keys(raw, where, _IDP_KEYS)
-        has_file, has_xml = "metadata_file" in raw, "metadata_xml" in raw
-        if has_file == has_xml:
-            raise ConfigurationError(f"{where}: give exactly one of metadata_file and metadata_xml")
-        if has_file:
-            xml = self.read(_str(raw, "metadata_file", where) or "", _path(where, "metadata_file"))
-        else:
-            xml = (_str(raw, "metadata_xml", where) or "").encode("utf-8")
-        signed_by: list[x509.Certificate] | None = None
-        if "metadata_signing_certificates" in raw:
-            files = _str_list(raw, "metadata_signing_certificates", where)
-            if not files:
-                raise ConfigurationError(f"{_path(where, 'metadata_signing_certificates')} is empty")
-            signed_by = []
-            for i, cert_file in enumerate(files):
-                cert_where = f"{_path(where, 'metadata_signing_certificates')}[{i}]"
-                signed_by += self.certificates([self.read(cert_file, cert_where)], cert_where)
-        try:
-            metadata = parse_idp_metadata(
-                xml, now=self.now, entity_id=_str(raw, "entity_id", where), signed_by=signed_by
-            )
-        except ConfigurationError as exc:
-            raise _wrap(where, exc) from None
+        sources = [key for key in _IDP_SOURCE_KEYS if key in raw]
+        if len(sources) != 1:
+            raise ConfigurationError(f"{where}: give exactly one of {', '.join(_IDP_SOURCE_KEYS)}")
+        remote_only = [k for k in ("backing_file", "refresh_min_seconds", "refresh_max_seconds") if k in raw]
+        if sources[0] in ("metadata_file", "metadata_xml") and remote_only:
+            raise ConfigurationError(f"{where}: {remote_only[0]} needs metadata_url or mdq_base")
         policy = (
             self.policy(raw, where, _IDP_POLICY_KEYS, sp_policy) if any(k in raw for k in _IDP_POLICY_KEYS) else None
         )
-        return IdPConfig(
-            metadata,
-            policy,
-            require_mfa=bool(_bool(raw, "require_mfa", where)),
-            mfa_from_authn_methods_references=bool(_bool(raw, "mfa_from_authn_methods_references", where)),
-        )
+        entity_id = _str(raw, "entity_id", where)
+        authz = {
+            "require_mfa": bool(_bool(raw, "require_mfa", where)),
+            "mfa_from_authn_methods_references": bool(_bool(raw, "mfa_from_authn_methods_references", where)),
+        }
+        if sources[0] in ("metadata_url", "mdq_base"):
+            key = _remote_key(raw)
+            assert key is not None
+            metadata_provider = self._providers.get(key)
+            if metadata_provider is None:
+                metadata_provider = self.metadata_provider(raw, where, sources[0], self.wanted.get(key))
+                self._providers[key] = metadata_provider
+            served = metadata_provider.current().idps
+            if entity_id is not None and entity_id not in served:
+                raise ConfigurationError(f"{where}: the metadata has no entity {entity_id!r}")
+            chosen = [served[entity_id]] if entity_id is not None else list(served.values())
+            selection = (entity_id,) if entity_id is not None else None
+            return [IdPConfig(m, policy, **authz) for m in chosen], (metadata_provider, selection)
+        signers_raw = repr(raw.get("metadata_signing_certificates"))
+        if sources[0] == "metadata_file":
+            path = self.resolve(_str(raw, "metadata_file", where) or "", _path(where, "metadata_file"))
+            doc_key = ("file", str(path), signers_raw)
+            xml = b"" if doc_key in self._documents else self.read(str(path), _path(where, "metadata_file"))
+        else:
+            xml = (_str(raw, "metadata_xml", where) or "").encode("utf-8")
+            doc_key = ("xml", hashlib.sha256(xml).hexdigest(), signers_raw)
+        try:
+            document = self._documents.get(doc_key)
+            if document is None:
+                document = load_metadata_document(
+                    xml,
+                    now=self.now,
+                    signed_by=self.metadata_signers(raw, where),
+                    allow_unsigned_aggregate=True,  # a local file: the historical rules (docs/metadata.md)
+                    require_valid_until=False,
+                )
+                self._documents[doc_key] = document
+            metadata = document.idp(entity_id, now=self.now)
+        except ConfigurationError as exc:
+            raise _wrap(where, exc) from None
+        return [IdPConfig(metadata, policy, **authz)], None
+
+    def metadata_signers(self, raw: Mapping[str, Any], where: str) -> list[x509.Certificate] | None:
+        if "metadata_signing_certificates" not in raw:
+            return None
+        files = _str_list(raw, "metadata_signing_certificates", where)
+        if not files:
+            raise ConfigurationError(f"{_path(where, 'metadata_signing_certificates')} is empty")
+        signed_by: list[x509.Certificate] = []
+        for i, cert_file in enumerate(files):
+            cert_where = f"{_path(where, 'metadata_signing_certificates')}[{i}]"
+            signed_by += self.certificates([self.read(cert_file, cert_where)], cert_where)
+        return signed_by
+
+    def metadata_provider(
+        self, raw: Mapping[str, Any], where: str, source_key: str, wanted: set[str] | None
+    ) -> MetadataProvider:
+        # The adapter is imported only when a setting needs the network (it needs the http extra).
+        from fedlib.federation.mdq import mdq_url
+        from fedlib.federation.provider import MetadataProvider
+        from fedlib.federation.sources import URLSource
+        from fedlib.metadata.document import RefreshPolicy
+
+        signers = self.metadata_signers(raw, where)
+        entity_id = _str(raw, "entity_id", where)
+        low = _int(raw, "refresh_min_seconds", where, 60, 86400)
+        high = _int(raw, "refresh_max_seconds", where, 60, 86400)
+        backing = _str(raw, "backing_file", where)
+        try:
+            refresh = RefreshPolicy(
+                min_delay=timedelta(seconds=low if low is not None else 600),
+                max_delay=timedelta(seconds=high if high is not None else max(14400, low or 0)),
+            )
+            if source_key == "mdq_base":
+                if entity_id is None or not signers:
+                    raise ConfigurationError("mdq_base needs entity_id and metadata_signing_certificates")
+                url = mdq_url(_str(raw, "mdq_base", where) or "", entity_id)
+            else:
+                url = _str(raw, "metadata_url", where) or ""
+            return MetadataProvider(
+                URLSource(url, fetcher=self.fetcher),
+                signer=signers,
+                entity_ids=sorted(wanted) if wanted is not None else None,
+                require_signature=source_key == "mdq_base",
+                backing_file=self.resolve(backing, _path(where, "backing_file")) if backing else None,
+                refresh=refresh,
+                clock=self.clock,
+            )
+        except ConfigurationError as exc:
+            raise _wrap(where, exc) from None
+
+
+def _remote_key(raw: Any) -> tuple[str, ...] | None:
+    """What makes two [[idps]] entries the same remote source (one provider, one fetch): the raw settings."""
+    if not isinstance(raw, Mapping):
+        return None
+    for source in ("metadata_url", "mdq_base"):
+        if source in raw:
+            keys = [
+                source,
+                "metadata_signing_certificates",
+                "backing_file",
+                "refresh_min_seconds",
+                "refresh_max_seconds",
+            ]
+            if source == "mdq_base":
+                keys.append("entity_id")  # one MDQ URL per entity
+            return (source, *(repr(raw.get(k)) for k in keys))
+    return None
+
+
+def _wanted_entities(root: Mapping[str, Any]) -> dict[tuple[str, ...], set[str] | None]:
+    """For each remote source, the entity IDs some [[idps]] entry names (None: one entry takes them all).
+    A best-effort pre-pass: malformed entries are skipped here and refused by the real pass."""
+    entries: list[Any] = []
+    tenants = root.get("tenants")
+    if isinstance(tenants, Mapping):
+        for tenant in tenants.values():
+            if isinstance(tenant, Mapping) and isinstance(tenant.get("idps"), list):
+                entries += tenant["idps"]
+    elif isinstance(root.get("idps"), list):
+        entries += root["idps"]
+    wanted: dict[tuple[str, ...], set[str] | None] = {}
+    for entry in entries:
+        key = _remote_key(entry)
+        if key is None:
+            continue
+        entity_id = entry.get("entity_id")
+        if not isinstance(entity_id, str):
+            wanted[key] = None
+        elif key not in wanted:
+            wanted[key] = {entity_id}
+        elif (current := wanted[key]) is not None:
+            current.add(entity_id)
+    return wanted
 
 
 def _private_key(pem: bytes, where: str) -> Any:

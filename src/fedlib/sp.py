@@ -28,9 +28,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -198,14 +200,18 @@ class ServiceProvider:
         attribute_map: AttributeMap | None = None,
     ) -> None:
         items = [idps] if isinstance(idps, IdPMetadata | IdPConfig) else list(idps)
-        self.idps: dict[str, IdPConfig] = {}
+        initial: dict[str, IdPConfig] = {}
         for item in items:
             idp = item if isinstance(item, IdPConfig) else IdPConfig(item)
-            if idp.entity_id in self.idps:
+            if idp.entity_id in initial:
                 raise ConfigurationError(f"IdP {idp.entity_id!r} is configured twice")
-            self.idps[idp.entity_id] = idp
-        if not self.idps:
+            initial[idp.entity_id] = idp
+        if not initial:
             raise ConfigurationError("a ServiceProvider needs at least one IdP")
+        # Trust is one immutable mapping replaced as a whole (update_idps): a login verifies with one
+        # IdPConfig (metadata + policy) taken from one version of it, never a mix of old and new keys.
+        self._idps: Mapping[str, IdPConfig] = MappingProxyType(initial)
+        self._idps_lock = threading.Lock()
         if request_lifetime <= timedelta(0):
             raise ConfigurationError("request_lifetime must be positive")
         self.config = config
@@ -218,6 +224,33 @@ class ServiceProvider:
         """Every login of this application must prove MFA, from whichever IdP."""
         self.authn_context_order = authn_context_order
         self.attribute_map = attribute_map
+
+    @property
+    def idps(self) -> Mapping[str, IdPConfig]:
+        """The trusted IdPs by entity ID: a read-only snapshot (a later ``update_idps`` replaces it)."""
+        return self._idps
+
+    def update_idps(self, idps: Iterable[IdPMetadata | IdPConfig] = (), *, remove: Iterable[str] = ()) -> None:
+        """Swap trust atomically, without a restart (metadata refresh, certificate rotation).
+
+        Each given IdP replaces the one with the same entity ID (given bare metadata, it keeps every other
+        per-IdP setting of that one: its policy and the rest of its ``IdPConfig``) or is added; the entity
+        IDs in ``remove`` are dropped. Logins in flight keep the snapshot they started with; the next call
+        sees the new one. Thread-safe.
+        """
+        with self._idps_lock:
+            new = dict(self._idps)
+            for entity_id in remove:
+                new.pop(entity_id, None)
+            for item in idps:
+                if isinstance(item, IdPConfig):
+                    new[item.entity_id] = item
+                else:  # new metadata, same per-IdP settings (policy and whatever else IdPConfig carries)
+                    previous = new.get(item.entity_id)
+                    new[item.entity_id] = (
+                        dataclasses.replace(previous, metadata=item) if previous is not None else IdPConfig(item)
+                    )
+            self._idps = MappingProxyType(new)
 
     # ---- metadata ---------------------------------------------------------------------------------
 
@@ -279,6 +312,11 @@ class ServiceProvider:
             requested_authn_context = RequestedAuthnContext((requested_authn_context,))
         if requested_authn_context is not None and not isinstance(requested_authn_context, RequestedAuthnContext):
             raise ConfigurationError("requested_authn_context must be a RequestedAuthnContext or a class URI")
+        if target.metadata.valid_until is not None and target.metadata.valid_until <= now:
+            raise ConfigurationError(
+                f"the metadata of IdP {target.entity_id!r} expired; logins with it wait for a fresh copy "
+                "(check the metadata source and the refresher's status)"
+            )
         if relay_state is not None and safe_relay_state(relay_state, self.relay_state_origins) is None:
             raise ConfigurationError("relay_state must be a relative path or an allowed origin")
         if binding not in (BINDING_HTTP_REDIRECT, BINDING_HTTP_POST):

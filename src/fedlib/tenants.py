@@ -57,6 +57,7 @@ class TenantRegistry:
         self._cache: OrderedDict[str, ServiceProvider] = OrderedDict()
         self._lock = threading.Lock()
         self._owned_stores: list[Store] = []
+        self._settings: Settings | None = None
         self._pinned = False
         # (SP entity ID, ACS URL) -> tenant, for every tenant loaded since it was last invalidated (kept
         # when the cache evicts it, so that a conflicting tenant is refused whatever the load order).
@@ -64,11 +65,18 @@ class TenantRegistry:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, *, store: Store | None = None, clock: Clock | None = None
+        cls,
+        settings: Settings,
+        *,
+        store: Store | None = None,
+        clock: Clock | None = None,
+        refresh: bool = True,
     ) -> TenantRegistry:
         """Every tenant of ``settings``, built now. With ``store``, all tenants use it (each under its own
         prefix); otherwise each distinct ``store_url`` is opened once and shared by the tenants naming it
-        (:meth:`close` closes those)."""
+        (:meth:`close` closes those). IdPs from ``metadata_url`` / ``mdq_base`` are refreshed in background
+        threads (``refresh=False``: not started) and swapped atomically in the live ServiceProviders;
+        :meth:`close` stops them."""
         opened: dict[str, Store] = {}
         providers: dict[str, ServiceProvider] = {}
         try:
@@ -89,6 +97,9 @@ class TenantRegistry:
         registry._cache.update(providers)
         registry._owned_stores = list(opened.values())
         registry._pinned = True  # everything is loaded: never evict, and the loader only says "unknown"
+        if refresh and settings.metadata_providers:
+            registry._settings = settings
+            settings.start_refresh()
         return registry
 
     @classmethod
@@ -181,7 +192,11 @@ class TenantRegistry:
             del self._identities[identity]
 
     def close(self) -> None:
-        """Close the stores this registry opened (``from_settings`` without a ``store``)."""
+        """Close the stores this registry opened (``from_settings`` without a ``store``) and stop the
+        metadata refresh threads it started."""
+        if self._settings is not None:
+            self._settings.stop_refresh()
+            self._settings = None
         for store in self._owned_stores:
             store.close()
         self._owned_stores = []

@@ -48,7 +48,9 @@ def _capture_response(driver: Any, user: str) -> tuple[str, dict[str, str]]:
     from selenium.webdriver.common.by import By
 
     _wait_for(driver, f"button[value='{user}']").click()
-    form = _wait_for(driver, "form[method='post']")
+    # The IdP's user picker is a POST form too: wait for the Response form's own field, not any form, or
+    # the picker's form may be found just before the page changes (a stale element under load).
+    form = _wait_for(driver, "input[name='SAMLResponse']").find_element(By.XPATH, "./ancestor::form")
     fields = {i.get_attribute("name"): i.get_attribute("value") for i in form.find_elements(By.CSS_SELECTOR, "input")}
     return form.get_attribute("action"), fields
 

@@ -23,7 +23,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from fedlib.cli import check_response, import_python3_saml, matrix, metadata
+from fedlib.cli import check_metadata, check_response, import_python3_saml, matrix, metadata
 from fedlib.errors import FedlibError, ResponseRejected, StoreError
 
 EXIT_OK = 0
@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="fedlib", description="fedlib: a strict SAML 2.0 service provider.", epilog=_EPILOG)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     check_response.register(sub)
+    check_metadata.register(sub)
     matrix.register(sub)
     metadata.register(sub)
     import_python3_saml.register(sub)

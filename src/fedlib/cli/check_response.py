@@ -2,11 +2,15 @@
 
 Contract (used by external harnesses; keep it exactly)::
 
-    fedlib check-response FILE --sp-entity-id URI --acs-url URL --idp-metadata FILE
+    fedlib check-response FILE --sp-entity-id URI --acs-url URL --idp-metadata FILE|URL
+        [--metadata-signer CERT] [--idp-entity-id ID]
         [--request-id ID] [--now ISO8601] [--clock-skew SECONDS] [--store URL] [--allow-sha1] [--json]
 
 FILE is raw XML or the base64 SAMLResponse form value. Without --request-id the response must be
-unsolicited. Exit 0 accepted, 1 rejected, 2 usage/configuration/store error (3: internal error, see
+unsolicited. --idp-metadata is a file or an https URL; with --metadata-signer the metadata must be
+signed by that certificate (always for an aggregate fetched from a URL). In an aggregate, --idp-entity-id
+picks the IdP; without it the Response's Issuer does (a lookup hint: verification decides).
+Exit 0 accepted, 1 rejected, 2 usage/configuration/store error (3: internal error, see
 ``fedlib --help``). With --json one JSON object is printed on standard output in every case.
 """
 
@@ -18,9 +22,9 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from fedlib.cli._sources import load_document, read_certificates, select_idp, untrusted_issuer
 from fedlib.config import SecurityPolicy, SPConfig
 from fedlib.errors import ConfigurationError, ResponseRejected, StoreError
-from fedlib.metadata.idp import parse_idp_metadata
 from fedlib.stores.url import open_store
 from fedlib.validation.pipeline import validate_response
 
@@ -42,8 +46,17 @@ def register(sub: Any) -> None:
     p.add_argument("file", metavar="FILE", help="the Response: raw XML or the base64 SAMLResponse value ('-': stdin)")
     p.add_argument("--sp-entity-id", required=True, help="this SP's entity ID (the expected Audience)")
     p.add_argument("--acs-url", required=True, help="this SP's ACS URL (the expected Destination and Recipient)")
-    p.add_argument("--idp-metadata", required=True, metavar="FILE", help="the IdP's SAML metadata")
-    p.add_argument("--idp-entity-id", help="which IdP to use when the metadata is an aggregate")
+    p.add_argument(
+        "--idp-metadata", required=True, metavar="FILE|URL", help="the IdP's SAML metadata: a file or an https URL"
+    )
+    p.add_argument(
+        "--metadata-signer",
+        metavar="CERT",
+        help="PEM certificate(s) that must have signed the metadata (a federation's or the IdP's signer)",
+    )
+    p.add_argument(
+        "--idp-entity-id", help="which IdP to use when the metadata is an aggregate (default: the Response's Issuer)"
+    )
     p.add_argument("--request-id", help="the AuthnRequest ID the Response must answer; omit for unsolicited")
     p.add_argument("--now", help="evaluate at this time (ISO 8601, default: the system clock)")
     p.add_argument("--clock-skew", type=float, default=180.0, metavar="SECONDS", help="default 180")
@@ -95,8 +108,15 @@ def run(args: argparse.Namespace) -> int:
             allow_unsolicited=args.request_id is None,
         )
         sp = SPConfig(entity_id=args.sp_entity_id, acs_url=args.acs_url, policy=policy)
-        idp = parse_idp_metadata(_read(args.idp_metadata), now=now, entity_id=args.idp_entity_id)
         message = _read(args.file)
+        signers = read_certificates(args.metadata_signer) if args.metadata_signer else None
+        document = load_document(args.idp_metadata, now=now, signers=signers)
+        idp = select_idp(
+            document,
+            now=now,
+            entity_id=args.idp_entity_id,
+            hint=lambda: untrusted_issuer(message, policy.max_message_bytes),
+        )
     except ConfigurationError as exc:
         _emit(
             args,

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from lxml import etree
 
 from fedlib._xml.limits import METADATA_XML_LIMITS
@@ -211,6 +212,12 @@ def _signing_certificates(idp: etree._Element, entity_id: str) -> tuple[x509.Cer
                     except ValueError:
                         raise ConfigurationError(
                             f"IdP {entity_id!r}: an X509Certificate is not a certificate"
+                        ) from None
+                    try:
+                        cert.public_key()  # parsed lazily: an unknown or broken key must stop here, typed
+                    except (ValueError, UnsupportedAlgorithm) as exc:
+                        raise ConfigurationError(
+                            f"IdP {entity_id!r}: a signing certificate's public key cannot be used ({exc})"
                         ) from None
                     if der not in seen:
                         seen.add(der)

@@ -104,6 +104,14 @@ def validate_parsed_response(
     now = ensure_aware(now)
     policy = sp.policy
     skew = policy.clock_skew
+    # 1b: expired metadata is never used: its keys are no longer trusted (docs/metadata.md).
+    if idp.valid_until is not None and idp.valid_until <= now:
+        raise reject(
+            ErrorCode.IDP_METADATA_EXPIRED,
+            "this site's copy of the IdP's metadata has expired, so its keys are no longer trusted; "
+            "the operator must restore the metadata source (fedlib check-metadata)",
+            detail=f"IdP {idp.entity_id!r}, validUntil {idp.valid_until.isoformat()}",
+        )
 
     # 2-5: raw input. Nothing read here is trusted; only structure decisions are made.
     checks.check_is_response(untrusted_root)

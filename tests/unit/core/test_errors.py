@@ -56,6 +56,8 @@ ADDED_CODES = [
     # authorization: AuthnContext/MFA and attribute maps (issue #11 sections 2-3)
     "authn-context-not-satisfied",
     "missing-required-attribute",
+    # metadata lifecycle (issue #10): a login for an IdP whose metadata expired
+    "idp-metadata-expired",
 ]
 
 

@@ -9,7 +9,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[3] / "src" / "fedlib"
 FORBIDDEN_EVERYWHERE_BUT_ADAPTERS = {"flask", "redis", "pytest", "requests", "httpx", "signxml", "xmlsec"}
-ADAPTERS = {"testing", "integrations", "cli", "matrix"}
+ADAPTERS = {"testing", "integrations", "cli", "matrix", "federation"}
 # A store backend may import its own client library (lazily: importing fedlib.stores must not need it).
 BACKEND_CLIENTS = {"stores/redis.py": {"redis"}}
 CORE_ORDER = ["errors", "clock", "constants", "_xml", "xmldsig", "metadata", "protocol", "validation"]

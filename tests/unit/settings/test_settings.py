@@ -254,10 +254,18 @@ def test_no_switch_makes_the_signature_optional(conf_dir: Path) -> None:
     assert "always requires a valid signature on the Response" in info.value.message
 
 
-def test_metadata_url_is_not_fetched(conf_dir: Path) -> None:
+def test_metadata_url_must_be_https(conf_dir: Path) -> None:
+    """metadata_url is fetched (tests/integration/metadata/test_settings_sources.py); plain http is refused
+    before any request is made."""
     data = minimal()
-    data["idps"] = [{"metadata_url": "https://idp.example.test/metadata"}]
-    with pytest.raises(ConfigurationError, match=r"'idps\[0\].metadata_url': fedlib does not fetch metadata"):
+    data["idps"] = [{"metadata_url": "http://idp.example.test/metadata"}]
+    with pytest.raises(ConfigurationError, match=r"idps\[0\]: metadata URL must be an absolute https URL"):
+        load_settings(data, base_dir=conf_dir, now=NOW)
+    data["idps"] = [{"metadata_file": "idp.xml", "backing_file": "x.xml"}]
+    with pytest.raises(ConfigurationError, match=r"idps\[0\]: backing_file needs metadata_url or mdq_base"):
+        load_settings(data, base_dir=conf_dir, now=NOW)
+    data["idps"] = [{"mdq_base": "https://mdq.example.test", "entity_id": "https://idp.example.test/"}]
+    with pytest.raises(ConfigurationError, match=r"idps\[0\]: mdq_base needs entity_id and metadata_signing"):
         load_settings(data, base_dir=conf_dir, now=NOW)
 
 
@@ -291,8 +299,14 @@ def test_metadata_url_is_not_fetched(conf_dir: Path) -> None:
         (lambda d: d.update(idps=[]), r"at least one trusted IdP"),
         (lambda d: d.pop("idps"), r"at least one trusted IdP"),
         (lambda d: d.pop("sp"), r"\[sp\] is required"),
-        (lambda d: d["idps"][0].update(metadata_xml="<x/>"), r"exactly one of metadata_file and metadata_xml"),
-        (lambda d: d["idps"][0].pop("metadata_file"), r"exactly one of metadata_file and metadata_xml"),
+        (
+            lambda d: d["idps"][0].update(metadata_xml="<x/>"),
+            r"exactly one of metadata_file, metadata_xml, metadata_url, mdq_base",
+        ),
+        (
+            lambda d: d["idps"][0].pop("metadata_file"),
+            r"exactly one of metadata_file, metadata_xml, metadata_url, mdq_base",
+        ),
         (lambda d: d["idps"][0].update(metadata_file="missing.xml"), r"idps\[0\].metadata_file: cannot read"),
         (lambda d: d.update(idps=[{"metadata_file": "idp.xml"}] * 2), r"configured twice"),
         (lambda d: d["idps"][0].update(entity_id="https://other"), r"idps\[0\]: the metadata has no entity"),

@@ -1,0 +1,316 @@
+"""Metadata documents as a whole (sans-I/O): parse and verify once, index the IdPs, compute the refresh schedule.
+
+This is the pure half of the metadata lifecycle (the fetching, backing files and refresh thread live in
+the ``fedlib.federation`` adapter). Everything here takes bytes and an explicit ``now`` and returns frozen
+values or raises ``ConfigurationError``.
+
+Trust rules (docs/metadata.md):
+
+* a signature on the document element is required whenever a signer certificate is configured, and
+  always for an aggregate (``md:EntitiesDescriptor``) unless the caller explicitly allows unsigned ones
+  (only ``parse_idp_metadata`` on a local file does, for backward compatibility); it is verified by
+  fedlib's own verifier under the same strict profile as Responses;
+* an aggregate must carry ``validUntil`` (``require_valid_until``); expired metadata is never used: the
+  document's, an ancestor's, the entity's or the IDPSSODescriptor's ``validUntil`` whichever is earliest;
+* ``cacheDuration`` (the document's and the selected entities') shortens the refresh interval.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from types import MappingProxyType
+from typing import Final, Literal
+
+from cryptography import x509
+from lxml import etree
+
+from fedlib._xml.limits import METADATA_XML_LIMITS
+from fedlib._xml.parse import parse_xml
+from fedlib.clock import ensure_aware, parse_instant
+from fedlib.errors import ConfigurationError, ResponseRejected
+from fedlib.metadata.idp import (
+    _MD_ENTITIES,
+    _MD_ENTITY,
+    _MD_SLO,
+    _MD_SSO,
+    DEFAULT_MAX_METADATA_BYTES,
+    IdPMetadata,
+    _earliest_valid_until,
+    _endpoints,
+    _has_idp_role,
+    _idp_descriptor,
+    _signing_certificates,
+    _verify_aggregate,
+)
+
+# Shibboleth SP's reloadable-resource defaults (minRefreshDelay 600 s, maxRefreshDelay 14400 s) and the
+# factor its documentation uses for refreshDelayFactor (0.75).
+DEFAULT_MIN_REFRESH: Final = timedelta(seconds=600)
+DEFAULT_MAX_REFRESH: Final = timedelta(seconds=14400)
+DEFAULT_REFRESH_FACTOR: Final = 0.75
+#: The first retry after a failed refresh; each further failure doubles it, up to the minimum delay.
+FIRST_RETRY: Final = timedelta(seconds=30)
+
+_DURATION = re.compile(
+    r"P(?!$)(?:(?P<y>\d+)Y)?(?:(?P<mo>\d+)M)?(?:(?P<d>\d+)D)?"
+    r"(?:T(?=\d)(?:(?P<h>\d+)H)?(?:(?P<mi>\d+)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?"
+)
+_MAX_DURATION: Final = timedelta(days=365 * 100)
+
+
+def parse_duration(value: str) -> timedelta:
+    """An ``xs:duration`` (``cacheDuration``) as a timedelta; a year counts 365 days, a month 30.
+
+    Raises:
+        ConfigurationError: not a non-negative xs:duration (negative durations make no sense as a cache
+            lifetime and are refused), or an absurdly long one (over 100 years).
+    """
+    text = value.strip()
+    match = _DURATION.fullmatch(text)
+    if match is None or text.endswith("T"):
+        raise ConfigurationError(f"the metadata has an unreadable cacheDuration {value[:40]!r}")
+    parts = {k: float(v) if v else 0.0 for k, v in match.groupdict().items()}
+    days = parts["y"] * 365 + parts["mo"] * 30 + parts["d"]
+    seconds = days * 86400 + parts["h"] * 3600 + parts["mi"] * 60 + parts["s"]
+    if seconds > _MAX_DURATION.total_seconds():
+        raise ConfigurationError(f"the metadata's cacheDuration {value[:40]!r} is over 100 years")
+    return timedelta(seconds=seconds)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RefreshPolicy:
+    """When to fetch metadata again: ``clamp(factor * min(cacheDuration, validUntil - now), min, max)``."""
+
+    min_delay: timedelta = DEFAULT_MIN_REFRESH
+    max_delay: timedelta = DEFAULT_MAX_REFRESH
+    factor: float = DEFAULT_REFRESH_FACTOR
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.min_delay, timedelta) or not isinstance(self.max_delay, timedelta):
+            raise ConfigurationError("refresh delays must be timedeltas")
+        if self.min_delay <= timedelta(0) or self.max_delay < self.min_delay:
+            raise ConfigurationError("refresh delays need 0 < min_delay <= max_delay")
+        if not 0.0 < self.factor < 1.0:
+            raise ConfigurationError("the refresh factor must be strictly between 0 and 1")
+
+    def next_delay(self, *, now: datetime, valid_until: datetime | None, cache_duration: timedelta | None) -> timedelta:
+        """How long to wait before the next fetch after a good one."""
+        candidates: list[timedelta] = []
+        if cache_duration is not None:
+            candidates.append(cache_duration)
+        if valid_until is not None:
+            candidates.append(ensure_aware(valid_until) - ensure_aware(now))
+        if not candidates:
+            return self.max_delay
+        delay = min(candidates) * self.factor
+        return max(self.min_delay, min(self.max_delay, delay))
+
+    def retry_delay(self, failures: int) -> timedelta:
+        """How long to wait after ``failures`` consecutive failed fetches (>= 1): doubling from 30 s,
+        never more than ``min_delay``."""
+        exponent = max(0, min(failures - 1, 20))
+        backoff: timedelta = FIRST_RETRY * (2**exponent)
+        return min(self.min_delay, backoff)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MetadataDocument:
+    """A parsed, verified metadata document with its IdP entities indexed by entityID.
+
+    Build with :func:`load_metadata_document`; ``idp(entity_id, now=...)`` turns one entity into an
+    :class:`IdPMetadata` (certificates are only loaded for the entities asked for).
+    """
+
+    kind: Literal["entity", "aggregate"]
+    signed: bool
+    valid_until: datetime | None
+    """The document element's validUntil (entities may carry earlier ones)."""
+    cache_duration: timedelta | None
+    """The document element's cacheDuration."""
+    _entities: Mapping[str, etree._Element] = field(repr=False, compare=False)
+    _duplicates: frozenset[str] = field(repr=False, compare=False)
+    _idp_ids: list[tuple[str, ...]] = field(default_factory=list, repr=False, compare=False)
+
+    @property
+    def idp_entity_ids(self) -> tuple[str, ...]:
+        """Every entity with a SAML 2.0 IDPSSODescriptor, in document order (duplicates left out).
+        Computed on first use: taking named IdPs from an aggregate never walks every entity's roles."""
+        if not self._idp_ids:
+            self._idp_ids.append(
+                tuple(e for e, el in self._entities.items() if e and e not in self._duplicates and _has_idp_role(el))
+            )
+        return self._idp_ids[0]
+
+    def idp(self, entity_id: str | None = None, *, now: datetime) -> IdPMetadata:
+        """The IdP ``entity_id`` (default: the only IdP of the document), checked for expiry at ``now``.
+
+        Raises:
+            ConfigurationError: unknown, listed twice, not an IdP, unusable or expired.
+        """
+        now = ensure_aware(now)
+        if entity_id is None:
+            if len(self.idp_entity_ids) != 1:
+                raise ConfigurationError(
+                    f"the metadata holds {len(self.idp_entity_ids)} SAML 2.0 IdPs; name the one to use by its entityID"
+                )
+            entity_id = self.idp_entity_ids[0]
+        if entity_id in self._duplicates:
+            raise ConfigurationError(f"the metadata lists entity {entity_id!r} more than once")
+        entity = self._entities.get(entity_id)
+        if entity is None:
+            raise ConfigurationError(f"the metadata has no entity {entity_id!r}")
+        return _idp_from_entity(entity, now)
+
+    def cache_duration_for(self, entity_ids: Iterable[str]) -> timedelta | None:
+        """The shortest cacheDuration on the document, the named entities and their ancestors."""
+        values: list[timedelta] = []
+        for entity_id in entity_ids:
+            entity = self._entities.get(entity_id)
+            if entity is None:
+                continue
+            for element in (entity, *entity.iterancestors()):
+                raw = element.get("cacheDuration")
+                if raw is not None:
+                    values.append(parse_duration(raw))
+        if self.cache_duration is not None:
+            values.append(self.cache_duration)
+        return min(values) if values else None
+
+
+def load_metadata_document(
+    xml: bytes,
+    *,
+    now: datetime,
+    signed_by: Sequence[x509.Certificate] | None = None,
+    require_signature: bool = False,
+    allow_unsigned_aggregate: bool = False,
+    require_valid_until: bool = True,
+    max_bytes: int = DEFAULT_MAX_METADATA_BYTES,
+) -> MetadataDocument:
+    """Parse and verify one metadata document under the trust rules of the module docstring.
+
+    Args:
+        xml: an md:EntityDescriptor or md:EntitiesDescriptor document.
+        now: the current time.
+        signed_by: the signer's certificates (a federation operator's, an MDQ service's, an IdP's own
+            metadata-signing certificate). When given, the document element must be signed by one of them.
+        require_signature: a signature is required (MDQ): then ``signed_by`` must be given.
+        allow_unsigned_aggregate: accept an unsigned aggregate when no signer is configured (local files only).
+        require_valid_until: an aggregate must carry validUntil on its document element.
+        max_bytes: size cap on the document.
+
+    Raises:
+        ConfigurationError: malformed, unsigned or badly signed when a signature is required, without a
+            required validUntil, or expired.
+    """
+    now = ensure_aware(now)
+    if require_signature and not signed_by:
+        raise ConfigurationError("a signature is required on this metadata: configure the signer's certificate")
+    try:
+        root = parse_xml(xml, max_bytes=max_bytes, limits=METADATA_XML_LIMITS)
+    except ResponseRejected as exc:
+        raise ConfigurationError(f"IdP metadata is not usable XML: {exc.message}", detail=exc.detail) from None
+    if root.tag not in (_MD_ENTITY, _MD_ENTITIES):
+        raise ConfigurationError(
+            f"metadata must be an md:EntityDescriptor or md:EntitiesDescriptor, not {etree.QName(root).localname}"
+        )
+    kind: Literal["entity", "aggregate"] = "entity" if root.tag == _MD_ENTITY else "aggregate"
+    signed = False
+    if signed_by:
+        root = _verify_aggregate(root, signed_by)
+        signed = True
+    elif kind == "aggregate" and not allow_unsigned_aggregate:
+        raise ConfigurationError(
+            "a metadata aggregate must be signed: configure the federation's metadata signing certificate"
+        )
+    valid_until = _instant(root.get("validUntil"))
+    if valid_until is None and kind == "aggregate" and require_valid_until:
+        raise ConfigurationError("the metadata aggregate carries no validUntil (required for aggregates)")
+    if valid_until is not None and valid_until <= now:
+        what = f"IdP metadata for {root.get('entityID')!r}" if kind == "entity" else "the metadata aggregate"
+        raise ConfigurationError(f"{what} expired at {valid_until.isoformat()}; fetch a fresh copy")
+    raw_duration = root.get("cacheDuration")
+    cache_duration = parse_duration(raw_duration) if raw_duration is not None else None
+    entities: dict[str, etree._Element] = {}
+    duplicates: set[str] = set()
+    for entity in [root] if kind == "entity" else root.iter(_MD_ENTITY):
+        entity_id = entity.get("entityID") or ""
+        if entity_id in entities:
+            duplicates.add(entity_id)
+            continue
+        entities[entity_id] = entity
+    return MetadataDocument(
+        kind=kind,
+        signed=signed,
+        valid_until=valid_until,
+        cache_duration=cache_duration,
+        _entities=MappingProxyType(entities),
+        _duplicates=frozenset(duplicates),
+    )
+
+
+def _instant(raw: str | None) -> datetime | None:
+    if raw is None:
+        return None
+    try:
+        return parse_instant(raw)
+    except (ValueError, OverflowError):
+        raise ConfigurationError(f"the metadata has an unreadable validUntil {raw[:40]!r}") from None
+
+
+def _idp_from_entity(entity: etree._Element, now: datetime) -> IdPMetadata:
+    entity_id = entity.get("entityID") or ""
+    descriptor = _idp_descriptor(entity)
+    valid_until = _earliest_valid_until(entity, descriptor)
+    if valid_until is not None and valid_until <= now:
+        raise ConfigurationError(
+            f"IdP metadata for {entity_id!r} expired at {valid_until.isoformat()}; fetch a fresh copy"
+        )
+    return IdPMetadata(
+        entity_id=entity_id,
+        signing_certificates=_signing_certificates(descriptor, entity_id),
+        sso_endpoints=_endpoints(descriptor, _MD_SSO),
+        slo_endpoints=_endpoints(descriptor, _MD_SLO),
+        want_authn_requests_signed=(descriptor.get("WantAuthnRequestsSigned") or "").strip() in ("true", "1"),
+        valid_until=valid_until,
+    )
+
+
+def certificate_subject(certificate: x509.Certificate) -> str:
+    """The subject as an RFC 4514 string, or a placeholder when it cannot be decoded (it is only shown)."""
+    try:
+        return certificate.subject.rfc4514_string()
+    except ValueError:
+        return "<undecodable subject>"
+
+
+def certificates_expiring(
+    idp: IdPMetadata, *, now: datetime, within: timedelta
+) -> list[tuple[x509.Certificate, datetime, bool]]:
+    """The IdP's signing certificates whose notAfter is before ``now + within``: (cert, notAfter, expired).
+
+    fedlib trusts a listed certificate whatever its dates (trust is the metadata listing it); an expired or
+    soon-expiring certificate is reported so that operators can chase the rotation."""
+    now = ensure_aware(now)
+    out: list[tuple[x509.Certificate, datetime, bool]] = []
+    for certificate in idp.signing_certificates:
+        not_after = certificate.not_valid_after_utc
+        if not_after <= now + within:
+            out.append((certificate, not_after, not_after <= now))
+    return out
+
+
+__all__ = [
+    "DEFAULT_MAX_REFRESH",
+    "DEFAULT_MIN_REFRESH",
+    "DEFAULT_REFRESH_FACTOR",
+    "MetadataDocument",
+    "RefreshPolicy",
+    "certificate_subject",
+    "certificates_expiring",
+    "load_metadata_document",
+    "parse_duration",
+]
