@@ -12,7 +12,7 @@ VENV     ?= .venv
 VPY      := $(VENV)/bin/python
 STAMP    := $(VENV)/.stamp
 BSTAMP   := $(VENV)/.stamp-bench
-EXTRAS   ?= dev,redis,flask
+EXTRAS   ?= dev,redis,flask,testing,docs
 PIP_OPTS ?= --quiet --disable-pip-version-check --progress-bar off
 
 # Debian packages the tests need: the differential tests call the xmlsec1 CLI (so does pysaml2 in the
@@ -31,7 +31,7 @@ FUZZ_ARGS  ?=
 BENCH_ARGS ?=
 DEMO_ARGS  ?=
 
-.PHONY: help venv sysdeps lint test fuzz interop demo bench clean distclean
+.PHONY: help venv sysdeps lint test fuzz interop demo bench clean distclean docs
 
 help:
 	@echo "fedlib make targets:"
@@ -42,6 +42,7 @@ help:
 	@echo "  make fuzz      the fuzz targets (tests/fuzz) long and with random seeds"
 	@echo "                 (FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) examples per unit of each target's weight)"
 	@echo "  make interop   only the interop corpus (both policies)"
+	@echo "  make docs      build the docs site into site/ (mkdocs --strict: a broken link fails)"
 	@echo "  make demo      run the example Flask app against the bundled test IdPs on 127.0.0.1"
 	@echo "                 (self-check, then serves; DEMO_ARGS=--check exits after the self-check)"
 	@echo "  make bench     compare fedlib with python3-saml, pysaml2, signxml and the crypto floor"
@@ -134,6 +135,7 @@ test: $(STAMP) sysdeps lint
 	@echo "== pytest (includes the bounded fuzz run, tests/fuzz)"
 	$(VPY) -m pytest -q
 	$(run_interop)
+	@$(MAKE) --no-print-directory docs
 
 fuzz: $(STAMP)
 	@echo "== fuzz: tests/fuzz, FEDLIB_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES), random seeds (Ctrl-C stops; failures print a reproducer)"
@@ -141,6 +143,14 @@ fuzz: $(STAMP)
 
 interop: $(STAMP)
 	$(run_interop)
+
+# --- wt-pkg (issue #12 §5): the docs site.  Strict: a broken link, a missing page in the nav or a
+# docstring griffe cannot read fails the build.  The generated pages (error codes, per-IdP guides) are
+# written by docs/gen/hooks.py at build time, so they cannot go stale.
+docs: $(STAMP)
+	@echo "== mkdocs build --strict (site/)"
+	$(VENV)/bin/mkdocs build --strict --quiet --site-dir site
+# --- end wt-pkg ---
 
 # ---------------------------------------------------------------------------------------------
 
@@ -160,7 +170,7 @@ bench: $(BSTAMP) sysdeps
 # ---------------------------------------------------------------------------------------------
 
 clean:
-	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis src/*.egg-info
+	rm -rf build dist site .pytest_cache .mypy_cache .ruff_cache .hypothesis src/*.egg-info
 	find . \( -path ./$(VENV) -o -path ./.git \) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 	find . \( -path ./$(VENV) -o -path ./.git \) -prune -o \( -name '*.py[co]' -o -name '*.db' \) -type f -exec rm -f {} +
 
