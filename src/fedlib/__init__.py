@@ -100,9 +100,9 @@ def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'fedlib' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+    # Not cached in globals(): a module reloaded later (pytester's sys.modules snapshot does that) must
+    # not leave a stale class here that isinstance checks in the fresh modules would not recognise.
+    return getattr(importlib.import_module(module), name)
 
 
 def __dir__() -> list[str]:
