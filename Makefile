@@ -23,7 +23,7 @@ SHARED   ?= ../shared
 INTEROP  := $(SHARED)/interop/peers/run.py
 FEDLIB   := $(VENV)/bin/fedlib
 
-LINT_PATHS := $(wildcard src tests bench examples)
+LINT_PATHS := $(wildcard src tests bench examples docs/gen)
 # `make fuzz`: the tests/fuzz targets with a long budget and fresh random examples each run
 # (`make test` runs the same targets bounded and deterministic, in well under a minute).
 FUZZ_EXAMPLES ?= 200000
@@ -149,7 +149,7 @@ interop: $(STAMP)
 # written by docs/gen/hooks.py at build time, so they cannot go stale.
 docs: $(STAMP)
 	@echo "== mkdocs build --strict (site/)"
-	$(VENV)/bin/mkdocs build --strict --quiet --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --site-dir site
 # --- end wt-pkg ---
 
 # ---------------------------------------------------------------------------------------------
