@@ -38,7 +38,7 @@ help:
 	@echo "  make venv      create/update $(VENV) from pyproject.toml (pip install -e '.[$(EXTRAS)]')"
 	@echo "  make sysdeps   apt-get install missing system packages ($(SYSDEPS)); needs root"
 	@echo "  make lint      ruff check, ruff format --check, mypy --strict on src/"
-	@echo "  make test      lint + pytest + the interop corpus in $(SHARED)/interop/peers"
+	@echo "  make test      lint + pytest + the interop corpus in $(SHARED)/interop/peers + make docs"
 	@echo "  make fuzz      the fuzz targets (tests/fuzz) long and with random seeds"
 	@echo "                 (FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) examples per unit of each target's weight)"
 	@echo "  make interop   only the interop corpus (both policies)"
