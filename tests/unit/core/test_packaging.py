@@ -27,6 +27,12 @@ def test_license_is_the_declared_apache_2() -> None:
     assert "END OF TERMS AND CONDITIONS" in text
 
 
+def test_license_file_ships_in_the_wheel() -> None:
+    assert PYPROJECT["project"]["license-files"] == ["LICENSE"]
+    # PEP 639 (an SPDX `license` string and `license-files`) needs setuptools 77; older ones refuse the file.
+    assert "setuptools>=77" in PYPROJECT["build-system"]["requires"]
+
+
 def test_changelog_names_the_current_version() -> None:
     text = (ROOT / "CHANGELOG.md").read_text()
     assert "## [Unreleased]" in text
