@@ -9,7 +9,7 @@ Quick start::
 
     idp = parse_idp_metadata(metadata_bytes, now=now)
     sp = SPConfig(entity_id="https://sp.example.com/", acs_url="https://sp.example.com/saml/acs")
-    store = open_store("sqlite:///var/lib/myapp/saml.db")
+    store = open_store("sqlite:////var/lib/myapp/saml.db")   # an absolute path: four slashes
     try:
         result = validate_response(form["SAMLResponse"], sp=sp, idp=idp, now=now, store=store,
                                    request_id=pending_request_id)
