@@ -175,7 +175,7 @@ def idp_guide(profile: VendorProfile, registration: Registration) -> str:
         ("encrypt_assertion", "encrypt_attributes", "encrypt_name_id"),
         "Assertions are not encrypted by default (keep it so: fedlib's SP metadata publishes no encryption key)."
         if not encrypted
-        else f"It encrypts by default ({', '.join(encrypted)}); fedlib refuses encrypted claims "
+        else f"It encrypts {', '.join(_ENCRYPTED[k] for k in encrypted)} by default; fedlib refuses encrypted claims "
         "(`encrypted-claims-unsupported`): the signed Response over TLS already protects them.",
     )
     others = [s for s in profile.settings if s.knob not in _POLICY_KNOBS]
@@ -190,7 +190,7 @@ def idp_guide(profile: VendorProfile, registration: Registration) -> str:
     out += [
         "## 3. Give fedlib the IdP's metadata",
         "",
-        f'{registration.idp_metadata}. Load it with `parse_idp_metadata` (or `idp_metadata = "..."` in the',
+        f'{_md(registration.idp_metadata)}. Load it with `parse_idp_metadata` (or `metadata_file = "..."` in the',
         "[settings file](../configuration.md)); fedlib trusts exactly the signing certificates it lists.",
         "",
         "## Sources and notes",
@@ -202,6 +202,7 @@ def idp_guide(profile: VendorProfile, registration: Registration) -> str:
     return "\n".join(out)
 
 
+_ENCRYPTED = {"encrypt_assertion": "assertions", "encrypt_attributes": "attributes", "encrypt_name_id": "NameIDs"}
 _EXAMPLE_ENTITY_ID = "https://app.example.com/saml/metadata"
 _EXAMPLE_ACS = "https://app.example.com/saml/acs"
 _POLICY_KNOBS = frozenset({"signing", "key_info", "encrypt_assertion", "encrypt_attributes", "encrypt_name_id"})
