@@ -12,7 +12,7 @@ VENV     ?= .venv
 VPY      := $(VENV)/bin/python
 STAMP    := $(VENV)/.stamp
 BSTAMP   := $(VENV)/.stamp-bench
-EXTRAS   ?= dev,redis,flask,http
+EXTRAS   ?= dev,redis,flask,http,testing,docs
 PIP_OPTS ?= --quiet --disable-pip-version-check --progress-bar off
 
 # Debian packages the tests need: the differential tests call the xmlsec1 CLI (so does pysaml2 in the
@@ -34,7 +34,7 @@ SHARED   ?= ../shared
 INTEROP  := $(SHARED)/interop/peers/run.py
 FEDLIB   := $(VENV)/bin/fedlib
 
-LINT_PATHS := $(wildcard src tests bench examples)
+LINT_PATHS := $(wildcard src tests bench examples docs/gen)
 # `make fuzz`: the tests/fuzz targets with a long budget and fresh random examples each run
 # (`make test` runs the same targets bounded and deterministic, in well under a minute).
 FUZZ_EXAMPLES ?= 200000
@@ -42,7 +42,7 @@ FUZZ_ARGS  ?=
 BENCH_ARGS ?=
 DEMO_ARGS  ?=
 
-.PHONY: help venv sysdeps realidp-venv lint test fuzz interop demo bench clean distclean
+.PHONY: help venv sysdeps realidp-venv lint test fuzz interop demo bench clean distclean docs
 
 help:
 	@echo "fedlib make targets:"
@@ -50,10 +50,11 @@ help:
 	@echo "  make sysdeps   apt-get install missing system packages ($(SYSDEPS)); needs root"
 	@echo "  make realidp-venv  $(PYSAML2_VENV) with $(PYSAML2_PIN), for the real-IdP tests' pysaml2 IdP"
 	@echo "  make lint      ruff check, ruff format --check, mypy --strict on src/"
-	@echo "  make test      lint + pytest + the interop corpus in $(SHARED)/interop/peers"
+	@echo "  make test      lint + pytest + the interop corpus in $(SHARED)/interop/peers + make docs"
 	@echo "  make fuzz      the fuzz targets (tests/fuzz) long and with random seeds"
 	@echo "                 (FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) examples per unit of each target's weight)"
 	@echo "  make interop   only the interop corpus (both policies)"
+	@echo "  make docs      build the docs site into site/ (mkdocs --strict: a broken link fails)"
 	@echo "  make demo      run the example Flask app against the bundled test IdPs on 127.0.0.1"
 	@echo "                 (self-check, then serves; DEMO_ARGS=--check exits after the self-check)"
 	@echo "  make bench     compare fedlib with python3-saml, pysaml2, signxml and the crypto floor"
@@ -156,6 +157,7 @@ test: $(STAMP) sysdeps realidp-venv lint
 	@echo "== pytest (includes the bounded fuzz run, tests/fuzz)"
 	$(VPY) -m pytest -q
 	$(run_interop)
+	@$(MAKE) --no-print-directory docs
 
 fuzz: $(STAMP)
 	@echo "== fuzz: tests/fuzz, FEDLIB_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES), random seeds (Ctrl-C stops; failures print a reproducer)"
@@ -163,6 +165,14 @@ fuzz: $(STAMP)
 
 interop: $(STAMP)
 	$(run_interop)
+
+# --- wt-pkg (issue #12 §5): the docs site.  Strict: a broken link, a missing page in the nav or a
+# docstring griffe cannot read fails the build.  The generated pages (error codes, per-IdP guides) are
+# written by docs/gen/hooks.py at build time, so they cannot go stale.
+docs: $(STAMP)
+	@echo "== mkdocs build --strict (site/)"
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --site-dir site
+# --- end wt-pkg ---
 
 # ---------------------------------------------------------------------------------------------
 
@@ -182,7 +192,7 @@ bench: $(BSTAMP) sysdeps
 # ---------------------------------------------------------------------------------------------
 
 clean:
-	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis src/*.egg-info
+	rm -rf build dist site .pytest_cache .mypy_cache .ruff_cache .hypothesis src/*.egg-info
 	find . \( -path ./$(VENV) -o -path ./.git \) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 	find . \( -path ./$(VENV) -o -path ./.git \) -prune -o \( -name '*.py[co]' -o -name '*.db' \) -type f -exec rm -f {} +
 

@@ -51,6 +51,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="fedlib", description="fedlib: a strict SAML 2.0 service provider.", epilog=_EPILOG)
+    parser.add_argument("--version", action="version", version=f"fedlib {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     check_response.register(sub)
     check_metadata.register(sub)
@@ -58,6 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
     metadata.register(sub)
     import_python3_saml.register(sub)
     return parser
+
+
+def _version() -> str:
+    """The installed distribution's version (importlib.metadata; pyproject.toml is the one place it is set)."""
+    import fedlib
+
+    return fedlib.__version__
 
 
 def _print_json(doc: dict[str, Any]) -> None:

@@ -41,7 +41,13 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # Imported here: the matrix drives the test IdP (signxml etc.), which other subcommands never need.
-    from fedlib.matrix.flows import default_config, run_matrix
+    try:
+        from fedlib.matrix.flows import default_config, run_matrix
+    except ModuleNotFoundError as exc:  # signxml: the `testing` extra is not installed
+        if exc.name != "signxml":
+            raise
+        print(f"fedlib matrix: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     from fedlib.matrix.model import MatrixConfig
     from fedlib.matrix.render import RENDERERS, render_text
 

@@ -36,9 +36,15 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
-from signxml.exceptions import InvalidInput
-from signxml.exceptions import InvalidSignature as SignxmlInvalidSignature
-from signxml.verifier import XMLVerifier
+
+from fedlib.testing._deps import INSTALL_HINT
+
+try:
+    from signxml.exceptions import InvalidInput
+    from signxml.exceptions import InvalidSignature as SignxmlInvalidSignature
+    from signxml.verifier import XMLVerifier
+except ImportError as exc:  # the `testing` extra is not installed: say what to install
+    raise ModuleNotFoundError(INSTALL_HINT, name="signxml") from exc
 
 from fedlib._xml.parse import decode_base64, inflate, parse_xml, text_content
 from fedlib.clock import ensure_aware, format_instant

@@ -47,17 +47,18 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 import pytest
 
-from fedlib.clock import FixedClock
-from fedlib.config import SecurityPolicy, SPConfig
-from fedlib.metadata.idp import parse_idp_metadata
-from fedlib.sp import ServiceProvider
-from fedlib.stores.memory import MemoryStore
-from fedlib.testing.idp import TestIdP, TestUser
+if TYPE_CHECKING:
+    from fedlib.sp import ServiceProvider
+    from fedlib.testing.idp import TestIdP, TestUser
+
+# This module is imported by every pytest run in every project that installs fedlib (the ``pytest11``
+# entry point), so it imports nothing of fedlib at start-up: the fixtures load the SP and the test IdP
+# when a test uses them (``tests/unit/testing/test_pytest_plugin_lazy.py`` holds it to that).
 
 SP_ENTITY_ID = "https://sp.example.test/saml/metadata"
 SP_ACS_URL = "https://sp.example.test/saml/acs"
@@ -70,6 +71,19 @@ class _Client(Protocol):
     def post(self, path: str, **kwargs: Any) -> Any: ...
 
 
+def _test_idp_class() -> type[TestIdP]:
+    """fedlib.testing.TestIdP, or a test failure that says to install the ``testing`` extra."""
+    try:
+        from fedlib.testing.idp import TestIdP
+    except ModuleNotFoundError as exc:
+        if exc.name != "signxml":
+            raise
+        missing = str(exc)
+    else:
+        return TestIdP
+    pytest.fail(missing, pytrace=False)
+
+
 @pytest.fixture
 def saml_now() -> datetime:
     """The fixed time of this test (whole seconds, UTC)."""
@@ -79,10 +93,11 @@ def saml_now() -> datetime:
 @pytest.fixture
 def saml_idp_factory(saml_now: datetime) -> Callable[..., TestIdP]:
     """Make TestIdPs: ``saml_idp_factory(profile="entra", signing="both", ...)``."""
+    test_idp = _test_idp_class()
 
     def make(profile: str | None = None, **kwargs: Any) -> TestIdP:
         kwargs.setdefault("clock", lambda: saml_now)
-        return TestIdP(profile=profile, **kwargs)
+        return test_idp(profile=profile, **kwargs)
 
     return make
 
@@ -96,6 +111,11 @@ def saml_idp(saml_idp_factory: Callable[..., TestIdP]) -> TestIdP:
 @pytest.fixture
 def saml_sp_factory(saml_now: datetime) -> Callable[..., ServiceProvider]:
     """Make ServiceProviders trusting a TestIdP: ``saml_sp_factory(idp, allow_unsolicited=True)``."""
+    from fedlib.clock import FixedClock
+    from fedlib.config import SecurityPolicy, SPConfig
+    from fedlib.metadata.idp import parse_idp_metadata
+    from fedlib.sp import ServiceProvider
+    from fedlib.stores.memory import MemoryStore
 
     def make(
         idp: TestIdP,

@@ -24,13 +24,19 @@ from typing import Final, TypeVar
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from lxml import etree
-from signxml.algorithms import (
-    CanonicalizationMethod,
-    DigestAlgorithm,
-    SignatureConstructionMethod,
-    SignatureMethod,
-)
-from signxml.signer import XMLSigner
+
+from fedlib.testing._deps import INSTALL_HINT
+
+try:
+    from signxml.algorithms import (
+        CanonicalizationMethod,
+        DigestAlgorithm,
+        SignatureConstructionMethod,
+        SignatureMethod,
+    )
+    from signxml.signer import XMLSigner
+except ImportError as exc:  # the `testing` extra is not installed: say what to install
+    raise ModuleNotFoundError(INSTALL_HINT, name="signxml") from exc
 
 from fedlib.clock import ensure_aware, format_instant
 from fedlib.constants import (
