@@ -56,14 +56,22 @@ _SQL_PURGE_BATCH = (
     "(SELECT rowid FROM fedlib_store WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)"
 )
 _SQL_PURGE_ALL = "DELETE FROM fedlib_store WHERE expires_at <= ?"
+# The only two accepted values, each mapped to its literal statement (no string building near SQL).
+_SYNCHRONOUS = {"NORMAL": "PRAGMA synchronous = NORMAL", "FULL": "PRAGMA synchronous = FULL"}
 
 
 class SQLiteStore:
     """A :class:`fedlib.stores.Store` kept in an SQLite database (stdlib :mod:`sqlite3` only).
 
     The database is opened (and the table created if needed) by the constructor, so a misconfigured path
-    fails at start-up rather than on the first login. The file uses WAL journaling and ``synchronous=FULL``
-    (a committed entry survives a power loss). Each instance holds one connection guarded by a lock, so
+    fails at start-up rather than on the first login. The file uses WAL journaling with
+    ``synchronous=NORMAL`` by default: a commit is written to the WAL but not fsync'd (the WAL is synced
+    at checkpoints). **The trade-off:** a process crash (a worker killed, an exception, ``kill -9``) loses
+    nothing, because the committed pages are in the operating system's cache; an OS crash or a power cut
+    may forget the last entries committed before it (recent replay entries and pending requests). That is
+    how Shibboleth's in-memory replay cache behaves on every restart. Pass ``synchronous="FULL"`` to fsync
+    every commit (a committed entry then survives a power loss; each ``add``/``consume`` costs a disk
+    flush, several milliseconds on most disks). Each instance holds one connection guarded by a lock, so
     one instance may be shared by any number of threads; any number of instances, in any number of
     processes, may open the same file. After ``os.fork()`` the child transparently opens its own
     connection to the file on first use (an SQLite connection must not be used across a fork).
@@ -86,9 +94,12 @@ class SQLiteStore:
         purge_batch: The most expired rows one ``add`` deletes (0 disables opportunistic purging).
         clock_tolerance: How long after its ``expires_at`` a row may be deleted: at least the largest
             difference between the clocks of the processes sharing the file (see :mod:`fedlib.stores.base`).
+        synchronous: ``"NORMAL"`` (default: durable across process crashes, not across OS crashes or
+            power loss) or ``"FULL"`` (every commit fsync'd), see above.
 
     Raises:
-        ValueError: ``path`` is empty, or ``timeout``, ``purge_batch`` or ``clock_tolerance`` is negative.
+        ValueError: ``path`` is empty, ``synchronous`` is neither ``"NORMAL"`` nor ``"FULL"``, or
+            ``timeout``, ``purge_batch`` or ``clock_tolerance`` is negative.
         TypeError: ``clock_tolerance`` is not a timedelta.
         fedlib.errors.StoreError: The database cannot be opened or initialised (missing directory, not
             a database, permission denied, SQLite older than 3.24, ...).
@@ -101,7 +112,11 @@ class SQLiteStore:
         timeout: float = 5.0,
         purge_batch: int = 32,
         clock_tolerance: timedelta = DEFAULT_CLOCK_TOLERANCE,
+        synchronous: str = "NORMAL",
     ) -> None:
+        if synchronous not in _SYNCHRONOUS:
+            raise ValueError('synchronous must be "NORMAL" or "FULL"')
+        self._synchronous = _SYNCHRONOUS[synchronous]
         self._tolerance_s = check_clock_tolerance(clock_tolerance).total_seconds()
         if timeout < 0:
             raise ValueError("timeout must not be negative")
@@ -284,7 +299,7 @@ class SQLiteStore:
                     # Persistent, and a no-op once done. On filesystems without shared-memory support
                     # SQLite keeps the rollback journal: slower, equally atomic.
                     conn.execute("PRAGMA journal_mode = WAL").fetchall()
-                conn.execute("PRAGMA synchronous = FULL")
+                conn.execute(self._synchronous)
                 conn.execute("BEGIN IMMEDIATE")
                 try:
                     for statement in _SCHEMA:

@@ -268,6 +268,26 @@ def test_sqlite_schema_and_wal(tmp_path: Path) -> None:
         conn.close()
 
 
+@pytest.mark.parametrize(("synchronous", "level"), [(None, 1), ("NORMAL", 1), ("FULL", 2)])
+def test_sqlite_synchronous_level(tmp_path: Path, synchronous: str | None, level: int) -> None:
+    # WAL with synchronous=NORMAL by default (a process crash loses nothing; see the SQLiteStore docstring),
+    # FULL on request. The level is per connection: read it from the store's own connection.
+    kwargs = {} if synchronous is None else {"synchronous": synchronous}
+    s = SQLiteStore(tmp_path / "sync.db", **kwargs)
+    try:
+        assert s._conn is not None
+        assert s._conn.execute("PRAGMA synchronous").fetchone()[0] == level
+        assert s.add("k", expires_at=T0 + HOUR, now=T0)
+    finally:
+        s.close()
+
+
+@pytest.mark.parametrize("synchronous", ["OFF", "normal", "", "NORMAL; DROP TABLE x"])
+def test_sqlite_synchronous_refuses_other_values(tmp_path: Path, synchronous: str) -> None:
+    with pytest.raises(ValueError, match="synchronous"):
+        SQLiteStore(tmp_path / "x.db", synchronous=synchronous)
+
+
 def test_sqlite_instances_share_one_file(tmp_path: Path) -> None:
     path = tmp_path / "shared.db"
     a, b = SQLiteStore(path), SQLiteStore(path)
