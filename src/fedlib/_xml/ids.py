@@ -16,7 +16,10 @@ from lxml import etree
 
 from fedlib._xml.limits import too_complex
 
-_ID_ATTRS: Final = etree.XPath("//@ID | //@Id | //@id | //@xml:id")
+_ID_ATTRS: Final = etree.XPath(
+    "/descendant-or-self::*/@ID | /descendant-or-self::*/@Id"
+    " | /descendant-or-self::*/@id | /descendant-or-self::*/@xml:id"
+)
 
 
 @dataclass(frozen=True, slots=True)
