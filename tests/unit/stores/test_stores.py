@@ -364,6 +364,30 @@ def test_sqlite_broken_schema_fails_closed(tmp_path: Path) -> None:
     s.close()
 
 
+@pytest.mark.parametrize("operation", ["add", "consume", "purge"])
+def test_sqlite_waits_for_a_lock_held_briefly_by_another_connection(tmp_path: Path, operation: str) -> None:
+    # The store waits for the write lock itself (short sleeps, no SQLite busy handler): a lock that another
+    # process holds for a moment delays the call, it does not fail it.
+    path = tmp_path / "busy.db"
+    s = SQLiteStore(path, timeout=10)
+    assert s.add("before", expires_at=T0 + HOUR, now=T0, value="v")
+    blocker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    blocker.execute("BEGIN EXCLUSIVE")
+    release = threading.Timer(0.2, lambda: blocker.execute("ROLLBACK"))
+    release.start()
+    try:
+        if operation == "add":
+            assert s.add("during", expires_at=T0 + HOUR, now=T0) is True
+        elif operation == "consume":
+            assert s.consume("before", now=T0) == "v"
+        else:
+            assert s.purge_expired(now=T0) == 0
+    finally:
+        release.join()
+        blocker.close()
+        s.close()
+
+
 def test_sqlite_lock_timeout_fails_closed_then_recovers(tmp_path: Path) -> None:
     path = tmp_path / "locked.db"
     s = SQLiteStore(path, timeout=0.05)
