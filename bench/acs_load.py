@@ -19,7 +19,9 @@ bare server gets the same request bytes.
 Load: ``--concurrency`` client threads (default 8), each opening one connection per request (gunicorn's
 sync workers close it after the response), all requests built before the clock starts. A configuration
 stops after its ``--requests`` (default 2,000) or ``--max-seconds`` (default 25), whichever comes first;
-the whole run sends at most 20,000 requests and its load phases last at most 120 s together.
+the whole run sends at most 20,000 requests and its load phases last at most 120 s together. The requests
+are split into ``--rounds`` (default 3) interleaved rounds: in each, every configuration is started, serves
+its share and is stopped, so that a busy phase of the machine does not fall on one configuration only.
 
 Printed: req/s, p50 and p99 latency per configuration, the SQLite scaling from 1 to 2 workers, and last:
 
@@ -209,9 +211,10 @@ def warm_up(port: int, phase: Phase) -> None:
     time.sleep(0.5)  # a worker still importing the app would otherwise start the clock late
 
 
-def drive(phase: Phase, port: int, concurrency: int, max_seconds: float) -> None:
-    """Send every prepared request once, ``concurrency`` at a time, until done or ``max_seconds``."""
-    requests = phase.requests
+def drive(phase: Phase, port: int, concurrency: int, max_seconds: float, chunk: slice) -> None:
+    """Send the prepared requests in ``chunk`` once each, ``concurrency`` at a time, until done or
+    ``max_seconds``; adds to the phase's counts and timed seconds."""
+    requests = phase.requests[chunk]
     counter = itertools.count()
     lock = threading.Lock()
     deadline = time.monotonic() + max_seconds
@@ -239,7 +242,7 @@ def drive(phase: Phase, port: int, concurrency: int, max_seconds: float) -> None
         thread.start()
     for thread in threads:
         thread.join()
-    phase.seconds = time.perf_counter() - start
+    phase.seconds += time.perf_counter() - start
 
 
 @contextlib.contextmanager
@@ -258,11 +261,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--requests", type=int, help="requests per configuration (default 2000; quick 150)")
     ap.add_argument("--concurrency", type=int, default=8, help="client threads (default 8, at most 64)")
     ap.add_argument("--max-seconds", type=float, default=25.0, help="bound on one configuration's load (default 25)")
+    ap.add_argument("--rounds", type=int, help="interleaved rounds the requests are split into (default 3; quick 1)")
     args = ap.parse_args(argv)
     phases_count = 4
     per_phase = max(1, min(args.requests or (150 if args.quick else 2000), MAX_TOTAL_REQUESTS // phases_count))
     concurrency = max(1, min(64, args.concurrency))
     max_seconds = max(1.0, min(args.max_seconds, MAX_TOTAL_SECONDS / phases_count))
+    rounds = max(1, min(per_phase, 10, args.rounds or (1 if args.quick else 3)))
     try:
         import gunicorn as _gunicorn  # noqa: F401
     except ImportError:
@@ -287,7 +292,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"fedlib ACS load bench: Python {platform.python_version()} on {platform.machine()}, "
             f"{os.cpu_count()} CPUs; gunicorn sync workers on {HOST}; {per_phase} requests per configuration, "
-            f"{concurrency} client threads, one connection per request"
+            f"{concurrency} client threads, one connection per request, {rounds} interleaved round(s)"
         )
         t0 = time.perf_counter()
         ports = {phase.name: free_port() for phase in phases}
@@ -301,23 +306,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"prepared {sum(len(p.requests) for p in phases)} requests in {time.perf_counter() - t0:.1f} s (untimed)")
         sys.stdout.flush()
 
-        for phase in phases:
-            if phase.unavailable is not None:
-                continue
-            env = dict(os.environ)
-            env.update(
-                FEDLIB_BENCH_ENTITY_ID=ENTITY_ID,
-                FEDLIB_BENCH_ACS_URL=ACS_URL,
-                FEDLIB_BENCH_IDP_METADATA=str(workdir / "idp.xml"),
-                FEDLIB_BENCH_STORE=phase.store_url or "memory://",
-            )
-            port = ports[phase.name]
-            try:
-                with gunicorn(phase, port, env, workdir):
-                    warm_up(port, phase)
-                    drive(phase, port, concurrency, max_seconds)
-            except RuntimeError as exc:
-                phase.unavailable = str(exc)
+        # Interleaved rounds: each configuration serves its share of requests in every round, so a slow
+        # phase of the (shared) machine does not fall on one configuration only.
+        for r in range(rounds):
+            for phase in phases:
+                if phase.unavailable is not None:
+                    continue
+                env = dict(os.environ)
+                env.update(
+                    FEDLIB_BENCH_ENTITY_ID=ENTITY_ID,
+                    FEDLIB_BENCH_ACS_URL=ACS_URL,
+                    FEDLIB_BENCH_IDP_METADATA=str(workdir / "idp.xml"),
+                    FEDLIB_BENCH_STORE=phase.store_url or "memory://",
+                )
+                port = ports[phase.name]
+                chunk = slice(r * per_phase // rounds, (r + 1) * per_phase // rounds)
+                try:
+                    with gunicorn(phase, port, env, workdir):
+                        warm_up(port, phase)
+                        drive(phase, port, concurrency, max_seconds / rounds, chunk)
+                except RuntimeError as exc:
+                    phase.unavailable = str(exc)
 
     print()
     print(f"{'configuration':<15} {'workers':>7} {'served':>7} {'errors':>6} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7}")
