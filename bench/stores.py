@@ -6,7 +6,7 @@ backends take turns in interleaved rounds (GC disabled while timing), so a slow 
 does not fall on one backend only.
 
 * memory   ``MemoryStore()``                                   (in-process dict + lock)
-* sqlite   ``SQLiteStore(<tmp dir>/replay.db)``                (WAL, synchronous=FULL, a real file)
+* sqlite   ``SQLiteStore(<tmp dir>/replay.db)``                (WAL, synchronous=NORMAL, a real file)
 * redis    ``RedisStore("redis://127.0.0.1:<port>/0")``        (a redis-server this script starts)
 
 The redis-server is started by this script on a free 127.0.0.1 port (``--bind 127.0.0.1 --save ''
@@ -142,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             Row("memory", "MemoryStore() (in process)", MemoryStore),
             Row(
                 "sqlite",
-                "SQLiteStore(<tmp>/replay.db) (WAL, synchronous=FULL)",
+                "SQLiteStore(<tmp>/replay.db) (WAL, synchronous=NORMAL)",
                 lambda: SQLiteStore(workdir / "replay.db"),
             ),
             Row(

@@ -23,7 +23,9 @@ import sqlite3
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from fedlib.errors import StoreError
 from fedlib.stores.base import (
@@ -36,6 +38,11 @@ from fedlib.stores.base import (
 )
 
 _MEMORY = ":memory:"
+_T = TypeVar("_T")
+
+# Waiting for another connection's write lock (see SQLiteStore._retrying_lock_conflicts).
+_FIRST_RETRY_DELAY = 50e-6
+_MAX_RETRY_DELAY = 1e-3
 
 # ON CONFLICT ... DO NOTHING (upsert) needs SQLite 3.24; DELETE ... RETURNING needs 3.35.
 _MIN_SQLITE = (3, 24, 0)
@@ -56,14 +63,22 @@ _SQL_PURGE_BATCH = (
     "(SELECT rowid FROM fedlib_store WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)"
 )
 _SQL_PURGE_ALL = "DELETE FROM fedlib_store WHERE expires_at <= ?"
+# The only two accepted values, each mapped to its literal statement (no string building near SQL).
+_SYNCHRONOUS = {"NORMAL": "PRAGMA synchronous = NORMAL", "FULL": "PRAGMA synchronous = FULL"}
 
 
 class SQLiteStore:
     """A :class:`fedlib.stores.Store` kept in an SQLite database (stdlib :mod:`sqlite3` only).
 
     The database is opened (and the table created if needed) by the constructor, so a misconfigured path
-    fails at start-up rather than on the first login. The file uses WAL journaling and ``synchronous=FULL``
-    (a committed entry survives a power loss). Each instance holds one connection guarded by a lock, so
+    fails at start-up rather than on the first login. The file uses WAL journaling with
+    ``synchronous=NORMAL`` by default: a commit is written to the WAL but not fsync'd (the WAL is synced
+    at checkpoints). **The trade-off:** a process crash (a worker killed, an exception, ``kill -9``) loses
+    nothing, because the committed pages are in the operating system's cache; an OS crash or a power cut
+    may forget the last entries committed before it (recent replay entries and pending requests). That is
+    how Shibboleth's in-memory replay cache behaves on every restart. Pass ``synchronous="FULL"`` to fsync
+    every commit (a committed entry then survives a power loss; each ``add``/``consume`` costs a disk
+    flush, several milliseconds on most disks). Each instance holds one connection guarded by a lock, so
     one instance may be shared by any number of threads; any number of instances, in any number of
     processes, may open the same file. After ``os.fork()`` the child transparently opens its own
     connection to the file on first use (an SQLite connection must not be used across a fork).
@@ -81,14 +96,17 @@ class SQLiteStore:
 
     Args:
         path: The database file, or ``":memory:"``. The directory must exist; the file is created.
-        timeout: Seconds to wait for another connection's lock (SQLite ``busy_timeout``) before giving up
+        timeout: Seconds to wait for another connection's write lock (in short sleeps) before giving up
             with StoreError.
         purge_batch: The most expired rows one ``add`` deletes (0 disables opportunistic purging).
         clock_tolerance: How long after its ``expires_at`` a row may be deleted: at least the largest
             difference between the clocks of the processes sharing the file (see :mod:`fedlib.stores.base`).
+        synchronous: ``"NORMAL"`` (default: durable across process crashes, not across OS crashes or
+            power loss) or ``"FULL"`` (every commit fsync'd), see above.
 
     Raises:
-        ValueError: ``path`` is empty, or ``timeout``, ``purge_batch`` or ``clock_tolerance`` is negative.
+        ValueError: ``path`` is empty, ``synchronous`` is neither ``"NORMAL"`` nor ``"FULL"``, or
+            ``timeout``, ``purge_batch`` or ``clock_tolerance`` is negative.
         TypeError: ``clock_tolerance`` is not a timedelta.
         fedlib.errors.StoreError: The database cannot be opened or initialised (missing directory, not
             a database, permission denied, SQLite older than 3.24, ...).
@@ -101,7 +119,11 @@ class SQLiteStore:
         timeout: float = 5.0,
         purge_batch: int = 32,
         clock_tolerance: timedelta = DEFAULT_CLOCK_TOLERANCE,
+        synchronous: str = "NORMAL",
     ) -> None:
+        if synchronous not in _SYNCHRONOUS:
+            raise ValueError('synchronous must be "NORMAL" or "FULL"')
+        self._synchronous = _SYNCHRONOUS[synchronous]
         self._tolerance_s = check_clock_tolerance(clock_tolerance).total_seconds()
         if timeout < 0:
             raise ValueError("timeout must not be negative")
@@ -158,7 +180,7 @@ class SQLiteStore:
         with self._lock:
             conn = self._connection("add")
             try:
-                conn.execute("BEGIN IMMEDIATE")
+                self._begin_immediate(conn)
                 try:
                     conn.execute(_SQL_DELETE_EXPIRED_KEY, (key, now_ts))
                     inserted = conn.execute(_SQL_INSERT, (key, value, expires_ts)).rowcount == 1
@@ -183,14 +205,11 @@ class SQLiteStore:
             try:
                 if self._use_returning:
                     # One autocommit statement: the row is deleted and returned atomically. fetchall()
-                    # runs the statement to completion, which commits it.
-                    cursor = conn.execute(_SQL_CONSUME, (key, now_ts))
-                    try:
-                        rows = cursor.fetchall()
-                    finally:
-                        cursor.close()
+                    # runs the statement to completion, which commits it; refused for the lock, it did
+                    # nothing and is run again.
+                    rows = self._retrying_lock_conflicts(conn, lambda: _fetch_all(conn, _SQL_CONSUME, (key, now_ts)))
                 else:  # SQLite < 3.35: the same under the write lock
-                    conn.execute("BEGIN IMMEDIATE")
+                    self._begin_immediate(conn)
                     try:
                         rows = conn.execute(_SQL_SELECT_LIVE, (key, now_ts)).fetchall()
                         if rows:
@@ -231,7 +250,8 @@ class SQLiteStore:
         with self._lock:
             conn = self._connection("purge")
             try:
-                return conn.execute(_SQL_PURGE_ALL, (now_ts - self._tolerance_s,)).rowcount
+                cutoff = now_ts - self._tolerance_s
+                return self._retrying_lock_conflicts(conn, lambda: conn.execute(_SQL_PURGE_ALL, (cutoff,)).rowcount)
             except sqlite3.Error as exc:
                 raise self._error("purge", exc) from exc
 
@@ -260,7 +280,10 @@ class SQLiteStore:
             check_same_thread=False,  # serialised by self._lock instead
         )
         try:
-            conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
+            # No SQLite busy handler: its waits are 1, 2, 5, 10... ms sleeps, longer than a whole write
+            # here, so two workers on one file would serve fewer logins than one. Lock conflicts are
+            # waited for in _retrying_lock_conflicts instead (short sleeps, same overall timeout).
+            conn.execute("PRAGMA busy_timeout = 0")
             self._initialise(conn)
         except BaseException:
             conn.close()
@@ -273,8 +296,8 @@ class SQLiteStore:
         ``PRAGMA journal_mode = WAL`` reads the database and then needs an exclusive lock; when several
         processes open a new file at once, SQLite may answer SQLITE_BUSY immediately (without waiting in
         the busy handler, to avoid a deadlock). Every step here is idempotent, so it is simply retried.
-        ``add`` and ``consume`` need no such loop: they take the write lock before reading, and SQLite
-        then always waits in the busy handler.
+        ``add``, ``consume`` and ``purge_expired`` wait for the write lock in
+        :meth:`_retrying_lock_conflicts`.
         """
         deadline = time.monotonic() + self._timeout
         delay = 0.005
@@ -284,7 +307,7 @@ class SQLiteStore:
                     # Persistent, and a no-op once done. On filesystems without shared-memory support
                     # SQLite keeps the rollback journal: slower, equally atomic.
                     conn.execute("PRAGMA journal_mode = WAL").fetchall()
-                conn.execute("PRAGMA synchronous = FULL")
+                conn.execute(self._synchronous)
                 conn.execute("BEGIN IMMEDIATE")
                 try:
                     for statement in _SCHEMA:
@@ -299,6 +322,36 @@ class SQLiteStore:
                     raise
             time.sleep(delay)
             delay = min(delay * 2, 0.1)
+
+    def _begin_immediate(self, conn: sqlite3.Connection) -> None:
+        """``BEGIN IMMEDIATE``: take the database write lock, waiting for another connection to release it."""
+        self._retrying_lock_conflicts(conn, lambda: conn.execute("BEGIN IMMEDIATE"))
+
+    def _retrying_lock_conflicts(self, conn: sqlite3.Connection, step: Callable[[], _T]) -> _T:
+        """Run ``step`` (one statement that takes the write lock, and that did nothing if SQLite refused it
+        with SQLITE_BUSY / SQLITE_LOCKED), retrying lock conflicts with short sleeps (50 µs doubling to
+        1 ms) until ``timeout`` has passed; then the conflict propagates (StoreError, fail closed).
+
+        The connection has no busy handler (``PRAGMA busy_timeout = 0``): SQLite's own sleeps 1 ms and more
+        at the first conflict, while a write here holds the lock for some tens of µs.
+        """
+        deadline: float | None = None
+        delay = _FIRST_RETRY_DELAY
+        while True:
+            try:
+                return step()
+            except sqlite3.OperationalError as exc:
+                if not _is_lock_conflict(exc):
+                    raise
+                if conn.in_transaction:  # pragma: no cover - a refused statement leaves none open
+                    conn.execute("ROLLBACK")
+                now = time.monotonic()
+                if deadline is None:
+                    deadline = now + self._timeout
+                if now + delay > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, _MAX_RETRY_DELAY)
 
     def _after_fork(self) -> None:
         """Called in a forked child (single-threaded at that point) to stop using the parent's connection.
@@ -345,6 +398,15 @@ class SQLiteStore:
             "refusing to accept messages until it works (fail closed)",
             detail=f"{type(exc).__name__}: {exc}",
         )
+
+
+def _fetch_all(conn: sqlite3.Connection, sql: str, parameters: tuple[object, ...]) -> list[Any]:
+    """Run one statement to completion and return its rows (a ``RETURNING`` statement commits then)."""
+    cursor = conn.execute(sql, parameters)
+    try:
+        return cursor.fetchall()
+    finally:
+        cursor.close()
 
 
 def _is_lock_conflict(exc: sqlite3.OperationalError) -> bool:

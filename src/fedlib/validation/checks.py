@@ -6,6 +6,7 @@ the raw input: encrypted elements, locating the signature) and raises ``Response
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 
 from lxml import etree
@@ -161,12 +162,24 @@ def check_unique_ids(ids: IdIndex) -> None:
 # --- verified-tree rules ---------------------------------------------------------------------------
 
 
+def _what(element: etree._Element) -> str:
+    """The element's local name, for messages (computed only when a check fails)."""
+    return etree.QName(element).localname
+
+
+# One Response repeats the same few instants (IssueInstant twice, NotOnOrAfter on Conditions and on each
+# confirmation, read again for the replay expiry): parse each string once. Bounded in entries and, since
+# only instant-sized strings are cached, in memory; a string that does not parse raises and is not cached.
+_INSTANT_CACHE_MAX_CHARS = 40
+_parse_instant_cached = functools.lru_cache(maxsize=256)(parse_instant)
+
+
 def instant(element: etree._Element, name: str) -> datetime | None:
     raw = element.get(name)
     if raw is None:
         return None
     try:
-        return parse_instant(raw)
+        return _parse_instant_cached(raw) if len(raw) <= _INSTANT_CACHE_MAX_CHARS else parse_instant(raw)
     except (ValueError, OverflowError):
         raise _reject(
             ErrorCode.MALFORMED_XML,
@@ -177,11 +190,10 @@ def instant(element: etree._Element, name: str) -> datetime | None:
 
 def check_version_and_instant(element: etree._Element) -> None:
     """Version="2.0", IssueInstant and ID present and well-formed (SAML core §3.2.2, §2.3.3; ``malformed-xml``)."""
-    what = etree.QName(element).localname
     if element.get("Version") != SAML_VERSION:
-        raise _reject(ErrorCode.MALFORMED_XML, f"the {what} is not SAML Version 2.0")
+        raise _reject(ErrorCode.MALFORMED_XML, f"the {_what(element)} is not SAML Version 2.0")
     if element.get("IssueInstant") is None or not element.get("ID"):
-        raise _reject(ErrorCode.MALFORMED_XML, f"the {what} lacks its ID or IssueInstant")
+        raise _reject(ErrorCode.MALFORMED_XML, f"the {_what(element)} lacks its ID or IssueInstant")
     instant(element, "IssueInstant")
 
 
@@ -194,21 +206,20 @@ def check_issue_instant(element: etree._Element, *, now: datetime, skew: timedel
     replayed, whatever its NotOnOrAfter says (``SecurityPolicy.max_assertion_age``, default 10 minutes).
     Run after :func:`check_version_and_instant`.
     """
-    what = etree.QName(element).localname
     issued = instant(element, "IssueInstant")
     if issued is None:  # pragma: no cover - check_version_and_instant ran first
-        raise _reject(ErrorCode.MALFORMED_XML, f"the {what} lacks its IssueInstant")
+        raise _reject(ErrorCode.MALFORMED_XML, f"the {_what(element)} lacks its IssueInstant")
     if add_saturating(now, skew) < issued:
         raise _reject(
             ErrorCode.NOT_YET_VALID,
-            f"the {what} was issued at {issued.isoformat()}, in the future; it is now {now.isoformat()} "
+            f"the {_what(element)} was issued at {issued.isoformat()}, in the future; it is now {now.isoformat()} "
             "(check the clocks of the IdP and this server)",
         )
     stale_from = add_saturating(issued, max_age)
     if add_saturating(now, -skew) >= stale_from:
         raise _reject(
             ErrorCode.EXPIRED,
-            f"the {what} was issued at {issued.isoformat()}, more than {_duration(max_age)} ago (the maximum "
+            f"the {_what(element)} was issued at {issued.isoformat()}, more than {_duration(max_age)} ago (the maximum "
             f"age, plus the clock skew); it is now {now.isoformat()}. A Response must reach this SP right after "
             "the IdP issues it: start a new login (if the clocks differ, sync them)",
         )
@@ -248,18 +259,17 @@ def issuer_of(element: etree._Element) -> etree._Element | None:
 def check_issuer(element: etree._Element, idp_entity_id: str) -> str:
     """Issuer present, Format entity (or absent), value exactly the IdP entityID (Profiles §4.1.4.2;
     ``wrong-issuer``). xs:anyURI collapses whitespace, so surrounding whitespace is ignored."""
-    what = etree.QName(element).localname
     issuer = issuer_of(element)
     if issuer is None:
-        raise _reject(ErrorCode.WRONG_ISSUER, f"the {what} has no Issuer")
+        raise _reject(ErrorCode.WRONG_ISSUER, f"the {_what(element)} has no Issuer")
     fmt = issuer.get("Format")
     if fmt is not None and fmt != NAMEID_ENTITY:
-        raise _reject(ErrorCode.WRONG_ISSUER, f"the {what} Issuer has Format {fmt[:100]!r}, not entity")
+        raise _reject(ErrorCode.WRONG_ISSUER, f"the {_what(element)} Issuer has Format {fmt[:100]!r}, not entity")
     value = (issuer.text or "").strip()
     if value != idp_entity_id:
         raise _reject(
             ErrorCode.WRONG_ISSUER,
-            f"the {what} was issued by {value[:200]!r}, not by the configured IdP {idp_entity_id!r}",
+            f"the {_what(element)} was issued by {value[:200]!r}, not by the configured IdP {idp_entity_id!r}",
         )
     return value
 

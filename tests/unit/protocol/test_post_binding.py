@@ -8,6 +8,8 @@ import re
 from html.parser import HTMLParser
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fedlib.protocol.bindings import POST_FORM_SCRIPT, POST_FORM_SCRIPT_CSP_SOURCE, encode_post_form
 
@@ -138,3 +140,25 @@ def test_saml_response_parameter() -> None:
     assert set(fields(parse(encode_post_form(SSO, XML, parameter="SAMLResponse")))) == {"SAMLResponse"}
     with pytest.raises(ValueError, match="SAMLRequest or SAMLResponse"):
         encode_post_form(SSO, XML, parameter="RelayState")  # type: ignore[arg-type]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=6))
+def test_destination_whitespace_and_control_scan_is_str_isspace_or_below_0x20(text: str) -> None:
+    # check_destination's C-level scan (issue #9) refuses exactly what the per-character rule refuses.
+    from fedlib.protocol.bindings import _WHITESPACE_OR_CONTROL, check_destination
+
+    expected = any(c.isspace() or ord(c) < 0x20 for c in text)
+    assert (_WHITESPACE_OR_CONTROL.search(text) is not None) == expected
+    url = "https://idp.example.com/sso" + text.replace("#", "")
+    if expected:
+        with pytest.raises(ValueError, match="destination"):
+            check_destination(url)
+
+
+def test_destination_scan_covers_every_unicode_space() -> None:
+    from fedlib.protocol.bindings import _WHITESPACE_OR_CONTROL
+
+    for code in range(0x110000):
+        c = chr(code)
+        assert (_WHITESPACE_OR_CONTROL.search(c) is not None) == (c.isspace() or code < 0x20), hex(code)

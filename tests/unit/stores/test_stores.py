@@ -268,6 +268,26 @@ def test_sqlite_schema_and_wal(tmp_path: Path) -> None:
         conn.close()
 
 
+@pytest.mark.parametrize(("synchronous", "level"), [(None, 1), ("NORMAL", 1), ("FULL", 2)])
+def test_sqlite_synchronous_level(tmp_path: Path, synchronous: str | None, level: int) -> None:
+    # WAL with synchronous=NORMAL by default (a process crash loses nothing; see the SQLiteStore docstring),
+    # FULL on request. The level is per connection: read it from the store's own connection.
+    kwargs = {} if synchronous is None else {"synchronous": synchronous}
+    s = SQLiteStore(tmp_path / "sync.db", **kwargs)
+    try:
+        assert s._conn is not None
+        assert s._conn.execute("PRAGMA synchronous").fetchone()[0] == level
+        assert s.add("k", expires_at=T0 + HOUR, now=T0)
+    finally:
+        s.close()
+
+
+@pytest.mark.parametrize("synchronous", ["OFF", "normal", "", "NORMAL; DROP TABLE x"])
+def test_sqlite_synchronous_refuses_other_values(tmp_path: Path, synchronous: str) -> None:
+    with pytest.raises(ValueError, match="synchronous"):
+        SQLiteStore(tmp_path / "x.db", synchronous=synchronous)
+
+
 def test_sqlite_instances_share_one_file(tmp_path: Path) -> None:
     path = tmp_path / "shared.db"
     a, b = SQLiteStore(path), SQLiteStore(path)
@@ -342,6 +362,30 @@ def test_sqlite_broken_schema_fails_closed(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="no such table"):
         s.consume("k", now=T0)
     s.close()
+
+
+@pytest.mark.parametrize("operation", ["add", "consume", "purge"])
+def test_sqlite_waits_for_a_lock_held_briefly_by_another_connection(tmp_path: Path, operation: str) -> None:
+    # The store waits for the write lock itself (short sleeps, no SQLite busy handler): a lock that another
+    # process holds for a moment delays the call, it does not fail it.
+    path = tmp_path / "busy.db"
+    s = SQLiteStore(path, timeout=10)
+    assert s.add("before", expires_at=T0 + HOUR, now=T0, value="v")
+    blocker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    blocker.execute("BEGIN EXCLUSIVE")
+    release = threading.Timer(0.2, lambda: blocker.execute("ROLLBACK"))
+    release.start()
+    try:
+        if operation == "add":
+            assert s.add("during", expires_at=T0 + HOUR, now=T0) is True
+        elif operation == "consume":
+            assert s.consume("before", now=T0) == "v"
+        else:
+            assert s.purge_expired(now=T0) == 0
+    finally:
+        release.join()
+        blocker.close()
+        s.close()
 
 
 def test_sqlite_lock_timeout_fails_closed_then_recovers(tmp_path: Path) -> None:
