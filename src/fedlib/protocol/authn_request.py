@@ -49,6 +49,12 @@ def new_request_id() -> str:
     return "_" + secrets.token_hex(16)
 
 
+def check_request_id(request_id: str) -> None:
+    """``ValueError`` unless ``request_id`` is an ASCII xs:ID (NCName) of at most 256 characters."""
+    if len(request_id) > _MAX_ID_CHARS or not _NCNAME.fullmatch(request_id):
+        raise ValueError(f"request_id must be an ASCII xs:ID (NCName) of at most {_MAX_ID_CHARS} characters")
+
+
 def _check_uri(what: str, value: str) -> None:
     if not value or value.strip() != value or ":" not in value or any(c.isspace() for c in value):
         raise ValueError(f"{what} must be an absolute URI, got {value!r}")
@@ -182,8 +188,7 @@ def build_authn_request(
     issue_instant = ensure_aware(now).replace(microsecond=0)
     check_destination(idp_sso_url)
     request_id = new_request_id() if request_id is None else request_id
-    if len(request_id) > _MAX_ID_CHARS or not _NCNAME.fullmatch(request_id):
-        raise ValueError(f"request_id must be an ASCII xs:ID (NCName) of at most {_MAX_ID_CHARS} characters")
+    check_request_id(request_id)
     acs = sp.acs_url if acs_url is None else acs_url
     if acs not in sp.acs_urls:
         raise ValueError(f"acs_url {acs!r} is not one of the SP's ACS URLs {list(sp.acs_urls)!r}")
@@ -233,5 +238,6 @@ __all__ = [
     "NameIDPolicy",
     "RequestedAuthnContext",
     "build_authn_request",
+    "check_request_id",
     "new_request_id",
 ]
