@@ -23,7 +23,14 @@ Routes (under ``url_prefix``, default ``/saml``; with ``tenants`` under ``/saml/
                     the form with ``logout_form()`` or the ``fedlib_logout_form()`` Jinja global) and, when
                     the browser sends them, a same-origin ``Origin`` / ``Sec-Fetch-Site``; ``next`` field
                     (a relative path or an allowed origin) says where to land. Anything else: 403, session
-                    untouched
+                    untouched.
+                    Then, when the SP has a signing key and the IdP an SLO endpoint, Single Logout: a
+                    signed LogoutRequest to the IdP (redirect or auto-posting form; ``single_logout=False``
+                    turns it off). The ``on_logout`` hook runs first (end your own session there)
+``GET  /logout?SAMLResponse=...`` / ``POST /logout`` with ``SAMLResponse``: the IdP's answer to it
+                    (``ServiceProvider.finish_logout``); ends nothing (the session ended when the logout
+                    started), tells the ``on_logout`` hook, then a redirect to ``next`` (or ``/``); a refused
+                    answer is a 403 page with the code. See docs/logout.md
 ``GET  /logout``    ends nothing: a small page with that POST form (old "Sign out" links keep working,
                     with one click; the page cannot be framed)
 ``GET  /logout?SAMLRequest=...&SigAlg=...&Signature=...`` (HTTP-Redirect) and ``POST /logout`` with a
@@ -31,8 +38,10 @@ Routes (under ``url_prefix``, default ``/saml``; with ``tenants`` under ``/saml/
                     ``ServiceProvider.handle_logout_request`` accepts it for *this browser's* session (signed
                     by the session's IdP, Destination = ``SPConfig.slo_url``, fresh, unused, same NameID and
                     SessionIndex); otherwise a 403 page with the code and the session untouched. Then a
-                    redirect to the RelayState if it is a safe path, else ``/`` (the LogoutResponse to the
-                    IdP is issue #11's). A cross-site POST carries no ``SameSite=Lax`` session cookie, so
+                    signed LogoutResponse to the IdP (PartialLogout when the ``on_logout`` hook returns
+                    ``PARTIAL``); without a signing key or an IdP SLO endpoint, a redirect to the
+                    RelayState if it is a safe path, else ``/``. A cross-site POST carries no
+                    ``SameSite=Lax`` session cookie, so
                     over HTTP-POST only sessions whose cookie is ``SameSite=None`` can be found and ended.
                     The session matched is the one ``default_login_hook`` stores; with your own ``on_login``
                     hook, IdP LogoutRequests are validated but end nothing of yours

@@ -1,4 +1,6 @@
-"""IdP-initiated ``<samlp:LogoutRequest>`` validation: a logout that cannot be forged (sans-I/O).
+"""Single Logout validation: the IdP's ``<samlp:LogoutRequest>`` and ``<samlp:LogoutResponse>`` (sans-I/O).
+
+An IdP-initiated LogoutRequest: a logout that cannot be forged.
 
 A LogoutRequest ends a user's session, so it is held to the same standard as a login Response. Order
 (each stage raises ``ResponseRejected``; later stages read only the verified message):
@@ -24,8 +26,14 @@ A LogoutRequest ends a user's session, so it is held to the same standard as a l
    principal)                                                           logout-session-mismatch
 9. replay: the request ID is consumed once in the store                 replayed
 
-Nothing is consumed when a check fails. The result keeps what a later LogoutResponse (issue #11) needs:
-the request ID, the IdP and the binding it came over.
+Nothing is consumed when a check fails. The result keeps what the LogoutResponse needs
+(``ServiceProvider.answer_logout_request``): the request ID, the IdP and the binding it came over.
+
+``validate_logout_response`` checks the IdP's ``<samlp:LogoutResponse>`` to a LogoutRequest of this SP
+(SP-initiated Single Logout) with the same reading, signature and time rules: samlp:LogoutResponse -> the
+signature with the IdP's metadata keys only -> Version, ID, IssueInstant age -> Issuer -> Destination ->
+InResponseTo = the pending request -> Status (success / partial / failure; not an error: the local
+session ends whatever the IdP reports). See docs/logout.md.
 """
 
 from __future__ import annotations

@@ -367,3 +367,22 @@ def test_answer_needs_a_signing_key(idp: TestIdP) -> None:
     result = sp.handle_logout_request(query_string=urlsplit(url).query, session=SESSION)
     with pytest.raises(ConfigurationError):
         sp.answer_logout_request(result)
+
+
+def test_validator_refuses_a_logout_request_posing_as_a_response(sp: ServiceProvider, idp: TestIdP) -> None:
+    """validate_logout_response on its own (without finish_logout's early check) reads only LogoutResponses."""
+    from fedlib.validation.logout import read_redirect_logout_response, validate_logout_response
+
+    xml = etree.tostring(idp.logout_request_xml(SLO, "u-42", request_id="_x"))
+    url = idp._redirect_url(SLO, "SAMLResponse", xml, relay_state=None, sign=True)
+    received = read_redirect_logout_response(urlsplit(url).query)
+    metadata = sp.idps[IDP_ID].metadata
+    refused(
+        ErrorCode.MALFORMED_XML,
+        validate_logout_response,
+        received,
+        sp=sp.config,
+        idp=metadata,
+        request_id="_x",
+        now=NOW,
+    )
