@@ -48,6 +48,8 @@ def _capture_response(driver: Any, user: str) -> tuple[str, dict[str, str]]:
     from selenium.webdriver.common.by import By
 
     _wait_for(driver, f"button[value='{user}']").click()
+    # Wait for the Response form itself: the user picker is a POST form too, and may still be on screen.
+    _wait_for(driver, "form[method='post'] input[name='SAMLResponse']")
     form = _wait_for(driver, "form[method='post']")
     fields = {i.get_attribute("name"): i.get_attribute("value") for i in form.find_elements(By.CSS_SELECTOR, "input")}
     return form.get_attribute("action"), fields

@@ -254,6 +254,8 @@ class RegisteredSP:
     entity_id: str
     acs_urls: tuple[str, ...]
     signing_certificates: tuple[x509.Certificate, ...] = ()
+    slo_url: str | None = None
+    """The SP's SingleLogoutService (HTTP-Redirect), where LogoutRequests and LogoutResponses go."""
 
 
 def _encode(value: str, *, lowercase: bool) -> str:
@@ -378,11 +380,17 @@ class TestIdP:
         return other
 
     def register_sp(
-        self, entity_id: str, acs_urls: str | Sequence[str], signing_certificates: Sequence[x509.Certificate] = ()
+        self,
+        entity_id: str,
+        acs_urls: str | Sequence[str],
+        signing_certificates: Sequence[x509.Certificate] = (),
+        *,
+        slo_url: str | None = None,
     ) -> RegisteredSP:
-        """Trust an SP: Responses go only to its ACS URLs; its certificates verify its signed requests."""
+        """Trust an SP: Responses go only to its ACS URLs; its certificates verify its signed requests;
+        logout messages go to its ``slo_url``."""
         urls = (acs_urls,) if isinstance(acs_urls, str) else tuple(acs_urls)
-        sp = RegisteredSP(entity_id, urls, tuple(signing_certificates))
+        sp = RegisteredSP(entity_id, urls, tuple(signing_certificates), slo_url)
         self.sps[entity_id] = sp
         return sp
 
