@@ -245,3 +245,17 @@ def test_sp_metadata_lists_exactly_the_served_slo_bindings(sp: ServiceProvider) 
     xml = app.app.test_client().get("/saml/metadata").get_data(as_text=True)
     services = re.findall(r'<md:SingleLogoutService Binding="([^"]+)" Location="([^"]+)"', xml)
     assert sorted(services) == sorted([(BINDING_HTTP_REDIRECT, SLO), (BINDING_HTTP_POST, SLO)])
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"SAMLResponse": ""}, {"SAMLResponse": "%%%"}, {"SAMLResponse": "PHg+PC94Pg=="}, {"SAMLResponse": "a" * 9}],
+)
+def test_junk_logout_responses_are_4xx_and_end_nothing(
+    sp: ServiceProvider, saml_login: Any, fields: dict[str, str]
+) -> None:
+    app = App(sp)
+    client = signed_in(app, saml_login)
+    assert client.post("/saml/logout", data=fields).status_code == 403
+    assert client.get("/saml/logout", query_string=fields).status_code == 403
+    assert client.get("/").get_data(as_text=True) == f"user={USER} app=ada"
