@@ -21,7 +21,6 @@ from typing import Final
 
 from lxml import etree
 
-from fedlib._xml.parse import parse_xml
 from fedlib.clock import ensure_aware, format_instant
 from fedlib.config import SPConfig
 from fedlib.constants import (
@@ -36,8 +35,7 @@ from fedlib.constants import (
     qname,
 )
 from fedlib.protocol.authn_request import check_request_id, new_request_id
-from fedlib.protocol.bindings import MessageParameter, check_destination, encode_post_form, encode_redirect
-from fedlib.xmldsig.sign import Signer, sign_enveloped
+from fedlib.protocol.bindings import MessageParameter, OutgoingMessage, check_destination
 
 SAMLP_LOGOUT_REQUEST: Final = qname(NS_SAMLP, "LogoutRequest")
 SAMLP_LOGOUT_RESPONSE: Final = qname(NS_SAMLP, "LogoutResponse")
@@ -47,8 +45,9 @@ STATUS_PARTIAL_LOGOUT: Final = "urn:oasis:names:tc:SAML:2.0:status:PartialLogout
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class LogoutMessage:
-    """A built LogoutRequest or LogoutResponse. ``xml`` is unsigned; the bindings sign it."""
+class LogoutMessage(OutgoingMessage):
+    """A built LogoutRequest or LogoutResponse. ``xml`` is unsigned; the bindings sign it: ``redirect_url``,
+    ``post_form``, ``signed_xml`` with a ``Signer``."""
 
     id: str
     """The message ID (of a LogoutRequest: what the LogoutResponse's ``InResponseTo`` must be)."""
@@ -63,36 +62,9 @@ class LogoutMessage:
     parameter: MessageParameter
     """``SAMLRequest`` for a LogoutRequest, ``SAMLResponse`` for a LogoutResponse."""
 
-    def signed_xml(self, signer: Signer) -> bytes:
-        """The message with an enveloped signature after its Issuer (for the HTTP-POST binding)."""
-        root = parse_xml(self.xml)
-        sign_enveloped(root, signer)
-        return etree.tostring(root, encoding="UTF-8", xml_declaration=False)
-
-    def redirect_url(self, *, relay_state: str | None = None, signer: Signer | None = None) -> str:
-        """The HTTP-Redirect URL; with a ``signer`` the query is signed (SAML Bindings §3.4.4.1)."""
-        return encode_redirect(
-            self.destination, self.xml, parameter=self.parameter, relay_state=relay_state, signer=signer
-        )
-
-    def post_form(
-        self,
-        *,
-        relay_state: str | None = None,
-        signer: Signer | None = None,
-        auto_submit: bool = True,
-        script_nonce: str | None = None,
-    ) -> str:
-        """The HTTP-POST page; with a ``signer`` the XML carries an enveloped signature."""
-        xml = self.signed_xml(signer) if signer is not None else self.xml
-        return encode_post_form(
-            self.destination,
-            xml,
-            parameter=self.parameter,
-            relay_state=relay_state,
-            auto_submit=auto_submit,
-            script_nonce=script_nonce,
-        )
+    @property
+    def message_parameter(self) -> MessageParameter:
+        return self.parameter
 
 
 def _root(tag: str, message_id: str | None, destination: str, now: datetime) -> tuple[etree._Element, datetime]:
