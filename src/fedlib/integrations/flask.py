@@ -586,7 +586,7 @@ class FedLib:
         except ResponseRejected as exc:
             log.warning("fedlib: LogoutResponse refused: %s: %s (detail: %s)", exc.code, exc.message, exc.detail)
             outcome = self._run_logout_hook(LogoutEvent("idp-response", error=exc))
-            if outcome is not None:
+            if outcome is not None and outcome != PARTIAL:
                 return outcome
             body = (
                 f"<p>Error code: <code id='error-code'>{html.escape(exc.code.value)}</code></p>"
@@ -600,7 +600,7 @@ class FedLib:
                 "fedlib: the IdP reports %s logout (status %s)", result.response.status, result.response.status_codes
             )
         outcome = self._run_logout_hook(LogoutEvent("idp-response", result=result))
-        if outcome is not None:
+        if outcome is not None and outcome != PARTIAL:  # PARTIAL means something only for idp-request
             return outcome
         return redirect(result.relay_state or "/", code=303)
 

@@ -259,3 +259,23 @@ def test_junk_logout_responses_are_4xx_and_end_nothing(
     assert client.post("/saml/logout", data=fields).status_code == 403
     assert client.get("/saml/logout", query_string=fields).status_code == 403
     assert client.get("/").get_data(as_text=True) == f"user={USER} app=ada"
+
+
+def test_a_hook_response_replaces_the_redirect_after_the_idp_answers(
+    sp: ServiceProvider, saml_idp: TestIdP, saml_login: Any
+) -> None:
+    app = App(sp)
+    saml = app.app.extensions["fedlib"]
+
+    @saml.on_logout
+    def end(event: LogoutEvent) -> Any:
+        if event.kind == "idp-response":
+            assert event.result is not None
+            return f"goodbye ({event.result.response.status})"
+        return PARTIAL  # ignored for a local logout, and for an answer
+
+    client = signed_in(app, saml_login)
+    info = saml_idp.receive_logout_request(sign_out(client).headers["Location"])
+    page = deliver(client, saml_idp.answer_logout(info, SLO, partial=True))
+    assert page.status_code == 200
+    assert page.get_data(as_text=True) == "goodbye (partial)"
