@@ -34,6 +34,7 @@ from fedlib.metadata.sp import render_sp_metadata
 from fedlib.sp import ServiceProvider
 from fedlib.stores.url import open_store
 from fedlib.testing.idp import TestIdP
+from fedlib.testing.keys import default_key
 from fedlib.testing.realidp import Kind, RealIdP, start_idp
 from fedlib.testing.wsgi import TestIdPApp
 
@@ -90,13 +91,14 @@ def build_stack(workdir: Path, *, app_port: int = 0, real_idp: Kind | None = Non
     app_url = f"http://{HOST}:{app_server.server_port}"
     entity_id, acs_url = f"{app_url}/saml/metadata", f"{app_url}/saml/acs"
 
+    sp_key = default_key("rsa", "sp")  # a TEST key: signs the SP's AuthnRequests and logout messages
     servers = [app_server]
     idps: dict[str, TestIdP] = {}
     for label, profile in (("Test IdP", None), ("Test IdP as Entra ID (defaults)", "entra")):
         server, slot = _serve()
         base = f"http://{IDP_HOST}:{server.server_port}"
         idp = TestIdP(f"{base}/saml", base_url=base, profile=profile)
-        idp.register_sp(entity_id, acs_url)
+        idp.register_sp(entity_id, acs_url, [sp_key.certificate], slo_url=f"{app_url}/saml/logout")
         slot.app = TestIdPApp(idp)
         idps[label] = idp
         servers.append(server)
@@ -106,6 +108,8 @@ def build_stack(workdir: Path, *, app_port: int = 0, real_idp: Kind | None = Non
         entity_id=entity_id,
         acs_url=acs_url,
         slo_url=f"{app_url}/saml/logout",
+        signing_key=sp_key.private_key,
+        signing_certificates=(sp_key.certificate,),
         policy=SecurityPolicy(allow_unsolicited=True),
     )
     trusted = [parse_idp_metadata(idp.metadata_xml(), now=now) for idp in idps.values()]

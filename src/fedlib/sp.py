@@ -51,19 +51,28 @@ from fedlib.clock import Clock, SystemClock, ensure_aware
 from fedlib.config import SecurityPolicy, SPConfig
 from fedlib.constants import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, SAML_ISSUER, SAMLP_RESPONSE
 from fedlib.errors import ConfigurationError, ErrorCode, StoreError, reject
-from fedlib.metadata.idp import IdPMetadata
+from fedlib.metadata.idp import Endpoint, IdPMetadata
 from fedlib.protocol.authn_request import NameIDPolicy, RequestedAuthnContext, build_authn_request
+from fedlib.protocol.bindings import MAX_RELAY_STATE_BYTES
+from fedlib.protocol.logout import SAMLP_LOGOUT_RESPONSE, LogoutMessage, build_logout_request, build_logout_response
 from fedlib.protocol.models import AuthnResult
 from fedlib.stores.base import Store
 from fedlib.stores.prefixed import PrefixedStore
 from fedlib.validation.logout import (
     LogoutRequestResult,
+    LogoutResponseResult,
     LogoutSession,
+    ReceivedLogoutRequest,
+    ReceivedLogoutResponse,
     read_post_logout_request,
+    read_post_logout_response,
     read_redirect_logout_request,
+    read_redirect_logout_response,
     validate_logout_request,
+    validate_logout_response,
 )
 from fedlib.validation.pipeline import validate_parsed_response
+from fedlib.xmldsig.sign import Signer
 
 log = logging.getLogger("fedlib")
 
@@ -97,6 +106,35 @@ class LoginResult:
     solicited: bool
     clear_cookie: _binding.BindingCookie | None = None
     """For a solicited login: the spent binding cookie, to clear (``Max-Age=0``) in the ACS response."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingLogout:
+    """A signed logout message to send: redirect the browser to ``url`` (HTTP-Redirect) or return
+    ``form_html`` (HTTP-POST, an auto-submitting page that also works without JavaScript)."""
+
+    message_id: str
+    """The LogoutRequest's ID (``start_logout``) or the LogoutResponse's (``answer_logout_request``)."""
+    idp_entity_id: str
+    binding: str
+    destination: str
+    url: str | None = None
+    form_html: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LogoutResult:
+    """The IdP's verified answer to this SP's LogoutRequest (``finish_logout``).
+
+    The local session ends whatever the status says (start_logout's caller should already have ended it);
+    ``response.status`` tells whether the IdP ended its session too (``success``), only partly
+    (``partial``), or not (``failure``, with ``response.status_codes``).
+    """
+
+    response: LogoutResponseResult
+    relay_state: str | None
+    """Where the app wanted the user to land (the value given to ``start_logout``, kept server-side)."""
+    idp_entity_id: str
 
 
 def safe_relay_state(value: object, allowed_origins: Iterable[str] = ()) -> str | None:
@@ -535,8 +573,8 @@ class ServiceProvider:
         session in this browser) the request is still fully validated (the IdP is picked by its untrusted
         Issuer among the configured ones, whose signature then proves it) and there is nothing to end.
 
-        The LogoutResponse the IdP expects back is issue #11; the result keeps the request ID, the IdP and
-        the binding for it.
+        Answer the IdP with ``answer_logout_request(result)`` (the signed LogoutResponse) once the
+        application's session has ended.
 
         Raises:
             ResponseRejected: with a stable code (``logout-session-mismatch`` when it names another
@@ -545,17 +583,8 @@ class ServiceProvider:
             ConfigurationError: neither or both of ``query_string`` / ``form``.
         """
         now = ensure_aware(now) if now is not None else self.clock.now()
-        if (query_string is None) == (form is None):
-            raise ConfigurationError("give exactly one of query_string= (HTTP-Redirect) or form= (HTTP-POST)")
-        max_bytes = self.config.policy.max_message_bytes
-        if query_string is not None:
-            received = read_redirect_logout_request(query_string, max_bytes=max_bytes)
-        else:
-            assert form is not None
-            untrusted_message = form.get("SAMLRequest")
-            if not untrusted_message:
-                raise reject(ErrorCode.MALFORMED_XML, "the POST carries no SAMLRequest")
-            received = read_post_logout_request(untrusted_message, form.get("RelayState"), max_bytes=max_bytes)
+        received = self._read_logout_message(query_string, form, "SAMLRequest")
+        assert isinstance(received, ReceivedLogoutRequest)
         if session is not None:
             idp = self.idps.get(session.idp_entity_id)
             if idp is None:
@@ -572,6 +601,201 @@ class ServiceProvider:
         return validate_logout_request(
             received, sp=config, idp=idp.metadata, session=session, now=now, store=self.store
         )
+
+    # ---- single logout (SP-initiated, and the answer to an IdP-initiated one) -------------------------------
+
+    def start_logout(
+        self,
+        session: LogoutSession,
+        *,
+        binding: str = BINDING_HTTP_REDIRECT,
+        relay_state: str | None = None,
+        now: datetime | None = None,
+    ) -> OutgoingLogout | None:
+        """Build a signed LogoutRequest for ``session`` (its NameID with qualifiers and format, and its
+        SessionIndex, as received at login) to the session's IdP, and remember it (once, for
+        ``request_lifetime``) under its ID for ``finish_logout``.
+
+        ``binding``: the preferred binding; when the IdP's metadata lists no SingleLogoutService for it,
+        the other one (HTTP-Redirect or HTTP-POST) is used. Returns None when the IdP publishes no SLO
+        endpoint at all (or is no longer configured): then only the local session can end. End the local
+        session before sending the request (whatever the IdP answers, the user asked to leave).
+
+        ``relay_state``: where to land afterwards (a relative path or an allowed origin), kept
+        server-side and returned by ``finish_logout``; the IdP sees no RelayState.
+
+        Raises:
+            ConfigurationError: this SP has no signing key (IdPs require a signed LogoutRequest, and SAML
+                requires one over the front channel: Profiles §4.4.4.1), no ``slo_url`` to receive the
+                answer at, an unsupported binding, or an unsafe ``relay_state``.
+            StoreError: the store failed.
+        """
+        now = ensure_aware(now) if now is not None else self.clock.now()
+        signer = self._logout_signer()
+        if relay_state is not None and safe_relay_state(relay_state, self.relay_state_origins) is None:
+            raise ConfigurationError("relay_state must be a relative path or an allowed origin")
+        idp = self.idps.get(session.idp_entity_id)
+        if idp is None:
+            log.warning("fedlib: the session's IdP is no longer configured; local logout only")
+            return None
+        endpoint = _slo_endpoint(idp, binding)
+        if endpoint is None:
+            return None
+        request = build_logout_request(
+            self.config,
+            endpoint.location,
+            name_id=session.name_id,
+            name_id_format=session.name_id_format,
+            name_qualifier=session.name_qualifier,
+            sp_name_qualifier=session.sp_name_qualifier,
+            session_index=session.session_index,
+            now=now,
+        )
+        pending = json.dumps({"idp": idp.entity_id, "relay_state": relay_state}, separators=(",", ":"))
+        if not self.store.add(
+            _logout_request_key(request.id), expires_at=now + self.request_lifetime, now=now, value=pending
+        ):
+            raise ConfigurationError("request ID collision: the id source is not random")  # pragma: no cover
+        return _outgoing(request, idp.entity_id, endpoint.binding, signer, relay_state=None)
+
+    def finish_logout(
+        self,
+        *,
+        query_string: str | None = None,
+        form: Mapping[str, str] | None = None,
+        now: datetime | None = None,
+    ) -> LogoutResult:
+        """Validate the IdP's LogoutResponse to a LogoutRequest of ``start_logout`` and consume it.
+
+        Give exactly one of ``query_string`` (HTTP-Redirect: the raw query string as received) or ``form``
+        (HTTP-POST: the posted fields). The pending logout its InResponseTo names is consumed first (once,
+        whatever happens next); then the response must be signed by that IdP (query signature or enveloped),
+        addressed to ``config.slo_url``, fresh, and answer exactly that request
+        (``fedlib.validation.logout.validate_logout_response``). An IdP status other than Success is not an
+        error: it is ``result.response.status``. Either way the local session stays ended.
+
+        Raises:
+            ResponseRejected: ``unknown-request`` (no pending logout: unknown, expired, already answered,
+                or another tenant's), or a validation code.
+            StoreError: the store failed.
+            ConfigurationError: neither or both of ``query_string`` / ``form``.
+        """
+        now = ensure_aware(now) if now is not None else self.clock.now()
+        received = self._read_logout_message(query_string, form, "SAMLResponse")
+        assert isinstance(received, ReceivedLogoutResponse)
+        if received.untrusted_root.tag != SAMLP_LOGOUT_RESPONSE:  # before anything is consumed
+            raise reject(ErrorCode.MALFORMED_XML, "the message is not a SAML 2.0 <samlp:LogoutResponse>")
+        untrusted_irt = received.untrusted_in_response_to
+        stored = self.store.consume(_logout_request_key(untrusted_irt), now=now) if untrusted_irt else None
+        if untrusted_irt is None or stored is None:
+            raise reject(
+                ErrorCode.UNKNOWN_REQUEST,
+                "the LogoutResponse answers no pending logout of this site (it expired, was already used, or "
+                "was never sent from here); you are signed out here all the same",
+                detail=f"InResponseTo {(untrusted_irt or '')[:100]!r}",
+            )
+        pending = _pending_entry(stored)
+        idp = self.idps.get(pending["idp"])
+        if idp is None:
+            raise reject(ErrorCode.WRONG_ISSUER, "the IdP of this logout is no longer trusted")
+        response = validate_logout_response(
+            received, sp=self._config_for(idp, None), idp=idp.metadata, request_id=untrusted_irt, now=now
+        )
+        relay_state = pending.get("relay_state")
+        return LogoutResult(response, relay_state if isinstance(relay_state, str) else None, idp.entity_id)
+
+    def answer_logout_request(
+        self,
+        result: LogoutRequestResult,
+        *,
+        partial: bool = False,
+        binding: str | None = None,
+        now: datetime | None = None,
+    ) -> OutgoingLogout | None:
+        """The signed LogoutResponse to an IdP's LogoutRequest that ``handle_logout_request`` accepted.
+
+        Status ``Success``, with the second-level ``PartialLogout`` when ``partial`` (the application could
+        not end every session). It goes to the IdP's SingleLogoutService ``ResponseLocation`` (else
+        ``Location``) for ``binding`` (default: the binding the request came over; the other one when the
+        IdP lists none for it), with the request's RelayState echoed unchanged (Bindings §3.4.3, §3.5.3).
+        Returns None when the IdP publishes no SLO endpoint.
+
+        Raises:
+            ConfigurationError: this SP has no signing key, the IdP is no longer configured, or an
+                unsupported binding.
+        """
+        now = ensure_aware(now) if now is not None else self.clock.now()
+        signer = self._logout_signer()
+        idp = self.idps.get(result.idp_entity_id)
+        if idp is None:
+            raise ConfigurationError(f"unknown IdP {result.idp_entity_id!r}")
+        endpoint = _slo_endpoint(idp, binding or result.binding)
+        if endpoint is None:
+            return None
+        response = build_logout_response(
+            self.config,
+            endpoint.response_location or endpoint.location,
+            in_response_to=result.request_id,
+            now=now,
+            partial=partial,
+        )
+        relay_state = result.relay_state
+        if relay_state is not None and len(relay_state.encode("utf-8", "replace")) > MAX_RELAY_STATE_BYTES:
+            relay_state = None  # not a RelayState the binding allows: not echoed
+        return _outgoing(response, idp.entity_id, endpoint.binding, signer, relay_state=relay_state)
+
+    def _read_logout_message(
+        self, query_string: str | None, form: Mapping[str, str] | None, parameter: str
+    ) -> ReceivedLogoutRequest | ReceivedLogoutResponse:
+        """Read (not verify) a LogoutRequest (``SAMLRequest``) or LogoutResponse (``SAMLResponse``) from exactly
+        one of the raw Redirect query or the POST form."""
+        if (query_string is None) == (form is None):
+            raise ConfigurationError("give exactly one of query_string= (HTTP-Redirect) or form= (HTTP-POST)")
+        max_bytes = self.config.policy.max_message_bytes
+        is_request = parameter == "SAMLRequest"
+        if query_string is not None:
+            if is_request:
+                return read_redirect_logout_request(query_string, max_bytes=max_bytes)
+            return read_redirect_logout_response(query_string, max_bytes=max_bytes)
+        assert form is not None
+        untrusted_message = form.get(parameter)
+        if not untrusted_message:
+            raise reject(ErrorCode.MALFORMED_XML, f"the POST carries no {parameter}")
+        read = read_post_logout_request if is_request else read_post_logout_response
+        return read(untrusted_message, form.get("RelayState"), max_bytes=max_bytes)
+
+    def _logout_signer(self) -> Signer:
+        signer = self.config.signer
+        if signer is None:
+            raise ConfigurationError(
+                "Single Logout needs this SP's signing key (SPConfig.signing_key): logout messages over the "
+                "browser are signed (SAML Profiles §4.4.4.1); without one only the local session can end"
+            )
+        if self.config.slo_url is None:
+            raise ConfigurationError("Single Logout needs SPConfig.slo_url, where the IdP sends its answers")
+        return signer
+
+
+def _slo_endpoint(idp: IdPConfig, binding: str) -> Endpoint | None:
+    """The IdP's SLO endpoint for ``binding``, else for the other front-channel binding, else None."""
+    if binding not in (BINDING_HTTP_REDIRECT, BINDING_HTTP_POST):
+        raise ConfigurationError(f"unsupported binding {binding!r}")
+    other = BINDING_HTTP_POST if binding == BINDING_HTTP_REDIRECT else BINDING_HTTP_REDIRECT
+    return idp.metadata.slo_endpoint(binding) or idp.metadata.slo_endpoint(other)
+
+
+def _outgoing(
+    message: LogoutMessage, idp_entity_id: str, binding: str, signer: Signer, *, relay_state: str | None
+) -> OutgoingLogout:
+    if binding == BINDING_HTTP_REDIRECT:
+        url = message.redirect_url(relay_state=relay_state, signer=signer)
+        return OutgoingLogout(message.id, idp_entity_id, binding, message.destination, url=url)
+    form = message.post_form(relay_state=relay_state, signer=signer)
+    return OutgoingLogout(message.id, idp_entity_id, binding, message.destination, form_html=form)
+
+
+def _logout_request_key(request_id: str) -> str:
+    return f"logout-request:{request_id}"
 
 
 def _pending_entry(stored: str) -> dict[str, Any]:
@@ -608,6 +832,8 @@ __all__ = [
     "IdPConfig",
     "LoginRequest",
     "LoginResult",
+    "LogoutResult",
+    "OutgoingLogout",
     "ServiceProvider",
     "safe_relay_state",
 ]

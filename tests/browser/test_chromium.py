@@ -117,5 +117,42 @@ def test_idp_logout_request_over_redirect_ends_the_session(stack: Stack, browser
     driver.get(idp.logout_request_url(slo_url, "ada@example.org"))  # type: ignore[attr-defined]  # another user
     assert _wait_for(driver, "#error-code").text == "logout-session-mismatch"  # type: ignore[attr-defined]
     driver.get(idp.logout_request_url(slo_url, "grace@example.org"))  # type: ignore[attr-defined]
-    _wait_for(driver, "a.login")
+    # The app answers with its signed LogoutResponse, which the test IdP verifies and shows.
+    assert _wait_for(driver, "#logout-status").text == "Success"  # type: ignore[attr-defined]
+    assert _signed_out(driver, stack)
+
+
+def test_sign_out_is_single_logout_through_the_idp(stack: Stack, browser: object) -> None:
+    """SP-initiated SLO: Sign out ends the local session, the signed LogoutRequest goes to the test IdP (which
+    checks the SP's signature), and its signed LogoutResponse comes back and is accepted."""
+    driver: object = browser
+    _sign_in(driver, stack)
+    idp = stack.idps["Test IdP"]
+    seen: list[str] = []
+    original = idp.receive_logout_request
+
+    def spy(*args: object, **kwargs: object) -> object:
+        info = original(*args, **kwargs)  # type: ignore[arg-type]
+        seen.append(f"{info.name_id} signed={info.signed}")
+        return info
+
+    idp.receive_logout_request = spy  # type: ignore[method-assign]
+    try:
+        _click(driver, "form.fedlib-logout button")
+        _wait_for(driver, "a.login")
+    finally:
+        del idp.receive_logout_request
+    assert seen == ["grace@example.org signed=True"]
+    assert driver.current_url == stack.app_url + "/"  # type: ignore[attr-defined]
+    assert _signed_out(driver, stack)
+
+
+def test_idp_initiated_logout_ends_the_sp_session(stack: Stack, browser: object) -> None:
+    """IdP-initiated SLO: the IdP's signed LogoutRequest (HTTP-Redirect) ends the app's session, and the app's
+    signed LogoutResponse (Success) comes back to the IdP."""
+    driver: object = browser
+    _sign_in(driver, stack, "ada@example.org")
+    driver.get(stack.idps["Test IdP"].base_url + "/")  # type: ignore[attr-defined]
+    _click(driver, "form[action='logout-initiated'] input[value='ada@example.org'] ~ button")
+    assert _wait_for(driver, "#logout-status").text == "Success"  # type: ignore[attr-defined]
     assert _signed_out(driver, stack)

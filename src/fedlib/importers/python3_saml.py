@@ -403,10 +403,14 @@ def _security(security: Mapping[str, Any], report: _Report) -> None:
         if flag(key, False):
             report.no(f"security.{key}", _NO_ENCRYPTION)
     if flag("nameIdEncrypted", False):
-        report.no("security.nameIdEncrypted", "fedlib sends no LogoutRequest, so no encrypted NameID")
+        report.no("security.nameIdEncrypted", "fedlib's LogoutRequest carries the NameID in clear: " + _NO_ENCRYPTION)
     for key in ("logoutRequestSigned", "logoutResponseSigned"):
-        if flag(key, False):
-            report.no(f"security.{key}", "fedlib sends no logout messages yet")
+        if not flag(key, False):
+            report.no(
+                f"security.{key}",
+                "false (python3-saml's default) is not honoured: fedlib always signs its logout messages (with "
+                "signing_key; without a key, Sign out ends the local session only)",
+            )
     if not flag("wantNameId", True):
         report.no("security.wantNameId", "fedlib always requires a NameID in the Subject")
     if flag("wantAttributeStatement", True):

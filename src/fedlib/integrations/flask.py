@@ -23,7 +23,14 @@ Routes (under ``url_prefix``, default ``/saml``; with ``tenants`` under ``/saml/
                     the form with ``logout_form()`` or the ``fedlib_logout_form()`` Jinja global) and, when
                     the browser sends them, a same-origin ``Origin`` / ``Sec-Fetch-Site``; ``next`` field
                     (a relative path or an allowed origin) says where to land. Anything else: 403, session
-                    untouched
+                    untouched.
+                    Then, when the SP has a signing key and the IdP an SLO endpoint, Single Logout: a
+                    signed LogoutRequest to the IdP (redirect or auto-posting form; ``single_logout=False``
+                    turns it off). The ``on_logout`` hook runs first (end your own session there)
+``GET  /logout?SAMLResponse=...`` / ``POST /logout`` with ``SAMLResponse``: the IdP's answer to it
+                    (``ServiceProvider.finish_logout``); ends nothing (the session ended when the logout
+                    started), tells the ``on_logout`` hook, then a redirect to ``next`` (or ``/``); a refused
+                    answer is a 403 page with the code. See docs/logout.md
 ``GET  /logout``    ends nothing: a small page with that POST form (old "Sign out" links keep working,
                     with one click; the page cannot be framed)
 ``GET  /logout?SAMLRequest=...&SigAlg=...&Signature=...`` (HTTP-Redirect) and ``POST /logout`` with a
@@ -31,8 +38,10 @@ Routes (under ``url_prefix``, default ``/saml``; with ``tenants`` under ``/saml/
                     ``ServiceProvider.handle_logout_request`` accepts it for *this browser's* session (signed
                     by the session's IdP, Destination = ``SPConfig.slo_url``, fresh, unused, same NameID and
                     SessionIndex); otherwise a 403 page with the code and the session untouched. Then a
-                    redirect to the RelayState if it is a safe path, else ``/`` (the LogoutResponse to the
-                    IdP is issue #11's). A cross-site POST carries no ``SameSite=Lax`` session cookie, so
+                    signed LogoutResponse to the IdP (PartialLogout when the ``on_logout`` hook returns
+                    ``PARTIAL``); without a signing key or an IdP SLO endpoint, a redirect to the
+                    RelayState if it is a safe path, else ``/``. A cross-site POST carries no
+                    ``SameSite=Lax`` session cookie, so
                     over HTTP-POST only sessions whose cookie is ``SameSite=None`` can be found and ended.
                     The session matched is the one ``default_login_hook`` stores; with your own ``on_login``
                     hook, IdP LogoutRequests are validated but end nothing of yours
@@ -63,7 +72,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, abort, current_app, redirect, request, session, url_for
@@ -73,11 +82,11 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from fedlib.binding import BindingCookie, cookie_reaches_the_acs, cookies_to_clear
 from fedlib.clock import SystemClock
-from fedlib.constants import BINDING_HTTP_POST
+from fedlib.constants import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from fedlib.errors import ConfigurationError, FedlibError, ResponseRejected, StoreError
 from fedlib.protocol.authn_request import RequestedAuthnContext
-from fedlib.sp import LoginResult, ServiceProvider, safe_relay_state
-from fedlib.validation.logout import LogoutSession
+from fedlib.sp import LoginResult, LogoutResult, OutgoingLogout, ServiceProvider, safe_relay_state
+from fedlib.validation.logout import LogoutRequestResult, LogoutSession
 
 log = logging.getLogger("fedlib.flask")
 
@@ -94,6 +103,39 @@ CSRF_FIELD = "csrf_token"
 """The form field that carries the CSRF token in ``POST /logout``."""
 
 LoginHook = Callable[[LoginResult], Any]
+
+PARTIAL: Final = "partial"
+"""What an ``on_logout`` hook returns for an IdP LogoutRequest when it could not end every session of the
+user: the LogoutResponse then carries the second-level status PartialLogout."""
+
+
+@dataclass(frozen=True, slots=True)
+class LogoutEvent:
+    """What the ``on_logout`` hook is told.
+
+    ``kind``:
+
+    - ``"local"``: the user pressed this site's Sign out (CSRF-checked); end the app's own session.
+      Single Logout at the IdP starts right after the hook, when possible.
+    - ``"idp-request"``: the IdP's LogoutRequest was verified and names this browser's session
+      (``request``); end the app's own session; return ``PARTIAL`` if some of it could not end.
+    - ``"idp-response"``: the IdP answered this site's LogoutRequest. The local session ended when the
+      logout started; ``result.response.status`` says whether the IdP ended its own (``success``,
+      ``partial``, ``failure``), ``error`` says why the answer was refused. Return a Flask response to show
+      your own page, or None for the redirect to the ``next`` of the sign-out form (or ``/``).
+
+    ``identity``: the fedlib session data (``session["fedlib"]``) being ended, for ``local`` and
+    ``idp-request``; fedlib removes it from the session after the hook.
+    """
+
+    kind: Literal["local", "idp-request", "idp-response"]
+    identity: Mapping[str, Any] | None = None
+    request: LogoutRequestResult | None = None
+    result: LogoutResult | None = None
+    error: ResponseRejected | None = None
+
+
+LogoutHook = Callable[[LogoutEvent], Any]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -137,6 +179,13 @@ def default_login_hook(result: LoginResult) -> None:
         "mapped_attributes": {name: list(values) for name, values in authn.mapped_attributes.items()},
         "roles": sorted(authn.roles),
     }
+
+
+def default_logout_hook(event: LogoutEvent) -> None:
+    """Drop fedlib's identity from the Flask session (fedlib does it after every hook anyway). Replace it
+    with ``@saml.on_logout`` to end the application's own session too, e.g. ``flask_login.logout_user()``."""
+    if event.kind != "idp-response":
+        session.pop(SESSION_KEY, None)
 
 
 def csrf_token() -> str:
@@ -204,6 +253,7 @@ class FedLib:
         url_prefix: str = "/saml",
         binding: str | None = None,
         login_options: Mapping[str, LoginOptions] | None = None,
+        single_logout: bool = True,
     ) -> None:
         if service_provider is not None and tenants is not None:
             raise ConfigurationError("give FedLib at most one of service_provider= or tenants=")
@@ -217,6 +267,10 @@ class FedLib:
         self.url_prefix = url_prefix.rstrip("/")
         self.binding = binding
         self.login_hook: LoginHook = default_login_hook
+        self.logout_hook: LogoutHook = default_logout_hook
+        self.single_logout = single_logout
+        """Sign out at the IdP too (SP-initiated Single Logout) when the SP can sign and the IdP has an SLO
+        endpoint; False: Sign out ends the local session only."""
         if app is not None:
             self.init_app(app)
 
@@ -224,6 +278,19 @@ class FedLib:
         """Decorator: ``hook(result)`` runs after a verified login; return a Flask response to send it, or
         None to redirect to the (safe) RelayState or ``/``. Replaces the default session hook."""
         self.login_hook = hook
+        return hook
+
+    def on_logout(self, hook: LogoutHook) -> LogoutHook:
+        """Decorator: ``hook(event)`` runs on every sign-out (a ``LogoutEvent``: local, the IdP's
+        LogoutRequest, the IdP's LogoutResponse). Replaces the default hook, which only drops fedlib's
+        session key; fedlib drops its keys after your hook in any case. Flask-Login::
+
+            @saml.on_logout
+            def end(event):
+                if event.kind != "idp-response":
+                    flask_login.logout_user()
+        """
+        self.logout_hook = hook
         return hook
 
     def init_app(self, app: Flask) -> None:
@@ -426,12 +493,17 @@ class FedLib:
         token), or (GET) the page with the logout form. See the module docstring."""
         sp = self._sp(tenant)
         if request.method == "POST":
+            # A SAMLRequest/SAMLResponse POST is authenticated by its signature, not by the CSRF token.
             if "SAMLRequest" in request.form:
                 return self._idp_logout(sp, form=request.form.to_dict())
+            if "SAMLResponse" in request.form:
+                return self._logout_answered(sp, form=request.form.to_dict())
             return self._local_logout(sp)
         if "SAMLRequest" in request.args:
             # Verified over the query exactly as received (AD FS / Entra lower-case encoding included).
             return self._idp_logout(sp, query_string=request.query_string.decode("latin-1"))
+        if "SAMLResponse" in request.args:
+            return self._logout_answered(sp, query_string=request.query_string.decode("latin-1"))
         # A plain GET ends nothing (any site can make a browser GET this URL): offer the POST form.
         next_url = safe_relay_state(request.args.get("next"), sp.relay_state_origins)
         page = self._page(
@@ -467,24 +539,82 @@ class FedLib:
             return self._logout_refused("the sign-out form has expired (no token in this session)")
         if not hmac.compare_digest(expected.encode("utf-8"), given.encode("utf-8", "replace")):
             return self._logout_refused("the sign-out form carries a wrong or missing token")
+        identity = session.get(SESSION_KEY)
+        self._run_logout_hook(LogoutEvent("local", identity if isinstance(identity, dict) else None))
         session.pop(SESSION_KEY, None)
         session.pop(CSRF_SESSION_KEY, None)
-        next_url = safe_relay_state(request.form.get("next"), sp.relay_state_origins) or "/"
+        next_url = safe_relay_state(request.form.get("next"), sp.relay_state_origins)
         current_app.logger.debug("fedlib: local session ended")
-        return redirect(next_url, code=303)
+        # Then Single Logout at the IdP, when the session came from one that offers it.
+        logout_session = _logout_session(identity)
+        outgoing = None
+        if self.single_logout and logout_session is not None:
+            binding = BINDING_HTTP_POST if self.binding == BINDING_HTTP_POST else BINDING_HTTP_REDIRECT
+            try:
+                outgoing = sp.start_logout(logout_session, binding=binding, relay_state=next_url)
+            except ConfigurationError as exc:
+                log.info("fedlib: signed out locally only: %s", exc)
+            except StoreError as exc:
+                log.error("fedlib: request store unavailable, signed out locally only: %s (%s)", exc, exc.detail)
+        if outgoing is None:
+            return redirect(next_url or "/", code=303)
+        return self._send(outgoing)
+
+    def _run_logout_hook(self, event: LogoutEvent) -> Any:
+        request.environ[_IN_APP_CODE] = True  # stays set if the hook raises: see _error
+        outcome = self.logout_hook(event)
+        request.environ[_IN_APP_CODE] = False
+        return outcome
+
+    @staticmethod
+    def _send(outgoing: OutgoingLogout) -> Response | BaseResponse:
+        """A logout message to the IdP: the Redirect URL, or the auto-posting form page."""
+        if outgoing.form_html is not None:
+            return Response(outgoing.form_html, mimetype="text/html", headers={"Cache-Control": "no-store"})
+        assert outgoing.url is not None
+        response = redirect(outgoing.url, code=302)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    def _logout_answered(
+        self, sp: ServiceProvider, *, query_string: str | None = None, form: dict[str, str] | None = None
+    ) -> Any:
+        """The IdP's LogoutResponse to this site's LogoutRequest. The local session ended when the logout
+        started (nothing here ends a session: the answer is not bound to this browser); the app is told."""
+        try:
+            result = sp.finish_logout(query_string=query_string, form=form)
+        except ResponseRejected as exc:
+            log.warning("fedlib: LogoutResponse refused: %s: %s (detail: %s)", exc.code, exc.message, exc.detail)
+            outcome = self._run_logout_hook(LogoutEvent("idp-response", error=exc))
+            if outcome is not None and outcome != PARTIAL:
+                return outcome
+            body = (
+                f"<p>Error code: <code id='error-code'>{html.escape(exc.code.value)}</code></p>"
+                f"<p id='error-hint'>{html.escape(exc.message)}</p>"
+                "<p>The identity provider's answer to the sign-out could not be accepted; your session at the "
+                "identity provider may still be open. Give the code to your administrator.</p>"
+            )
+            return self._page(403, "Sign-out not confirmed", body)
+        if not result.response.success:
+            log.warning(
+                "fedlib: the IdP reports %s logout (status %s)", result.response.status, result.response.status_codes
+            )
+        outcome = self._run_logout_hook(LogoutEvent("idp-response", result=result))
+        if outcome is not None and outcome != PARTIAL:  # PARTIAL means something only for idp-request
+            return outcome
+        return redirect(result.relay_state or "/", code=303)
 
     def _idp_logout(
         self, sp: ServiceProvider, *, query_string: str | None = None, form: dict[str, str] | None = None
     ) -> Any:
-        """An IdP LogoutRequest: end this browser's session only if the request is valid and names it.
-
-        Answering with a LogoutResponse is issue #11's; until then the browser lands on the (safe)
-        RelayState or ``/``.
+        """An IdP LogoutRequest: end this browser's session only if the request is valid and names it (the
+        ``on_logout`` hook runs then), and answer with a signed LogoutResponse (PartialLogout when the hook
+        returns ``PARTIAL``). Without a signing key or an IdP SLO endpoint the browser lands on the (safe)
+        RelayState or ``/`` instead.
         """
+        identity = session.get(SESSION_KEY)
         try:
-            result = sp.handle_logout_request(
-                query_string=query_string, form=form, session=_logout_session(session.get(SESSION_KEY))
-            )
+            result = sp.handle_logout_request(query_string=query_string, form=form, session=_logout_session(identity))
         except ResponseRejected as exc:
             log.warning("fedlib: LogoutRequest refused: %s: %s (detail: %s)", exc.code, exc.message, exc.detail)
             body = (
@@ -500,21 +630,34 @@ class FedLib:
         except ConfigurationError as exc:
             log.warning("fedlib: cannot process a LogoutRequest: %s", exc)
             return self._page(400, "Sign-out is not available", f"<p>{html.escape(str(exc))}</p>")
+        partial = False
         if result.session_matched:
+            assert isinstance(identity, dict)
+            partial = self._run_logout_hook(LogoutEvent("idp-request", identity, request=result)) == PARTIAL
             session.pop(SESSION_KEY, None)
             session.pop(CSRF_SESSION_KEY, None)
             current_app.logger.debug("fedlib: session ended by the IdP's LogoutRequest %s", result.request_id)
-        next_url = safe_relay_state(result.relay_state, sp.relay_state_origins) or "/"
-        return redirect(next_url, code=303)
+        try:
+            outgoing = sp.answer_logout_request(result, partial=partial)
+        except ConfigurationError as exc:
+            log.warning("fedlib: cannot answer the IdP's LogoutRequest: %s", exc)
+            outgoing = None
+        if outgoing is None:
+            next_url = safe_relay_state(result.relay_state, sp.relay_state_origins) or "/"
+            return redirect(next_url, code=303)
+        return self._send(outgoing)
 
 
 __all__ = [
     "CSRF_FIELD",
     "CSRF_SESSION_KEY",
+    "PARTIAL",
     "SESSION_KEY",
     "FedLib",
     "LoginOptions",
+    "LogoutEvent",
     "csrf_token",
     "default_login_hook",
+    "default_logout_hook",
     "logout_form",
 ]

@@ -20,7 +20,6 @@ from typing import Final, Literal
 
 from lxml import etree
 
-from fedlib._xml.parse import parse_xml
 from fedlib.clock import ensure_aware, format_instant
 from fedlib.config import SPConfig
 from fedlib.constants import (
@@ -34,8 +33,7 @@ from fedlib.constants import (
     SAMLP_NAMEID_POLICY,
     SAMLP_REQUESTED_AUTHN_CONTEXT,
 )
-from fedlib.protocol.bindings import check_destination, encode_post_form, encode_redirect
-from fedlib.xmldsig.sign import Signer, sign_enveloped
+from fedlib.protocol.bindings import OutgoingMessage, check_destination
 
 AuthnContextComparison = Literal["exact", "minimum", "maximum", "better"]
 
@@ -47,6 +45,12 @@ _MAX_ID_CHARS: Final = 256
 def new_request_id() -> str:
     """``"_"`` and 32 random hex digits: a valid xs:ID with 128 bits of entropy (SAML core §1.3.4)."""
     return "_" + secrets.token_hex(16)
+
+
+def check_request_id(request_id: str) -> None:
+    """``ValueError`` unless ``request_id`` is an ASCII xs:ID (NCName) of at most 256 characters."""
+    if len(request_id) > _MAX_ID_CHARS or not _NCNAME.fullmatch(request_id):
+        raise ValueError(f"request_id must be an ASCII xs:ID (NCName) of at most {_MAX_ID_CHARS} characters")
 
 
 def _check_uri(what: str, value: str) -> None:
@@ -96,9 +100,9 @@ class RequestedAuthnContext:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class AuthnRequest:
+class AuthnRequest(OutgoingMessage):
     """A built AuthnRequest. ``xml`` is unsigned; the bindings sign it (the query for HTTP-Redirect, the
-    XML itself for HTTP-POST) when given a ``Signer``."""
+    XML itself for HTTP-POST) when given a ``Signer``: ``redirect_url``, ``post_form``, ``signed_xml``."""
 
     id: str
     """The request ID, to store and match against the Response's ``InResponseTo``."""
@@ -114,37 +118,6 @@ class AuthnRequest:
 
     acs_url: str
     """The ``AssertionConsumerServiceURL`` the Response is requested at."""
-
-    def signed_xml(self, signer: Signer) -> bytes:
-        """The request with an enveloped signature after its Issuer (for the HTTP-POST binding)."""
-        root = parse_xml(self.xml)
-        sign_enveloped(root, signer)
-        return etree.tostring(root, encoding="UTF-8", xml_declaration=False)
-
-    def redirect_url(self, *, relay_state: str | None = None, signer: Signer | None = None) -> str:
-        """The HTTP-Redirect URL for this request; with a ``signer`` (``sp.signer``) the query is signed.
-
-        Raises:
-            ValueError: RelayState over 80 bytes.
-        """
-        return encode_redirect(self.destination, self.xml, relay_state=relay_state, signer=signer)
-
-    def post_form(
-        self,
-        *,
-        relay_state: str | None = None,
-        signer: Signer | None = None,
-        auto_submit: bool = True,
-        script_nonce: str | None = None,
-    ) -> str:
-        """The HTTP-POST page for this request; with a ``signer`` the XML carries an enveloped signature.
-
-        See ``fedlib.protocol.bindings.encode_post_form`` for the page and its CSP.
-        """
-        xml = self.signed_xml(signer) if signer is not None else self.xml
-        return encode_post_form(
-            self.destination, xml, relay_state=relay_state, auto_submit=auto_submit, script_nonce=script_nonce
-        )
 
 
 def build_authn_request(
@@ -182,8 +155,7 @@ def build_authn_request(
     issue_instant = ensure_aware(now).replace(microsecond=0)
     check_destination(idp_sso_url)
     request_id = new_request_id() if request_id is None else request_id
-    if len(request_id) > _MAX_ID_CHARS or not _NCNAME.fullmatch(request_id):
-        raise ValueError(f"request_id must be an ASCII xs:ID (NCName) of at most {_MAX_ID_CHARS} characters")
+    check_request_id(request_id)
     acs = sp.acs_url if acs_url is None else acs_url
     if acs not in sp.acs_urls:
         raise ValueError(f"acs_url {acs!r} is not one of the SP's ACS URLs {list(sp.acs_urls)!r}")
@@ -233,5 +205,6 @@ __all__ = [
     "NameIDPolicy",
     "RequestedAuthnContext",
     "build_authn_request",
+    "check_request_id",
     "new_request_id",
 ]

@@ -32,12 +32,13 @@ from typing import Final, Literal
 from urllib.parse import quote, unquote, unquote_plus, urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import ec, utils
+from lxml import etree
 
-from fedlib._xml.parse import DEFAULT_MAX_XML_BYTES, b64_text, decode_base64, inflate
+from fedlib._xml.parse import DEFAULT_MAX_XML_BYTES, b64_text, decode_base64, inflate, parse_xml
 from fedlib.constants import URL_ENCODING_DEFLATE
 from fedlib.errors import ConfigurationError, ErrorCode, ResponseRejected, SignatureRejected, XMLRejected, reject
 from fedlib.xmldsig.algorithms import ECDSA_METHODS, SignatureMethod, allowed_signature_methods
-from fedlib.xmldsig.sign import Signer
+from fedlib.xmldsig.sign import Signer, sign_enveloped
 from fedlib.xmldsig.trust import TrustAnchors, TrustedKey
 from fedlib.xmldsig.verify import verify_signature_value
 
@@ -252,6 +253,59 @@ def encode_post_form(
     )
 
 
+class OutgoingMessage:
+    """Mixin of the SP's built messages (``AuthnRequest``, ``LogoutMessage``): unsigned ``xml`` for
+    ``destination``, signed by the binding that sends it (the query for HTTP-Redirect, an enveloped
+    signature for HTTP-POST) when given a ``Signer``."""
+
+    __slots__ = ()
+    xml: bytes
+    destination: str
+
+    @property
+    def message_parameter(self) -> MessageParameter:
+        """``SAMLRequest`` (requests) or ``SAMLResponse`` (responses)."""
+        return "SAMLRequest"
+
+    def signed_xml(self, signer: Signer) -> bytes:
+        """The message with an enveloped signature after its Issuer (for the HTTP-POST binding)."""
+        root = parse_xml(self.xml)
+        sign_enveloped(root, signer)
+        return etree.tostring(root, encoding="UTF-8", xml_declaration=False)
+
+    def redirect_url(self, *, relay_state: str | None = None, signer: Signer | None = None) -> str:
+        """The HTTP-Redirect URL for this message; with a ``signer`` (``sp.signer``) the query is signed.
+
+        Raises:
+            ValueError: RelayState over 80 bytes.
+        """
+        return encode_redirect(
+            self.destination, self.xml, parameter=self.message_parameter, relay_state=relay_state, signer=signer
+        )
+
+    def post_form(
+        self,
+        *,
+        relay_state: str | None = None,
+        signer: Signer | None = None,
+        auto_submit: bool = True,
+        script_nonce: str | None = None,
+    ) -> str:
+        """The HTTP-POST page for this message; with a ``signer`` the XML carries an enveloped signature.
+
+        See ``encode_post_form`` for the page and its CSP.
+        """
+        xml = self.signed_xml(signer) if signer is not None else self.xml
+        return encode_post_form(
+            self.destination,
+            xml,
+            parameter=self.message_parameter,
+            relay_state=relay_state,
+            auto_submit=auto_submit,
+            script_nonce=script_nonce,
+        )
+
+
 # --------------------------------------------------------------------------------------------------
 # Decoding (incoming messages: logout, and IdP-side tests)
 
@@ -449,6 +503,7 @@ __all__ = [
     "POST_FORM_SCRIPT",
     "POST_FORM_SCRIPT_CSP_SOURCE",
     "MessageParameter",
+    "OutgoingMessage",
     "RedirectQuery",
     "VerifiedRedirect",
     "check_destination",

@@ -79,6 +79,10 @@ _SAMLP_AUTHN_REQUEST: Final = qname(NS_SAMLP, "AuthnRequest")
 _SAMLP_NAME_ID_POLICY: Final = qname(NS_SAMLP, "NameIDPolicy")
 _SAMLP_LOGOUT_REQUEST: Final = qname(NS_SAMLP, "LogoutRequest")
 _SAMLP_SESSION_INDEX: Final = qname(NS_SAMLP, "SessionIndex")
+_SAMLP_LOGOUT_RESPONSE: Final = qname(NS_SAMLP, "LogoutResponse")
+_SAMLP_STATUS: Final = qname(NS_SAMLP, "Status")
+_SAMLP_STATUS_CODE: Final = qname(NS_SAMLP, "StatusCode")
+_STATUS_PARTIAL_LOGOUT: Final = "urn:oasis:names:tc:SAML:2.0:status:PartialLogout"
 _DS_KEY_NAME: Final = qname(NS_DS, "KeyName")
 
 _SIG_ALG_URI: Final[dict[str, str]] = {
@@ -183,6 +187,38 @@ class AuthnRequestInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class LogoutRequestInfo:
+    """What the IdP read from an SP's (signature-checked) LogoutRequest."""
+
+    id: str
+    issuer: str
+    destination: str | None
+    name_id: str | None
+    name_id_format: str | None
+    name_qualifier: str | None
+    sp_name_qualifier: str | None
+    session_indexes: tuple[str, ...]
+    relay_state: str | None
+    binding: str
+    signed: bool
+    xml: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class LogoutResponseInfo:
+    """What the IdP read from an SP's (signature-checked) LogoutResponse."""
+
+    id: str
+    in_response_to: str | None
+    issuer: str
+    destination: str | None
+    status_codes: tuple[str, ...]
+    relay_state: str | None
+    binding: str
+    xml: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class PostForm:
     """An HTTP-POST binding message: the form the browser posts to ``action``."""
 
@@ -224,6 +260,8 @@ class RegisteredSP:
     entity_id: str
     acs_urls: tuple[str, ...]
     signing_certificates: tuple[x509.Certificate, ...] = ()
+    slo_url: str | None = None
+    """The SP's SingleLogoutService (HTTP-Redirect), where LogoutRequests and LogoutResponses go."""
 
 
 def _encode(value: str, *, lowercase: bool) -> str:
@@ -348,11 +386,17 @@ class TestIdP:
         return other
 
     def register_sp(
-        self, entity_id: str, acs_urls: str | Sequence[str], signing_certificates: Sequence[x509.Certificate] = ()
+        self,
+        entity_id: str,
+        acs_urls: str | Sequence[str],
+        signing_certificates: Sequence[x509.Certificate] = (),
+        *,
+        slo_url: str | None = None,
     ) -> RegisteredSP:
-        """Trust an SP: Responses go only to its ACS URLs; its certificates verify its signed requests."""
+        """Trust an SP: Responses go only to its ACS URLs; its certificates verify its signed requests;
+        logout messages go to its ``slo_url``."""
         urls = (acs_urls,) if isinstance(acs_urls, str) else tuple(acs_urls)
-        sp = RegisteredSP(entity_id, urls, tuple(signing_certificates))
+        sp = RegisteredSP(entity_id, urls, tuple(signing_certificates), slo_url)
         self.sps[entity_id] = sp
         return sp
 
@@ -371,16 +415,22 @@ class TestIdP:
 
     def receive_redirect(self, url_or_query: str) -> AuthnRequestInfo:
         """Read an AuthnRequest sent with the HTTP-Redirect binding (the full URL or its raw query)."""
+        xml, relay_state, signed = self._read_redirect(url_or_query, "SAMLRequest")
+        return self._read_request(xml, relay_state, BINDING_HTTP_REDIRECT, signed)
+
+    def _read_redirect(self, url_or_query: str, parameter: str) -> tuple[bytes, str | None, bool]:
+        """The message, RelayState, and whether a signature of the registered SP verified (a signature that
+        does not verify is refused)."""
         query = _raw_query(url_or_query)
         params = _raw_params(query)
-        if "SAMLRequest" not in params:
-            raise IdPRefused("no SAMLRequest in the query")
-        xml = inflate(decode_base64(unquote_plus(params["SAMLRequest"])))
+        if parameter not in params:
+            raise IdPRefused(f"no {parameter} in the query")
+        xml = inflate(decode_base64(unquote_plus(params[parameter])))
         relay_state = unquote_plus(params["RelayState"]) if "RelayState" in params else None
         signed = False
         if "Signature" in params:
             # Bindings §3.4.4.1: the signature covers the parameters exactly as they arrived.
-            parts = [f"SAMLRequest={params['SAMLRequest']}"]
+            parts = [f"{parameter}={params[parameter]}"]
             if "RelayState" in params:
                 parts.append(f"RelayState={params['RelayState']}")
             parts.append(f"SigAlg={params.get('SigAlg', '')}")
@@ -388,16 +438,19 @@ class TestIdP:
             algorithm = unquote_plus(params.get("SigAlg", ""))
             signature = base64.b64decode(unquote_plus(params["Signature"]))
             signed = self._check_request_signature(xml, lambda cert: _verify_octets(cert, algorithm, signature, octets))
-        return self._read_request(xml, relay_state, BINDING_HTTP_REDIRECT, signed)
+        return xml, relay_state, signed
 
     def receive_post(self, saml_request: str, relay_state: str | None = None) -> AuthnRequestInfo:
         """Read an AuthnRequest sent with the HTTP-POST binding (the ``SAMLRequest`` form value)."""
-        xml = decode_base64(saml_request)
-        signed = False
-        root = parse_xml(xml)
-        if root.find(DS_SIGNATURE) is not None:
-            signed = self._check_request_signature(xml, lambda cert: self._signxml_verifies(xml, cert))
+        xml, signed = self._read_post(saml_request)
         return self._read_request(xml, relay_state, BINDING_HTTP_POST, signed)
+
+    def _read_post(self, value: str) -> tuple[bytes, bool]:
+        xml = decode_base64(value)
+        signed = False
+        if parse_xml(xml).find(DS_SIGNATURE) is not None:
+            signed = self._check_request_signature(xml, lambda cert: self._signxml_verifies(xml, cert))
+        return xml, signed
 
     @staticmethod
     def _signxml_verifies(xml: bytes, certificate: x509.Certificate) -> bool:
@@ -413,7 +466,7 @@ class TestIdP:
         if sp is None or not sp.signing_certificates:
             return False  # an SP the IdP holds no keys for: the signature cannot be checked, so it counts for nothing
         if not any(verifies(cert) for cert in sp.signing_certificates):
-            raise IdPRefused(f"the AuthnRequest signature does not verify with the certificates of {issuer}")
+            raise IdPRefused(f"the signature does not verify with the certificates of {issuer}")
         return True
 
     def _read_request(self, xml: bytes, relay_state: str | None, binding: str, signed: bool) -> AuthnRequestInfo:
@@ -666,13 +719,18 @@ class TestIdP:
         """A LogoutRequest over the HTTP-Redirect binding, signed over the query as the IdP encodes it
         (lower-case percent-encoding when ``lowercase_percent_encoding``: AD FS / Entra ID). ``fields`` go
         to :meth:`logout_request_xml`; ``xml`` replaces the message altogether (still signed)."""
-        b = self.behaviour
         if xml is None:
             xml = etree.tostring(self.logout_request_xml(destination, name_id, **fields))
+        return self._redirect_url(destination, "SAMLRequest", xml, relay_state=relay_state, sign=sign)
+
+    def _redirect_url(
+        self, destination: str, parameter: str, xml: bytes, *, relay_state: str | None, sign: bool
+    ) -> str:
+        b = self.behaviour
         compressor = zlib.compressobj(wbits=-15)
         deflated = compressor.compress(xml) + compressor.flush()
         lower = b.lowercase_percent_encoding
-        parts = [f"SAMLRequest={_encode(base64.b64encode(deflated).decode('ascii'), lowercase=lower)}"]
+        parts = [f"{parameter}={_encode(base64.b64encode(deflated).decode('ascii'), lowercase=lower)}"]
         if relay_state is not None:
             parts.append(f"RelayState={_encode(relay_state, lowercase=lower)}")
         if sign:
@@ -697,13 +755,145 @@ class TestIdP:
     ) -> PostForm:
         """A LogoutRequest over the HTTP-POST binding: the form the IdP's page posts to ``destination``,
         with an enveloped signature made by signxml as this IdP's behaviour says (``sign=False``: none)."""
-        root = self.logout_request_xml(destination, name_id, **fields)
+        return self._post_message(
+            destination,
+            "SAMLRequest",
+            self.logout_request_xml(destination, name_id, **fields),
+            relay_state=relay_state,
+            sign=sign,
+        )
+
+    def _post_message(
+        self, destination: str, parameter: str, root: etree._Element, *, relay_state: str | None, sign: bool
+    ) -> PostForm:
         if sign:
             self._sign(root, self.behaviour)
-        values = {"SAMLRequest": base64.b64encode(serialize(root)).decode("ascii")}
+        values = {parameter: base64.b64encode(serialize(root)).decode("ascii")}
         if relay_state is not None:
             values["RelayState"] = relay_state
         return PostForm(action=destination, fields=MappingProxyType(values))
+
+    # ---- SP-initiated logout: the SP's LogoutRequest in, the IdP's LogoutResponse out ---------------
+
+    def _read_sp_message(
+        self, url_or_query: str | None, form: Mapping[str, str] | None, parameter: str
+    ) -> tuple[bytes, str | None, str, bool]:
+        """(xml, RelayState, binding, signed) of a message from the SP, over POST (``form``) or Redirect."""
+        if form is not None:
+            xml, signed = self._read_post(form[parameter])
+            return xml, form.get("RelayState"), BINDING_HTTP_POST, signed
+        assert url_or_query is not None
+        xml, relay_state, signed = self._read_redirect(url_or_query, parameter)
+        return xml, relay_state, BINDING_HTTP_REDIRECT, signed
+
+    def receive_logout_request(
+        self, url_or_query: str | None = None, *, form: Mapping[str, str] | None = None, require_signed: bool = True
+    ) -> LogoutRequestInfo:
+        """Read an SP's LogoutRequest: over HTTP-Redirect (the URL or its raw query) or HTTP-POST (``form``,
+        the posted fields). Its signature must verify with a certificate of the registered SP (a real IdP
+        refuses unsigned LogoutRequests; ``require_signed=False`` reads one anyway)."""
+        xml, relay_state, binding, signed = self._read_sp_message(url_or_query, form, "SAMLRequest")
+        if require_signed and not signed:
+            raise IdPRefused("the LogoutRequest is not signed by a registered SP")
+        root = parse_xml(xml)
+        if root.tag != _SAMLP_LOGOUT_REQUEST:
+            raise IdPRefused("the message is not a LogoutRequest")
+        name = root.find(SAML_NAMEID)
+        return LogoutRequestInfo(
+            id=root.get("ID") or "",
+            issuer=(root.findtext(SAML_ISSUER) or "").strip(),
+            destination=root.get("Destination"),
+            name_id=text_content(name) if name is not None else None,
+            name_id_format=name.get("Format") if name is not None else None,
+            name_qualifier=name.get("NameQualifier") if name is not None else None,
+            sp_name_qualifier=name.get("SPNameQualifier") if name is not None else None,
+            session_indexes=tuple(text_content(e) for e in root.iterchildren(_SAMLP_SESSION_INDEX)),
+            relay_state=relay_state,
+            binding=binding,
+            signed=signed,
+            xml=xml,
+        )
+
+    def logout_response_xml(
+        self,
+        destination: str | None,
+        in_response_to: str | None,
+        *,
+        status: str = "success",
+        partial: bool = False,
+        issuer: str | None = None,
+        response_id: str | None = None,
+        now: datetime | None = None,
+    ) -> etree._Element:
+        """An unsigned ``<samlp:LogoutResponse>`` (``status``: a ``STATUS_CODES`` kind; ``partial`` adds the
+        second-level PartialLogout; ``None`` destination / in_response_to leave the attribute out)."""
+        instant = (ensure_aware(now) if now is not None else self.clock()) + self.behaviour.clock_offset
+        root = etree.Element(_SAMLP_LOGOUT_RESPONSE, nsmap={"samlp": NS_SAMLP, "saml": NS_SAML})
+        root.set("ID", response_id or new_id())
+        if in_response_to is not None:
+            root.set("InResponseTo", in_response_to)
+        root.set("Version", "2.0")
+        root.set("IssueInstant", format_instant(instant))
+        if destination is not None:
+            root.set("Destination", destination)
+        etree.SubElement(root, SAML_ISSUER).text = issuer or self.entity_id
+        top, second = STATUS_CODES[status]
+        code = etree.SubElement(etree.SubElement(root, _SAMLP_STATUS), _SAMLP_STATUS_CODE)
+        code.set("Value", top)
+        if partial:
+            second = _STATUS_PARTIAL_LOGOUT
+        if second is not None:
+            etree.SubElement(code, _SAMLP_STATUS_CODE).set("Value", second)
+        return root
+
+    def answer_logout(
+        self,
+        request: LogoutRequestInfo,
+        destination: str,
+        *,
+        binding: str = BINDING_HTTP_REDIRECT,
+        sign: bool = True,
+        **fields: Any,
+    ) -> str | PostForm:
+        """The LogoutResponse to an SP's LogoutRequest, sent to ``destination`` (the SP's SLO URL) over
+        ``binding``: a URL (HTTP-Redirect, query-signed) or a ``PostForm`` (enveloped signature). The
+        request's RelayState is echoed. ``fields`` go to :meth:`logout_response_xml`."""
+        fields.setdefault("in_response_to", request.id)
+        root = self.logout_response_xml(destination, **fields)
+        if binding == BINDING_HTTP_REDIRECT:
+            return self._redirect_url(
+                destination, "SAMLResponse", etree.tostring(root), relay_state=request.relay_state, sign=sign
+            )
+        return self._post_message(destination, "SAMLResponse", root, relay_state=request.relay_state, sign=sign)
+
+    # ---- IdP-initiated logout: the SP's LogoutResponse in ------------------------------------------
+
+    def receive_logout_response(
+        self, url_or_query: str | None = None, *, form: Mapping[str, str] | None = None
+    ) -> LogoutResponseInfo:
+        """Read an SP's LogoutResponse (Redirect URL or POST ``form``); its signature must verify with a
+        certificate of the registered SP."""
+        xml, relay_state, binding, signed = self._read_sp_message(url_or_query, form, "SAMLResponse")
+        if not signed:
+            raise IdPRefused("the LogoutResponse is not signed by a registered SP")
+        root = parse_xml(xml)
+        if root.tag != _SAMLP_LOGOUT_RESPONSE:
+            raise IdPRefused("the message is not a LogoutResponse")
+        codes: list[str] = []
+        code = root.find(f"{_SAMLP_STATUS}/{_SAMLP_STATUS_CODE}")
+        while code is not None:
+            codes.append(code.get("Value") or "")
+            code = code.find(_SAMLP_STATUS_CODE)
+        return LogoutResponseInfo(
+            id=root.get("ID") or "",
+            in_response_to=root.get("InResponseTo"),
+            issuer=(root.findtext(SAML_ISSUER) or "").strip(),
+            destination=root.get("Destination"),
+            status_codes=tuple(codes),
+            relay_state=relay_state,
+            binding=binding,
+            xml=xml,
+        )
 
 
 def read_name_id(xml: bytes) -> str | None:
@@ -722,6 +912,8 @@ __all__ = [
     "DEFAULT_USERS",
     "AuthnRequestInfo",
     "IdPRefused",
+    "LogoutRequestInfo",
+    "LogoutResponseInfo",
     "PostForm",
     "RegisteredSP",
     "TestIdP",

@@ -274,22 +274,31 @@ def check_issuer(element: etree._Element, idp_entity_id: str) -> str:
     return value
 
 
-def check_status(response: etree._Element) -> None:
-    """Top-level StatusCode is Success (Core §3.2.2.2; ``status-not-success``, with the IdP's codes and message)."""
+def status_codes(response: etree._Element) -> tuple[list[str], str] | None:
+    """The StatusCode values (top-level first, then up to four nested levels) and the StatusMessage
+    (whitespace collapsed, at most 300 characters) of a StatusResponseType; None without a StatusCode."""
     status = next(response.iterchildren(SAMLP_STATUS), None)
     code_el = next(status.iterchildren(SAMLP_STATUS_CODE), None) if status is not None else None
-    if code_el is None:
-        raise _reject(ErrorCode.STATUS_NOT_SUCCESS, "the Response has no Status")
-    top = code_el.get("Value")
-    if top == STATUS_SUCCESS:
-        return
-    codes = [top or ""]
+    if status is None or code_el is None:
+        return None
+    codes = [code_el.get("Value") or ""]
     nested = next(code_el.iterchildren(SAMLP_STATUS_CODE), None)
     while nested is not None and len(codes) < 5:
         codes.append(nested.get("Value") or "")
         nested = next(nested.iterchildren(SAMLP_STATUS_CODE), None)
-    message_el = next(status.iterchildren(SAMLP_STATUS_MESSAGE), None) if status is not None else None
+    message_el = next(status.iterchildren(SAMLP_STATUS_MESSAGE), None)
     message = " ".join(text_content(message_el).split())[:300] if message_el is not None else ""
+    return codes, message
+
+
+def check_status(response: etree._Element) -> None:
+    """Top-level StatusCode is Success (Core §3.2.2.2; ``status-not-success``, with the IdP's codes and message)."""
+    status = status_codes(response)
+    if status is None:
+        raise _reject(ErrorCode.STATUS_NOT_SUCCESS, "the Response has no Status")
+    codes, message = status
+    if codes[0] == STATUS_SUCCESS:
+        return
     short = " / ".join(c.rsplit(":", 1)[-1] for c in codes)
     raise _reject(
         ErrorCode.STATUS_NOT_SUCCESS,

@@ -1,4 +1,6 @@
-"""IdP-initiated ``<samlp:LogoutRequest>`` validation: a logout that cannot be forged (sans-I/O).
+"""Single Logout validation: the IdP's ``<samlp:LogoutRequest>`` and ``<samlp:LogoutResponse>`` (sans-I/O).
+
+An IdP-initiated LogoutRequest: a logout that cannot be forged.
 
 A LogoutRequest ends a user's session, so it is held to the same standard as a login Response. Order
 (each stage raises ``ResponseRejected``; later stages read only the verified message):
@@ -24,15 +26,21 @@ A LogoutRequest ends a user's session, so it is held to the same standard as a l
    principal)                                                           logout-session-mismatch
 9. replay: the request ID is consumed once in the store                 replayed
 
-Nothing is consumed when a check fails. The result keeps what a later LogoutResponse (issue #11) needs:
-the request ID, the IdP and the binding it came over.
+Nothing is consumed when a check fails. The result keeps what the LogoutResponse needs
+(``ServiceProvider.answer_logout_request``): the request ID, the IdP and the binding it came over.
+
+``validate_logout_response`` checks the IdP's ``<samlp:LogoutResponse>`` to a LogoutRequest of this SP
+(SP-initiated Single Logout) with the same reading, signature and time rules: samlp:LogoutResponse -> the
+signature with the IdP's metadata keys only -> Version, ID, IssueInstant age -> Issuer -> Destination ->
+InResponseTo = the pending request -> Status (success / partial / failure; not an error: the local
+session ends whatever the IdP reports). See docs/logout.md.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Final, Literal
 
 from lxml import etree
 
@@ -46,22 +54,24 @@ from fedlib.constants import (
     BINDING_HTTP_REDIRECT,
     DS_SIGNATURE,
     NAMEID_UNSPECIFIED,
-    NS_SAMLP,
     SAML_BASEID,
     SAML_ENCRYPTED_ID,
     SAML_ISSUER,
     SAML_NAMEID,
-    qname,
+    STATUS_SUCCESS,
 )
 from fedlib.errors import ErrorCode, ResponseRejected, reject
 from fedlib.metadata.idp import IdPMetadata
 from fedlib.protocol.bindings import RedirectQuery, parse_redirect_query, verify_redirect_signature
+from fedlib.protocol.logout import (
+    SAMLP_LOGOUT_REQUEST,
+    SAMLP_LOGOUT_RESPONSE,
+    SAMLP_SESSION_INDEX,
+    STATUS_PARTIAL_LOGOUT,
+)
 from fedlib.stores.base import Store
 from fedlib.validation import checks
 from fedlib.xmldsig.verify import verify_enveloped_signature
-
-SAMLP_LOGOUT_REQUEST: Final = qname(NS_SAMLP, "LogoutRequest")
-SAMLP_SESSION_INDEX: Final = qname(NS_SAMLP, "SessionIndex")
 
 DEFAULT_LOGOUT_MAX_AGE: Final = timedelta(minutes=10)
 """How old (by IssueInstant, plus the clock skew) a LogoutRequest may be when it arrives."""
@@ -115,9 +125,9 @@ class LogoutRequestResult:
 
 
 @dataclass(frozen=True, slots=True)
-class ReceivedLogoutRequest:
-    """A LogoutRequest as received, parsed but NOT verified. Validate it once (verification of the
-    POST binding detaches the signature from ``untrusted_root``)."""
+class ReceivedLogoutMessage:
+    """A LogoutRequest or LogoutResponse as received, parsed but NOT verified. Validate it once
+    (verification of the POST binding detaches the signature from ``untrusted_root``)."""
 
     binding: str
     untrusted_root: etree._Element
@@ -132,6 +142,21 @@ class ReceivedLogoutRequest:
         return (issuer.text or "").strip() if issuer is not None else None
 
 
+@dataclass(frozen=True, slots=True)
+class ReceivedLogoutRequest(ReceivedLogoutMessage):
+    """A LogoutRequest as received (``read_redirect_logout_request`` / ``read_post_logout_request``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedLogoutResponse(ReceivedLogoutMessage):
+    """A LogoutResponse as received (``read_redirect_logout_response`` / ``read_post_logout_response``)."""
+
+    @property
+    def untrusted_in_response_to(self) -> str | None:
+        """The raw InResponseTo: a hint to find the pending logout, proved by ``validate_logout_response``."""
+        return self.untrusted_root.get("InResponseTo")
+
+
 def read_redirect_logout_request(raw_query: str, *, max_bytes: int = DEFAULT_MAX_XML_BYTES) -> ReceivedLogoutRequest:
     """Split, decode and parse an HTTP-Redirect LogoutRequest (``raw_query``: the query string exactly as
     received, never re-encoded). Nothing is verified yet.
@@ -139,11 +164,15 @@ def read_redirect_logout_request(raw_query: str, *, max_bytes: int = DEFAULT_MAX
     Raises:
         XMLRejected: ``malformed-xml`` (also a query that carries a SAMLResponse), ``forbidden-dtd``.
     """
+    root, relay_state = _read_redirect(raw_query, "SAMLRequest", max_bytes)
+    return ReceivedLogoutRequest(BINDING_HTTP_REDIRECT, root, relay_state, redirect_query=raw_query)
+
+
+def _read_redirect(raw_query: str, parameter: str, max_bytes: int) -> tuple[etree._Element, str | None]:
     query: RedirectQuery = parse_redirect_query(raw_query, max_bytes=max_bytes)
-    if query.parameter != "SAMLRequest":
-        raise reject(ErrorCode.MALFORMED_XML, "the query carries a SAMLResponse, not a LogoutRequest")
-    root = parse_xml(query.decode(max_bytes=max_bytes), max_bytes=max_bytes)
-    return ReceivedLogoutRequest(BINDING_HTTP_REDIRECT, root, query.relay_state, redirect_query=raw_query)
+    if query.parameter != parameter:
+        raise reject(ErrorCode.MALFORMED_XML, f"the query carries a {query.parameter}, not a {parameter}")
+    return parse_xml(query.decode(max_bytes=max_bytes), max_bytes=max_bytes), query.relay_state
 
 
 def read_post_logout_request(
@@ -156,6 +185,28 @@ def read_post_logout_request(
     """
     root = parse_xml(decode_base64(saml_request, max_bytes=max_bytes), max_bytes=max_bytes)
     return ReceivedLogoutRequest(BINDING_HTTP_POST, root, relay_state)
+
+
+def read_redirect_logout_response(raw_query: str, *, max_bytes: int = DEFAULT_MAX_XML_BYTES) -> ReceivedLogoutResponse:
+    """Split, decode and parse an HTTP-Redirect LogoutResponse (``raw_query`` exactly as received).
+
+    Raises:
+        XMLRejected: ``malformed-xml`` (also a query that carries a SAMLRequest), ``forbidden-dtd``.
+    """
+    root, relay_state = _read_redirect(raw_query, "SAMLResponse", max_bytes)
+    return ReceivedLogoutResponse(BINDING_HTTP_REDIRECT, root, relay_state, redirect_query=raw_query)
+
+
+def read_post_logout_response(
+    saml_response: str, relay_state: str | None = None, *, max_bytes: int = DEFAULT_MAX_XML_BYTES
+) -> ReceivedLogoutResponse:
+    """Decode (strict base64) and parse an HTTP-POST LogoutResponse (the ``SAMLResponse`` form value).
+
+    Raises:
+        XMLRejected: ``malformed-xml``, ``forbidden-dtd``.
+    """
+    root = parse_xml(decode_base64(saml_response, max_bytes=max_bytes), max_bytes=max_bytes)
+    return ReceivedLogoutResponse(BINDING_HTTP_POST, root, relay_state)
 
 
 def validate_logout_request(
@@ -206,17 +257,7 @@ def validate_logout_request(
     checks.check_no_encrypted_claims(root)
 
     # 3-4: verify, then read only the verified message.
-    if received.binding == BINDING_HTTP_REDIRECT:
-        assert received.redirect_query is not None
-        # The query signature covers the whole DEFLATEd message: the parsed tree is what was signed.
-        verify_redirect_signature(
-            received.redirect_query, idp.trust, allow_sha1=policy.allow_sha1, max_bytes=policy.max_message_bytes
-        )
-        request = root
-    elif received.binding == BINDING_HTTP_POST:
-        request = _verify_post(root, idp, allow_sha1=policy.allow_sha1)
-    else:
-        raise reject(ErrorCode.MALFORMED_XML, "the LogoutRequest arrived over an unsupported binding")
+    request = _verified(received, idp, sp, "LogoutRequest")
 
     # 5: ID, version, time.
     checks.check_version_and_instant(request)
@@ -243,7 +284,7 @@ def validate_logout_request(
 
     # 6-7: from our IdP, to us.
     issuer = checks.check_issuer(request, idp.entity_id)
-    _check_destination(request, sp.slo_url)
+    _check_destination(request, sp.slo_url, "LogoutRequest")
 
     # 8: whom it logs out.
     name_id = _name_id(request)
@@ -283,39 +324,154 @@ def validate_logout_request(
     )
 
 
-def _verify_post(root: etree._Element, idp: IdPMetadata, *, allow_sha1: bool) -> etree._Element:
-    """The LogoutRequest's own enveloped signature, verified like a Response's; returns the verified element."""
+LogoutStatus = Literal["success", "partial", "failure"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LogoutResponseResult:
+    """A verified LogoutResponse that answers this SP's pending LogoutRequest.
+
+    Whatever ``status`` says, the local session ends (it already has, in fedlib's Flask adapter): the
+    status only tells the application whether the IdP ended its own session (and the other SPs').
+    """
+
+    idp_entity_id: str
+    in_response_to: str
+    """The ID of the LogoutRequest it answers."""
+    status: LogoutStatus
+    """``success``: top-level Success; ``partial``: the second-level PartialLogout (some sessions at the IdP
+    or at other SPs may remain); ``failure``: any other top-level code (``status_codes``)."""
+    status_codes: tuple[str, ...]
+    """The StatusCode values, top-level first."""
+    status_message: str | None
+    issue_instant: datetime
+    binding: str
+
+    @property
+    def success(self) -> bool:
+        return self.status == "success"
+
+
+def validate_logout_response(
+    received: ReceivedLogoutResponse,
+    *,
+    sp: SPConfig,
+    idp: IdPMetadata,
+    request_id: str,
+    now: datetime,
+    max_age: timedelta = DEFAULT_LOGOUT_MAX_AGE,
+) -> LogoutResponseResult:
+    """Validate the IdP's LogoutResponse to this SP's LogoutRequest ``request_id`` (SAML Core §3.7.2).
+
+    Order: samlp:LogoutResponse, no encrypted element -> the signature (Redirect query or one enveloped
+    POST signature) with ``idp``'s metadata keys only -> on the verified message: Version, ID, IssueInstant
+    neither in the future nor older than ``max_age`` (+ skew) -> Issuer = the IdP -> Destination = this
+    SP's ``slo_url`` -> InResponseTo = ``request_id`` -> Status present (its codes become the result).
+    The caller consumes the pending logout (``request_id``) once, before calling this (replay).
+
+    Raises:
+        ResponseRejected: ``malformed-xml``, ``unsigned-message``, ``invalid-signature`` (and the other
+            signature codes), ``not-yet-valid``, ``expired``, ``wrong-issuer``, ``wrong-destination``,
+            ``missing-in-response-to``, ``wrong-in-response-to``.
+        ConfigurationError: the IdP metadata holds no certificate.
+    """
+    now = ensure_aware(now)
+    root = received.untrusted_root
+    if root.tag != SAMLP_LOGOUT_RESPONSE:
+        raise reject(
+            ErrorCode.MALFORMED_XML,
+            "the message is not a SAML 2.0 <samlp:LogoutResponse>",
+            detail=f"document element {root.tag!r}",
+        )
+    checks.check_no_encrypted_claims(root)
+    response = _verified(received, idp, sp, "LogoutResponse")
+    checks.check_version_and_instant(response)
+    checks.check_issue_instant(response, now=now, skew=sp.policy.clock_skew, max_age=max_age)
+    issuer = checks.check_issuer(response, idp.entity_id)
+    _check_destination(response, sp.slo_url, "LogoutResponse")
+    in_response_to = response.get("InResponseTo")
+    if in_response_to is None:
+        raise reject(ErrorCode.MISSING_IN_RESPONSE_TO, "the LogoutResponse does not say which LogoutRequest it answers")
+    if in_response_to != request_id:
+        raise reject(
+            ErrorCode.WRONG_IN_RESPONSE_TO,
+            "the LogoutResponse answers another LogoutRequest than the one this SP sent",
+            detail=f"expected {request_id[:100]!r}, got {in_response_to[:100]!r}",
+        )
+    status = checks.status_codes(response)
+    if status is None:
+        raise reject(ErrorCode.MALFORMED_XML, "the LogoutResponse has no Status")
+    codes, message = status
+    outcome: LogoutStatus
+    if STATUS_PARTIAL_LOGOUT in codes[1:]:
+        outcome = "partial"
+    elif codes[0] == STATUS_SUCCESS:
+        outcome = "success"
+    else:
+        outcome = "failure"
+    issue_instant = checks.instant(response, "IssueInstant")
+    assert issue_instant is not None
+    return LogoutResponseResult(
+        idp_entity_id=issuer,
+        in_response_to=in_response_to,
+        status=outcome,
+        status_codes=tuple(codes),
+        status_message=message or None,
+        issue_instant=issue_instant,
+        binding=received.binding,
+    )
+
+
+def _verified(received: ReceivedLogoutMessage, idp: IdPMetadata, sp: SPConfig, what: str) -> etree._Element:
+    """Verify the message's signature with ``idp``'s metadata keys only; return the verified element.
+
+    HTTP-Redirect: the query signature over the raw octets as received (it covers the whole DEFLATEd
+    message, so the parsed tree is what was signed). HTTP-POST: exactly one enveloped signature of the
+    message itself, under the same profile as a Response's.
+    """
+    policy = sp.policy
+    if received.binding == BINDING_HTTP_REDIRECT:
+        assert received.redirect_query is not None
+        verify_redirect_signature(
+            received.redirect_query, idp.trust, allow_sha1=policy.allow_sha1, max_bytes=policy.max_message_bytes
+        )
+        return received.untrusted_root
+    if received.binding == BINDING_HTTP_POST:
+        return _verify_post(received.untrusted_root, idp, allow_sha1=policy.allow_sha1, what=what)
+    raise reject(ErrorCode.MALFORMED_XML, f"the {what} arrived over an unsupported binding")
+
+
+def _verify_post(root: etree._Element, idp: IdPMetadata, *, allow_sha1: bool, what: str) -> etree._Element:
+    """The message's own enveloped signature, verified like a Response's; returns the verified element."""
     signatures = list(root.iterchildren(DS_SIGNATURE))
     if not signatures:
         raise reject(
             ErrorCode.UNSIGNED_MESSAGE,
-            "the LogoutRequest is not signed; fedlib ends a session only on a LogoutRequest the IdP signed",
-            element="samlp:LogoutRequest",
+            f"the {what} is not signed; fedlib acts on logout messages only when the IdP signed them",
+            element=f"samlp:{what}",
         )
     if len(signatures) > 1:
-        raise reject(
-            ErrorCode.SIGNATURE_WRAPPING, f"the LogoutRequest carries {len(signatures)} signatures; exactly one"
-        )
+        raise reject(ErrorCode.SIGNATURE_WRAPPING, f"the {what} carries {len(signatures)} signatures; exactly one")
     ids = IdIndex.build(root, max_ids=DEFAULT_XML_LIMITS.max_id_attributes)
     checks.check_unique_ids(ids)
     return verify_enveloped_signature(root, signatures[0], idp.trust, allow_sha1=allow_sha1, ids=ids).element
 
 
-def _check_destination(request: etree._Element, slo_url: str | None) -> None:
+def _check_destination(message: etree._Element, slo_url: str | None, what: str) -> None:
     """Destination present and exactly the SLO URL (Bindings §3.4.5.2 / §3.5.5.2; ``wrong-destination``)."""
-    destination = request.get("Destination")
+    destination = message.get("Destination")
     if slo_url is None:
         raise reject(
             ErrorCode.WRONG_DESTINATION,
-            "this SP has no SingleLogoutService URL (SPConfig.slo_url), so no LogoutRequest is addressed to it; "
+            f"this SP has no SingleLogoutService URL (SPConfig.slo_url), so no {what} is addressed to it; "
             "configure slo_url as published in the SP metadata",
         )
     if destination is None:
-        raise reject(ErrorCode.WRONG_DESTINATION, "the signed LogoutRequest has no Destination; it must name this SP")
+        raise reject(ErrorCode.WRONG_DESTINATION, f"the signed {what} has no Destination; it must name this SP")
     if destination != slo_url:
         raise reject(
             ErrorCode.WRONG_DESTINATION,
-            f"the LogoutRequest was sent to {destination[:200]!r}, not to this SP's logout URL {slo_url!r}",
+            f"the {what} was sent to {destination[:200]!r}, not to this SP's logout URL {slo_url!r}",
         )
 
 
@@ -390,9 +546,16 @@ def _replay_key(issuer: str, request_id: str) -> str:
 __all__ = [
     "DEFAULT_LOGOUT_MAX_AGE",
     "LogoutRequestResult",
+    "LogoutResponseResult",
     "LogoutSession",
+    "LogoutStatus",
+    "ReceivedLogoutMessage",
     "ReceivedLogoutRequest",
+    "ReceivedLogoutResponse",
     "read_post_logout_request",
+    "read_post_logout_response",
     "read_redirect_logout_request",
+    "read_redirect_logout_response",
     "validate_logout_request",
+    "validate_logout_response",
 ]

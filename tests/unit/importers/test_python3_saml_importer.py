@@ -66,6 +66,8 @@ def test_what_is_not_honoured_is_reported() -> None:
     assert set(issues) == {
         "security.wantMessagesSigned",
         "security.wantAssertionsSigned",
+        "security.logoutRequestSigned",  # false in the fixture: fedlib signs its logout messages anyway
+        "security.logoutResponseSigned",
         "idp.x509certMulti.encryption",
     }
     assert "always requires a valid signature on the Response" in issues["security.wantMessagesSigned"]
@@ -80,6 +82,15 @@ def test_python3_saml_defaults_are_reported_when_fedlib_differs() -> None:
     assert "without attributes" in issues["security.wantAttributeStatement"]
     assert "start_login(requested_authn_context=" in issues["security.requestedAuthnContext"]
     assert "security.wantAssertionsSigned" not in issues
+    assert "always signs its logout messages" in issues["security.logoutRequestSigned"]
+
+
+def test_signed_logout_messages_are_honoured() -> None:
+    base = fixture.advanced_settings()
+    base["security"] = dict(base["security"], logoutRequestSigned=True, logoutResponseSigned=True)
+    issues = reported(run(fixture.settings(), base))
+    assert "security.logoutRequestSigned" not in issues
+    assert "security.logoutResponseSigned" not in issues
 
 
 @pytest.mark.parametrize(
@@ -88,8 +99,8 @@ def test_python3_saml_defaults_are_reported_when_fedlib_differs() -> None:
         ({"wantAssertionsEncrypted": True}, "security.wantAssertionsEncrypted"),
         ({"wantNameIdEncrypted": True}, "security.wantNameIdEncrypted"),
         ({"nameIdEncrypted": True}, "security.nameIdEncrypted"),
-        ({"logoutRequestSigned": True}, "security.logoutRequestSigned"),
-        ({"logoutResponseSigned": True}, "security.logoutResponseSigned"),
+        ({"logoutRequestSigned": False}, "security.logoutRequestSigned"),
+        ({"logoutResponseSigned": False}, "security.logoutResponseSigned"),
         ({"wantNameId": False}, "security.wantNameId"),
         ({"failOnAuthnContextMismatch": True}, "security.failOnAuthnContextMismatch"),
         ({"signMetadata": True}, "security.signMetadata"),
@@ -128,6 +139,8 @@ def test_a_strict_configuration_reports_nothing_about_security() -> None:
         "rejectDeprecatedAlgorithm": True,
         "requestedAuthnContext": False,
         "rejectUnsolicitedResponsesWithInResponseTo": True,
+        "logoutRequestSigned": True,
+        "logoutResponseSigned": True,
     }
     settings = fixture.settings()
     del settings["idp"]["x509certMulti"]
