@@ -12,7 +12,7 @@ VENV     ?= .venv
 VPY      := $(VENV)/bin/python
 STAMP    := $(VENV)/.stamp
 BSTAMP   := $(VENV)/.stamp-bench
-EXTRAS   ?= dev,redis,flask,http,testing,docs
+EXTRAS   ?= dev,redis,flask,starlette,http,testing,docs
 PIP_OPTS ?= --quiet --disable-pip-version-check --progress-bar off
 
 # Debian packages the tests need: the differential tests call the xmlsec1 CLI (so does pysaml2 in the
