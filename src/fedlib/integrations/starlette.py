@@ -44,6 +44,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route, Router
+from starlette.types import Message
 
 from fedlib.clock import SystemClock
 from fedlib.errors import ConfigurationError
@@ -103,6 +104,13 @@ def logout_form(
     return logout_form_html(action, csrf_token(session_of(request)), label=label, next=next)
 
 
+class _BodyRefused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
 class _HookFailed(Exception):
     """Carries an exception of the application's own hook past fedlib's error mapping."""
 
@@ -158,6 +166,7 @@ class FedLibRouter(Router):
         single_logout: bool = True,
         render_page: PageRenderer = default_render_page,
         threadpool: bool = True,
+        max_body_bytes: int = 2 * 1024 * 1024,
     ) -> None:
         if (service_provider is None) == (tenants is None):
             raise ConfigurationError("give FedLibRouter exactly one of service_provider= or tenants=")
@@ -168,6 +177,8 @@ class FedLibRouter(Router):
         self.service_provider = service_provider
         self.tenants = tenants
         self.threadpool = threadpool
+        self.max_body_bytes = max_body_bytes
+        """A POST body larger than this is a 413 before it is parsed (default 2 MiB)."""
         self.login_hook: LoginHook = default_login_hook
         self.logout_hook: LogoutHook = default_logout_hook
         prefix = "/{tenant}" if tenants is not None else ""
@@ -211,11 +222,33 @@ class FedLibRouter(Router):
         except ConfigurationError:
             return None
 
-    @staticmethod
-    async def _web_request(request: Request) -> WebRequest:
+    async def _read_form(self, request: Request) -> dict[str, str]:
+        """The POSTed form, read with a cap on the body (``max_body_bytes``: a 413 past it)."""
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            raise _BodyRefused(413, "The request is too large.")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise _BodyRefused(413, "The request is too large.")
+            chunks.append(chunk)
+        body = b"".join(chunks)
+
+        async def replay() -> Message:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        try:
+            parsed = await Request(request.scope, replay).form(max_files=0)
+        except Exception as exc:  # multipart errors, bad encodings: the client's
+            raise _BodyRefused(400, "The request body is not a form.") from exc
+        return _first(parsed.multi_items())
+
+    async def _web_request(self, request: Request) -> WebRequest:
         form: dict[str, str] = {}
         if request.method == "POST":
-            form = _first((await request.form()).multi_items())
+            form = await self._read_form(request)
         return WebRequest(
             method=request.method,
             path=request.url.path,
@@ -248,6 +281,9 @@ class FedLibRouter(Router):
                 outcome = await run_in_threadpool(work, web_request, sp)
             else:
                 outcome = work(web_request, sp)
+        except _BodyRefused as refused:
+            log.warning("fedlib: request body refused: %s", refused.message)
+            outcome = self.routes_.simple_page(refused.status, "Request refused", f"<p>{refused.message}</p>")
         except _HookFailed as failed:
             raise failed.exc from None  # the application's own hook failed: its error, its error handling
         except Exception as exc:  # client input never becomes a 5xx (see fedlib.web.SamlRoutes.error_outcome)

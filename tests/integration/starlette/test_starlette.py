@@ -183,6 +183,18 @@ def test_a_body_that_is_not_a_form_is_a_4xx(sp: ServiceProvider) -> None:
         assert 400 <= response.status_code < 500, (ctype, response.status_code)
 
 
+def test_an_oversized_body_is_a_413_before_parsing(sp: ServiceProvider) -> None:
+    c = TestClient(make_app(FedLibRouter(service_provider=sp, max_body_bytes=1000)), base_url=BASE)
+    assert c.post("/saml/acs", data={"SAMLResponse": "A" * 2000}).status_code == 413
+
+    def chunks() -> Any:  # no Content-Length: the cap holds on the stream too
+        for _ in range(10):
+            yield b"A" * 200
+
+    response = c.post("/saml/acs", content=chunks(), headers={"content-type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 413
+
+
 class _DownStore:
     def add(self, key: str, **kwargs: Any) -> bool:
         raise StoreError("store down")
