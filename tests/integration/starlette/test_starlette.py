@@ -30,6 +30,7 @@ from fedlib.sp import LoginResult, ServiceProvider
 from fedlib.stores.base import Store
 from fedlib.stores.memory import MemoryStore
 from fedlib.testing.idp import TestIdP
+from fedlib.web import session_identity
 
 SP_ID = "https://sp.example.test/saml/metadata"
 ACS = "https://sp.example.test/saml/acs"
@@ -358,3 +359,25 @@ def test_fastapi_app(sp: ServiceProvider, saml_idp: TestIdP) -> None:
     assert response.status_code == 303
     assert user(c) == USER
     assert c.post("/saml/acs", data={}).status_code == 400
+
+
+def test_identity_ends_at_session_not_on_or_after(sp: ServiceProvider, saml_idp: TestIdP, saml_now: datetime) -> None:
+    router = FedLibRouter(service_provider=sp)
+
+    @router.on_login
+    def remember(request: Request, result: LoginResult) -> None:
+        identity = session_identity(result)
+        identity["session_not_on_or_after"] = request.query_params.get("until") or saml_now.isoformat()
+        request.session[SESSION_KEY] = identity
+
+    def me(request: Request) -> PlainTextResponse:
+        identity = router.identity(request)
+        return PlainTextResponse(f"{identity['name_id'] if identity else None}|{SESSION_KEY in request.session}")
+
+    app = Starlette(
+        routes=[Route("/me", me), Mount("/saml", app=router)],
+        middleware=[Middleware(SessionMiddleware, secret_key="test-only", https_only=True)],
+    )
+    c = TestClient(app, base_url=BASE, follow_redirects=False)
+    assert login(c, saml_idp).status_code == 303
+    assert c.get("/me").text == "None|False"  # SessionNotOnOrAfter == now: ended, and dropped from the session
