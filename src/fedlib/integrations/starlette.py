@@ -43,7 +43,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
-from starlette.routing import Route, Router
+from starlette.routing import NoMatchFound, Route, Router
 from starlette.types import Message
 
 from fedlib.clock import SystemClock
@@ -98,9 +98,17 @@ def default_logout_hook(request: Request, event: LogoutEvent) -> None:
 
 
 def logout_form(
-    request: Request, label: str = "Sign out", *, action: str = "/saml/logout", next: str | None = None
+    request: Request, label: str = "Sign out", *, action: str | None = None, next: str | None = None
 ) -> str:
-    """The ``POST /logout`` form (a button) with this session's CSRF token, as HTML for a template."""
+    """The ``POST /logout`` form (a button) with this session's CSRF token, as HTML for a template.
+    ``action``: the logout URL; default the app's ``fedlib_logout`` route (with this request's tenant)."""
+    if action is None:
+        tenant = request.path_params.get("tenant")
+        params = {"tenant": tenant} if isinstance(tenant, str) else {}
+        try:
+            action = str(request.app.url_path_for("fedlib_logout", **params))
+        except (NoMatchFound, AttributeError):
+            action = "/saml/logout"
     return logout_form_html(action, csrf_token(session_of(request)), label=label, next=next)
 
 

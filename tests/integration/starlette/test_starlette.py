@@ -24,7 +24,7 @@ from fedlib.clock import FixedClock
 from fedlib.config import SPConfig
 from fedlib.constants import BINDING_HTTP_POST
 from fedlib.errors import ConfigurationError, StoreError
-from fedlib.integrations.starlette import CSRF_FIELD, SESSION_KEY, FedLibRouter
+from fedlib.integrations.starlette import CSRF_FIELD, SESSION_KEY, FedLibRouter, logout_form
 from fedlib.metadata.idp import parse_idp_metadata
 from fedlib.sp import LoginResult, ServiceProvider
 from fedlib.stores.base import Store
@@ -381,3 +381,16 @@ def test_identity_ends_at_session_not_on_or_after(sp: ServiceProvider, saml_idp:
     c = TestClient(app, base_url=BASE, follow_redirects=False)
     assert login(c, saml_idp).status_code == 303
     assert c.get("/me").text == "None|False"  # SessionNotOnOrAfter == now: ended, and dropped from the session
+
+
+def test_logout_form_finds_the_mounted_route(sp: ServiceProvider, saml_idp: TestIdP) -> None:
+    def page(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(logout_form(request, next="/"))
+
+    app = Starlette(
+        routes=[Route("/page", page), Mount("/auth", app=FedLibRouter(service_provider=sp))],
+        middleware=[Middleware(SessionMiddleware, secret_key="test-only", https_only=True)],
+    )
+    html = TestClient(app, base_url=BASE).get("/page").text
+    assert 'action="/auth/logout"' in html
+    assert f'name="{CSRF_FIELD}"' in html
