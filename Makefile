@@ -12,7 +12,8 @@ VENV     ?= .venv
 VPY      := $(VENV)/bin/python
 STAMP    := $(VENV)/.stamp
 BSTAMP   := $(VENV)/.stamp-bench
-EXTRAS   ?= dev,redis,flask,http,testing,docs
+FRAMEWORK ?= flask
+EXTRAS   ?= dev,redis,flask,starlette,http,testing,docs
 PIP_OPTS ?= --quiet --disable-pip-version-check --progress-bar off
 
 # Debian packages the tests need: the differential tests call the xmlsec1 CLI (so does pysaml2 in the
@@ -55,7 +56,7 @@ help:
 	@echo "                 (FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) examples per unit of each target's weight)"
 	@echo "  make interop   only the interop corpus (both policies)"
 	@echo "  make docs      build the docs site into site/ (mkdocs --strict: a broken link fails)"
-	@echo "  make demo      run the example Flask app against the bundled test IdPs on 127.0.0.1"
+	@echo "  make demo      run the example app (FRAMEWORK=flask|fastapi) against the bundled test IdPs on 127.0.0.1"
 	@echo "                 (self-check, then serves; DEMO_ARGS=--check exits after the self-check)"
 	@echo "  make bench     compare fedlib with python3-saml, pysaml2, signxml and the crypto floor"
 	@echo "                 (BENCH_ARGS=--quick for a smoke run)"
@@ -177,7 +178,7 @@ docs: $(STAMP)
 # ---------------------------------------------------------------------------------------------
 
 demo: $(STAMP)
-	$(VPY) examples/flask_app/run.py $(DEMO_ARGS)
+	$(VPY) examples/$(FRAMEWORK)_app/run.py $(DEMO_ARGS)
 
 # The bench peers (python3-saml, pysaml2, xmlsec) go into the same venv via the `bench` extra;
 # pysaml2 verifies with the xmlsec1 binary, hence sysdeps.

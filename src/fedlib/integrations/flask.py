@@ -1,4 +1,4 @@
-"""Flask adapter: routes in, ``ServiceProvider`` calls out. No SAML logic lives here.
+"""Flask adapter over the framework-neutral :mod:`fedlib.web` (which decides what the routes do).
 
 ::
 
@@ -18,7 +18,8 @@ Routes (under ``url_prefix``, default ``/saml``; with ``tenants`` under ``/saml/
 ``GET  /metadata``  the SP metadata
 ``GET  /login``     start an SP-initiated login (``?next=/path`` where to land, ``?idp=<entityID>``,
                     ``?authn=<name>``: one of the app's ``login_options``, e.g. ``mfa``; never free text)
-``POST /acs``       the AssertionConsumerService: validate, run the ``on_login`` hook, redirect
+``POST /acs``       the AssertionConsumerService: validate, run the ``on_login`` hook, redirect (a POST
+                    without ``SAMLResponse`` is a 400)
 ``POST /logout``    end the local session: needs the per-session CSRF token (``csrf_token`` field; render
                     the form with ``logout_form()`` or the ``fedlib_logout_form()`` Jinja global) and, when
                     the browser sends them, a same-origin ``Origin`` / ``Sec-Fetch-Site``; ``next`` field
@@ -65,120 +66,50 @@ cookie's name.
 
 from __future__ import annotations
 
-import hmac
-import html
 import logging
-import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Final, Literal
-from urllib.parse import urlsplit
+from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, current_app, redirect, request, session, url_for
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
-from fedlib.binding import BindingCookie, cookie_reaches_the_acs, cookies_to_clear
+from fedlib.binding import BindingCookie
 from fedlib.clock import SystemClock
-from fedlib.constants import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
-from fedlib.errors import ConfigurationError, FedlibError, ResponseRejected, StoreError
-from fedlib.protocol.authn_request import RequestedAuthnContext
-from fedlib.sp import LoginResult, LogoutResult, OutgoingLogout, ServiceProvider, safe_relay_state
-from fedlib.validation.logout import LogoutRequestResult, LogoutSession
+from fedlib.errors import ConfigurationError
+from fedlib.sp import LoginResult, ServiceProvider
+from fedlib.web import (
+    CSRF_FIELD,
+    CSRF_SESSION_KEY,
+    PARTIAL,
+    SESSION_KEY,
+    LoginOptions,
+    LogoutEvent,
+    PageRenderer,
+    SamlRoutes,
+    WebOutcome,
+    WebRequest,
+    default_render_page,
+    end_expired_session,
+    session_identity,
+)
+from fedlib.web import csrf_token as _csrf_token
 
 log = logging.getLogger("fedlib.flask")
 
 _IN_APP_CODE = "fedlib.in_app_code"
 """WSGI environ flag: set while the application's own hook runs (its exceptions are not fedlib's)."""
 
-SESSION_KEY = "fedlib"
-"""Where the default login hook keeps the verified identity in the Flask session."""
-
-CSRF_SESSION_KEY = "fedlib_csrf"
-"""Where the per-session logout CSRF token lives in the Flask session."""
-
-CSRF_FIELD = "csrf_token"
-"""The form field that carries the CSRF token in ``POST /logout``."""
-
 LoginHook = Callable[[LoginResult], Any]
-
-PARTIAL: Final = "partial"
-"""What an ``on_logout`` hook returns for an IdP LogoutRequest when it could not end every session of the
-user: the LogoutResponse then carries the second-level status PartialLogout."""
-
-
-@dataclass(frozen=True, slots=True)
-class LogoutEvent:
-    """What the ``on_logout`` hook is told.
-
-    ``kind``:
-
-    - ``"local"``: the user pressed this site's Sign out (CSRF-checked); end the app's own session.
-      Single Logout at the IdP starts right after the hook, when possible.
-    - ``"idp-request"``: the IdP's LogoutRequest was verified and names this browser's session
-      (``request``); end the app's own session; return ``PARTIAL`` if some of it could not end.
-    - ``"idp-response"``: the IdP answered this site's LogoutRequest. The local session ended when the
-      logout started; ``result.response.status`` says whether the IdP ended its own (``success``,
-      ``partial``, ``failure``), ``error`` says why the answer was refused. Return a Flask response to show
-      your own page, or None for the redirect to the ``next`` of the sign-out form (or ``/``).
-
-    ``identity``: the fedlib session data (``session["fedlib"]``) being ended, for ``local`` and
-    ``idp-request``; fedlib removes it from the session after the hook.
-    """
-
-    kind: Literal["local", "idp-request", "idp-response"]
-    identity: Mapping[str, Any] | None = None
-    request: LogoutRequestResult | None = None
-    result: LogoutResult | None = None
-    error: ResponseRejected | None = None
-
-
 LogoutHook = Callable[[LogoutEvent], Any]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LoginOptions:
-    """How ``/login?authn=<name>`` starts a login: the AuthnRequest options the app allows under ``name``.
-
-    The query string only *selects* an entry of ``FedLib(login_options={...})``; nothing in it reaches the
-    AuthnRequest as text. ``requested_authn_context`` is enforced at the ACS too (see
-    ``ServiceProvider.start_login``).
-    """
-
-    requested_authn_context: RequestedAuthnContext | str | None = None
-    force_authn: bool = False
-    is_passive: bool = False
-
-
 TenantLookup = Callable[[str], ServiceProvider]
-
-_PAGE = (
-    "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{title}</title></head>"
-    "<body><h1>{title}</h1>{body}</body></html>"
-)
 
 
 def default_login_hook(result: LoginResult) -> None:
     """Keep the identity in the session: ``session["fedlib"]`` = name_id (with its format and qualifiers),
     issuer, session index, attributes. An IdP LogoutRequest must name exactly this NameID and session."""
-    authn = result.authn
-    session[SESSION_KEY] = {
-        "name_id": authn.name_id,
-        "name_id_format": authn.name_id_format,
-        "name_qualifier": authn.name_qualifier,
-        "sp_name_qualifier": authn.sp_name_qualifier,
-        "issuer": authn.issuer,
-        "session_index": authn.session_index,
-        "attributes": {name: list(values) for name, values in authn.attributes.items()},
-        # The IdP's SessionNotOnOrAfter: FedLib ends this session then (``FedLib._end_expired_session``).
-        "session_not_on_or_after": (
-            authn.session_not_on_or_after.isoformat() if authn.session_not_on_or_after is not None else None
-        ),
-        "mapped_attributes": {name: list(values) for name, values in authn.mapped_attributes.items()},
-        "roles": sorted(authn.roles),
-    }
+    session[SESSION_KEY] = session_identity(result)
 
 
 def default_logout_hook(event: LogoutEvent) -> None:
@@ -190,11 +121,7 @@ def default_logout_hook(event: LogoutEvent) -> None:
 
 def csrf_token() -> str:
     """This browser session's logout CSRF token (created on first use): 32 random bytes, URL-safe."""
-    token = session.get(CSRF_SESSION_KEY)
-    if not isinstance(token, str) or len(token) < 32:
-        token = secrets.token_urlsafe(32)
-        session[CSRF_SESSION_KEY] = token
-    return token
+    return _csrf_token(session)
 
 
 def logout_form(label: str = "Sign out", *, next: str | None = None, tenant: str | None = None) -> Markup:
@@ -214,35 +141,23 @@ def logout_form(label: str = "Sign out", *, next: str | None = None, tenant: str
     ).format(action, fields, label)
 
 
-def _logout_session(user: object) -> LogoutSession | None:
-    """The session the default login hook stored, as the validator wants it; None if there is none."""
-    if not isinstance(user, dict):
-        return None
-    issuer, name_id = user.get("issuer"), user.get("name_id")
-    if not isinstance(issuer, str) or not isinstance(name_id, str):
-        return None
-
-    def text(key: str) -> str | None:
-        value = user.get(key)
-        return value if isinstance(value, str) else None
-
-    return LogoutSession(
-        idp_entity_id=issuer,
-        name_id=name_id,
-        name_id_format=text("name_id_format"),
-        name_qualifier=text("name_qualifier"),
-        sp_name_qualifier=text("sp_name_qualifier"),
-        session_index=text("session_index"),
+def _web_request() -> WebRequest:
+    return WebRequest(
+        method=request.method,
+        path=request.path,
+        query_string=request.query_string.decode("latin-1"),
+        query=request.args.to_dict(),
+        form=request.form.to_dict() if request.method == "POST" else {},
+        cookies=request.cookies.to_dict(),
+        origin=request.headers.get("Origin"),
+        sec_fetch_site=request.headers.get("Sec-Fetch-Site"),
+        host_url=request.host_url,
     )
 
 
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
-
-
 class FedLib:
-    """The Flask extension. Give it one ``service_provider`` or a ``tenants`` lookup (tenant -> SP)."""
+    """The Flask extension. Give it one ``service_provider`` or a ``tenants`` lookup (tenant -> SP).
+    ``render_page``: your own renderer of fedlib's pages (a ``fedlib.web.Page`` -> HTML), e.g. the 403."""
 
     def __init__(
         self,
@@ -254,25 +169,44 @@ class FedLib:
         binding: str | None = None,
         login_options: Mapping[str, LoginOptions] | None = None,
         single_logout: bool = True,
+        render_page: PageRenderer = default_render_page,
     ) -> None:
         if service_provider is not None and tenants is not None:
             raise ConfigurationError("give FedLib at most one of service_provider= or tenants=")
-        self.login_options = dict(login_options or {})
-        """``/login?authn=<name>`` -> the options of that login (an allow-list; unknown names are a 400)."""
-        for name, options in self.login_options.items():
-            if not isinstance(name, str) or not name or not isinstance(options, LoginOptions):
-                raise ConfigurationError("login_options maps non-empty names to LoginOptions values")
+        self.routes = SamlRoutes(
+            binding=binding, login_options=login_options, single_logout=single_logout, render_page=render_page
+        )
+        """The framework-neutral behaviour of the routes (:class:`fedlib.web.SamlRoutes`)."""
         self.service_provider = service_provider
         self.tenants = tenants
         self.url_prefix = url_prefix.rstrip("/")
-        self.binding = binding
         self.login_hook: LoginHook = default_login_hook
         self.logout_hook: LogoutHook = default_logout_hook
-        self.single_logout = single_logout
-        """Sign out at the IdP too (SP-initiated Single Logout) when the SP can sign and the IdP has an SLO
-        endpoint; False: Sign out ends the local session only."""
         if app is not None:
             self.init_app(app)
+
+    @property
+    def login_options(self) -> dict[str, LoginOptions]:
+        """``/login?authn=<name>`` -> the options of that login (an allow-list; unknown names are a 400)."""
+        return self.routes.login_options
+
+    @property
+    def binding(self) -> str | None:
+        return self.routes.binding
+
+    @binding.setter
+    def binding(self, value: str | None) -> None:
+        self.routes.binding = value
+
+    @property
+    def single_logout(self) -> bool:
+        """Sign out at the IdP too (SP-initiated Single Logout) when the SP can sign and the IdP has an SLO
+        endpoint; False: Sign out ends the local session only."""
+        return self.routes.single_logout
+
+    @single_logout.setter
+    def single_logout(self, value: bool) -> None:
+        self.routes.single_logout = value
 
     def on_login(self, hook: LoginHook) -> LoginHook:
         """Decorator: ``hook(result)`` runs after a verified login; return a Flask response to send it, or
@@ -316,18 +250,10 @@ class FedLib:
         """Before every request of the app: drop the fedlib identity once the IdP's SessionNotOnOrAfter
         (kept by the default login hook) has passed, so the app sees the user as signed out. A custom
         ``on_login`` hook that keeps its own session gets ``result.authn.session_not_on_or_after`` to honour."""
-        identity = session.get(SESSION_KEY)
-        until = identity.get("session_not_on_or_after") if isinstance(identity, dict) else None
-        if not isinstance(until, str):
+        if not isinstance(session.get(SESSION_KEY), dict):
             return
-        try:
-            deadline = datetime.fromisoformat(until)
-        except ValueError:
-            deadline = None  # not written by us: treat the session as ended
         clock = self.service_provider.clock if self.service_provider is not None else SystemClock()
-        if deadline is None or deadline.tzinfo is None or clock.now() >= deadline:
-            session.pop(SESSION_KEY, None)
-            log.info("fedlib: the IdP session lifetime (SessionNotOnOrAfter) ended; signed out locally")
+        end_expired_session(session, clock.now())
 
     def _load_from_config(self, app: Flask) -> None:
         from datetime import UTC, datetime
@@ -361,7 +287,7 @@ class FedLib:
             abort(404)
 
     @staticmethod
-    def _set_cookies(response: BaseResponse, cookies: list[BindingCookie]) -> BaseResponse:
+    def _set_cookies(response: BaseResponse, cookies: tuple[BindingCookie, ...]) -> BaseResponse:
         for cookie in cookies:
             response.set_cookie(
                 cookie.name,
@@ -374,29 +300,29 @@ class FedLib:
             )
         return response
 
-    @staticmethod
-    def _page(status: int, title: str, body: str) -> Response:
-        return Response(
-            _PAGE.format(title=html.escape(title), body=body),
-            status=status,
-            mimetype="text/html",
-            headers={"Cache-Control": "no-store"},
-        )
-
     @classmethod
-    def _rejected_page(cls, exc: ResponseRejected) -> Response:
-        log.warning("fedlib: SAML login refused: %s: %s (detail: %s)", exc.code, exc.message, exc.detail)
-        body = (
-            f"<p>Error code: <code id='error-code'>{html.escape(exc.code.value)}</code></p>"
-            f"<p id='error-hint'>{html.escape(exc.message)}</p>"
-            "<p>Give the code to your administrator; see fedlib's docs/errors.md for what it means.</p>"
-        )
-        return cls._page(403, "Sign-in refused", body)
+    def _respond(cls, outcome: WebOutcome) -> BaseResponse:
+        """The Flask response of a :class:`WebOutcome`."""
+        if outcome.app_response is not None:
+            response: BaseResponse = current_app.make_response(outcome.app_response)
+        elif outcome.location is not None:
+            response = redirect(outcome.location, code=outcome.status)
+        else:
+            response = Response(outcome.body, status=outcome.status, content_type=outcome.content_type)
+        for name, value in outcome.headers:
+            response.headers[name] = value
+        return cls._set_cookies(response, outcome.cookies)
 
-    @classmethod
-    def _store_down_page(cls, exc: StoreError) -> Response:
-        log.error("fedlib: request store unavailable: %s (%s)", exc, exc.detail)
-        return cls._page(503, "Sign-in is temporarily unavailable", "<p>Please try again shortly.</p>")
+    def _app_hook(self, hook: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """The application's hook, flagged so that its exceptions stay the application's (see _error)."""
+
+        def run(value: Any) -> Any:
+            request.environ[_IN_APP_CODE] = True  # stays set if the hook raises
+            outcome = hook(value)
+            request.environ[_IN_APP_CODE] = False
+            return outcome
+
+        return run
 
     def _error(self, exc: Exception) -> Any:
         """Error handler of the fedlib routes: client input never becomes a 5xx (see the module doc)."""
@@ -404,19 +330,7 @@ class FedLib:
             return exc
         if request.environ.get(_IN_APP_CODE):
             raise exc  # the application's own hook failed: its error, its error handling
-        if isinstance(exc, ResponseRejected):
-            return self._rejected_page(exc)
-        if isinstance(exc, StoreError):
-            return self._store_down_page(exc)
-        if isinstance(exc, FedlibError):
-            log.warning("fedlib: request refused: %s (%s)", exc, exc.detail)
-            return self._page(400, "Sign-in is not available", f"<p>{html.escape(exc.message)}</p>")
-        log.exception("fedlib: unexpected error while handling %s %s (refused)", request.method, request.path)
-        body = (
-            "<p>Error code: <code id='error-code'>internal-error</code></p>"
-            "<p>The request could not be processed. Please start again.</p>"
-        )
-        return self._page(400, "Request refused", body)
+        return self._respond(self.routes.error_outcome(exc, request.method, request.path))
 
     # ---- views -------------------------------------------------------------------------------------
 
@@ -424,228 +338,21 @@ class FedLib:
         return Response(self._sp(tenant).metadata_xml(), mimetype="application/samlmetadata+xml")
 
     def _login(self, tenant: str | None = None) -> Any:
-        sp = self._sp(tenant)
-        next_url = safe_relay_state(request.args.get("next"), sp.relay_state_origins)
-        idp = request.args.get("idp") or None
-        options = LoginOptions()
-        authn = request.args.get("authn")
-        if authn is not None:
-            chosen = self.login_options.get(authn)
-            if chosen is None:
-                log.warning("fedlib: /login with an authn option the app does not offer")
-                return self._page(400, "Sign-in is not available", "<p>Unknown sign-in option.</p>")
-            options = chosen
-        extra: dict[str, Any] = {
-            "force_authn": options.force_authn,
-            "is_passive": options.is_passive,
-            "requested_authn_context": options.requested_authn_context,
-        }
-        try:
-            if self.binding == BINDING_HTTP_POST:
-                login = sp.start_login(idp, relay_state=next_url, binding=BINDING_HTTP_POST, **extra)
-            else:
-                login = sp.start_login(idp, relay_state=next_url, **extra)
-        except ConfigurationError as exc:
-            log.warning("fedlib: cannot start login: %s", exc)
-            return self._page(400, "Sign-in is not available", f"<p>{html.escape(str(exc))}</p>")
-        except StoreError as exc:
-            log.error("fedlib: request store unavailable: %s (%s)", exc, exc.detail)
-            return self._page(503, "Sign-in is temporarily unavailable", "<p>Please try again shortly.</p>")
-        if not cookie_reaches_the_acs(sp.config.acs_url):
-            log.warning("fedlib: the ACS URL is plain http: browsers drop the login's Secure cookie, use https")
-        # One cookie per pending login (several tabs at once); too many in this browser: clear them first.
-        cookies = cookies_to_clear(request.cookies.keys())
-        if login.binding_cookie is not None:
-            cookies.append(login.binding_cookie)
-        if login.form_html is not None:
-            page = Response(login.form_html, mimetype="text/html", headers={"Cache-Control": "no-store"})
-            return self._set_cookies(page, cookies)
-        assert login.url is not None
-        response = redirect(login.url, code=302)
-        response.headers["Cache-Control"] = "no-store"
-        return self._set_cookies(response, cookies)
+        return self._respond(self.routes.login(_web_request(), self._sp(tenant)))
 
     def _acs(self, tenant: str | None = None) -> Any:
         sp = self._sp(tenant)
-        try:
-            result = sp.finish_login(request.form.to_dict(), browser_binding=request.cookies.to_dict())
-        except ResponseRejected as exc:
-            log.warning("fedlib: SAML login refused: %s: %s (detail: %s)", exc.code, exc.message, exc.detail)
-            body = (
-                f"<p>Error code: <code id='error-code'>{html.escape(exc.code.value)}</code></p>"
-                f"<p id='error-hint'>{html.escape(exc.message)}</p>"
-                "<p>Give the code to your administrator; see fedlib's docs/errors.md for what it means.</p>"
-            )
-            return self._page(403, "Sign-in refused", body)
-        except StoreError as exc:
-            log.error("fedlib: request store unavailable: %s (%s)", exc, exc.detail)
-            return self._page(503, "Sign-in is temporarily unavailable", "<p>Please try again shortly.</p>")
-        spent = [result.clear_cookie] if result.clear_cookie is not None else []
-        request.environ[_IN_APP_CODE] = True  # stays set if the hook raises: see _error
-        response = self.login_hook(result)
-        request.environ[_IN_APP_CODE] = False
-        if response is None:
-            response = redirect(result.relay_state or "/", code=303)
-        return self._set_cookies(current_app.make_response(response), spent)
+        return self._respond(self.routes.acs(_web_request(), sp, self._app_hook(self.login_hook)))
 
     def _logout(self, tenant: str | None = None) -> Any:
         """``/logout``: an IdP LogoutRequest (Redirect or POST binding), a local logout (POST with the CSRF
         token), or (GET) the page with the logout form. See the module docstring."""
         sp = self._sp(tenant)
-        if request.method == "POST":
-            # A SAMLRequest/SAMLResponse POST is authenticated by its signature, not by the CSRF token.
-            if "SAMLRequest" in request.form:
-                return self._idp_logout(sp, form=request.form.to_dict())
-            if "SAMLResponse" in request.form:
-                return self._logout_answered(sp, form=request.form.to_dict())
-            return self._local_logout(sp)
-        if "SAMLRequest" in request.args:
-            # Verified over the query exactly as received (AD FS / Entra lower-case encoding included).
-            return self._idp_logout(sp, query_string=request.query_string.decode("latin-1"))
-        if "SAMLResponse" in request.args:
-            return self._logout_answered(sp, query_string=request.query_string.decode("latin-1"))
-        # A plain GET ends nothing (any site can make a browser GET this URL): offer the POST form.
-        next_url = safe_relay_state(request.args.get("next"), sp.relay_state_origins)
-        page = self._page(
-            200, "Sign out", "<p>Sign out of this site?</p>" + str(logout_form(next=next_url, tenant=tenant))
+        action = url_for("fedlib.logout", tenant=tenant) if tenant is not None else url_for("fedlib.logout")
+        outcome = self.routes.logout(
+            _web_request(), sp, session, self._app_hook(self.logout_hook), logout_action=action
         )
-        page.headers["X-Frame-Options"] = "DENY"
-        page.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
-        return page
-
-    def _logout_refused(self, reason: str) -> Response:
-        log.warning("fedlib: local logout refused: %s", reason)
-        return self._page(
-            403,
-            "Sign-out refused",
-            f"<p id='error-hint'>{html.escape(reason)}</p><p>Use the site's own Sign out button.</p>",
-        )
-
-    def _local_logout(self, sp: ServiceProvider) -> Any:
-        """POST without SAMLRequest: end the local session if the request comes from this site's own form."""
-        fetch_site = request.headers.get("Sec-Fetch-Site")
-        if fetch_site is not None and fetch_site != "same-origin":
-            return self._logout_refused("the sign-out request came from another site")
-        origin = request.headers.get("Origin")
-        if origin is not None:
-            allowed = {_origin(request.host_url), _origin(sp.config.acs_url)}
-            if sp.config.slo_url is not None:
-                allowed.add(_origin(sp.config.slo_url))
-            if origin.lower().rstrip("/") not in allowed:
-                return self._logout_refused("the sign-out request came from another site")
-        expected = session.get(CSRF_SESSION_KEY)
-        given = request.form.get(CSRF_FIELD, "")
-        if not isinstance(expected, str) or not expected:
-            return self._logout_refused("the sign-out form has expired (no token in this session)")
-        if not hmac.compare_digest(expected.encode("utf-8"), given.encode("utf-8", "replace")):
-            return self._logout_refused("the sign-out form carries a wrong or missing token")
-        identity = session.get(SESSION_KEY)
-        self._run_logout_hook(LogoutEvent("local", identity if isinstance(identity, dict) else None))
-        session.pop(SESSION_KEY, None)
-        session.pop(CSRF_SESSION_KEY, None)
-        next_url = safe_relay_state(request.form.get("next"), sp.relay_state_origins)
-        current_app.logger.debug("fedlib: local session ended")
-        # Then Single Logout at the IdP, when the session came from one that offers it.
-        logout_session = _logout_session(identity)
-        outgoing = None
-        if self.single_logout and logout_session is not None:
-            binding = BINDING_HTTP_POST if self.binding == BINDING_HTTP_POST else BINDING_HTTP_REDIRECT
-            try:
-                outgoing = sp.start_logout(logout_session, binding=binding, relay_state=next_url)
-            except ConfigurationError as exc:
-                log.info("fedlib: signed out locally only: %s", exc)
-            except StoreError as exc:
-                log.error("fedlib: request store unavailable, signed out locally only: %s (%s)", exc, exc.detail)
-        if outgoing is None:
-            return redirect(next_url or "/", code=303)
-        return self._send(outgoing)
-
-    def _run_logout_hook(self, event: LogoutEvent) -> Any:
-        request.environ[_IN_APP_CODE] = True  # stays set if the hook raises: see _error
-        outcome = self.logout_hook(event)
-        request.environ[_IN_APP_CODE] = False
-        return outcome
-
-    @staticmethod
-    def _send(outgoing: OutgoingLogout) -> Response | BaseResponse:
-        """A logout message to the IdP: the Redirect URL, or the auto-posting form page."""
-        if outgoing.form_html is not None:
-            return Response(outgoing.form_html, mimetype="text/html", headers={"Cache-Control": "no-store"})
-        assert outgoing.url is not None
-        response = redirect(outgoing.url, code=302)
-        response.headers["Cache-Control"] = "no-store"
-        return response
-
-    def _logout_answered(
-        self, sp: ServiceProvider, *, query_string: str | None = None, form: dict[str, str] | None = None
-    ) -> Any:
-        """The IdP's LogoutResponse to this site's LogoutRequest. The local session ended when the logout
-        started (nothing here ends a session: the answer is not bound to this browser); the app is told."""
-        try:
-            result = sp.finish_logout(query_string=query_string, form=form)
-        except ResponseRejected as exc:
-            log.warning("fedlib: LogoutResponse refused: %s: %s (detail: %s)", exc.code, exc.message, exc.detail)
-            outcome = self._run_logout_hook(LogoutEvent("idp-response", error=exc))
-            if outcome is not None and outcome != PARTIAL:
-                return outcome
-            body = (
-                f"<p>Error code: <code id='error-code'>{html.escape(exc.code.value)}</code></p>"
-                f"<p id='error-hint'>{html.escape(exc.message)}</p>"
-                "<p>The identity provider's answer to the sign-out could not be accepted; your session at the "
-                "identity provider may still be open. Give the code to your administrator.</p>"
-            )
-            return self._page(403, "Sign-out not confirmed", body)
-        if not result.response.success:
-            log.warning(
-                "fedlib: the IdP reports %s logout (status %s)", result.response.status, result.response.status_codes
-            )
-        outcome = self._run_logout_hook(LogoutEvent("idp-response", result=result))
-        if outcome is not None and outcome != PARTIAL:  # PARTIAL means something only for idp-request
-            return outcome
-        return redirect(result.relay_state or "/", code=303)
-
-    def _idp_logout(
-        self, sp: ServiceProvider, *, query_string: str | None = None, form: dict[str, str] | None = None
-    ) -> Any:
-        """An IdP LogoutRequest: end this browser's session only if the request is valid and names it (the
-        ``on_logout`` hook runs then), and answer with a signed LogoutResponse (PartialLogout when the hook
-        returns ``PARTIAL``). Without a signing key or an IdP SLO endpoint the browser lands on the (safe)
-        RelayState or ``/`` instead.
-        """
-        identity = session.get(SESSION_KEY)
-        try:
-            result = sp.handle_logout_request(query_string=query_string, form=form, session=_logout_session(identity))
-        except ResponseRejected as exc:
-            log.warning("fedlib: LogoutRequest refused: %s: %s (detail: %s)", exc.code, exc.message, exc.detail)
-            body = (
-                f"<p>Error code: <code id='error-code'>{html.escape(exc.code.value)}</code></p>"
-                f"<p id='error-hint'>{html.escape(exc.message)}</p>"
-                "<p>You are still signed in here. Give the code to your administrator; see fedlib's "
-                "docs/errors.md for what it means.</p>"
-            )
-            return self._page(403, "Sign-out refused", body)
-        except StoreError as exc:
-            log.error("fedlib: replay store unavailable: %s (%s)", exc, exc.detail)
-            return self._page(503, "Sign-out is temporarily unavailable", "<p>Please try again shortly.</p>")
-        except ConfigurationError as exc:
-            log.warning("fedlib: cannot process a LogoutRequest: %s", exc)
-            return self._page(400, "Sign-out is not available", f"<p>{html.escape(str(exc))}</p>")
-        partial = False
-        if result.session_matched:
-            assert isinstance(identity, dict)
-            partial = self._run_logout_hook(LogoutEvent("idp-request", identity, request=result)) == PARTIAL
-            session.pop(SESSION_KEY, None)
-            session.pop(CSRF_SESSION_KEY, None)
-            current_app.logger.debug("fedlib: session ended by the IdP's LogoutRequest %s", result.request_id)
-        try:
-            outgoing = sp.answer_logout_request(result, partial=partial)
-        except ConfigurationError as exc:
-            log.warning("fedlib: cannot answer the IdP's LogoutRequest: %s", exc)
-            outgoing = None
-        if outgoing is None:
-            next_url = safe_relay_state(result.relay_state, sp.relay_state_origins) or "/"
-            return redirect(next_url, code=303)
-        return self._send(outgoing)
+        return self._respond(outcome)
 
 
 __all__ = [

@@ -80,7 +80,8 @@ def test_replayed_post_is_refused(saml_sp: ServiceProvider, saml_idp: TestIdP) -
 
 def test_garbage_post_is_a_403_not_a_500(saml_sp: ServiceProvider) -> None:
     client = make_app(saml_sp).test_client()
-    for data in ({}, {"SAMLResponse": "%%%"}, {"SAMLResponse": "PHg+"}):
+    assert client.post("/saml/acs", data={}).status_code == 400  # not a SAML message at all (issue #12)
+    for data in ({"SAMLResponse": "%%%"}, {"SAMLResponse": "PHg+"}):
         response = client.post("/saml/acs", data=data)
         assert response.status_code == 403
         assert "malformed-xml" in response.get_data(as_text=True)

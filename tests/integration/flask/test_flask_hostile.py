@@ -78,8 +78,6 @@ def test_acs_with_hostile_relay_state_logs_in(
 @pytest.mark.parametrize(
     "data",
     [
-        {},
-        {"RelayState": "/x"},
         {"SAMLResponse": ""},
         {"SAMLResponse": "\ufffd"},
         {"SAMLResponse": "PHg+\u00e9"},
@@ -89,6 +87,14 @@ def test_acs_with_hostile_relay_state_logs_in(
 def test_acs_junk_form_is_a_403(saml_sp: ServiceProvider, data: dict[str, str]) -> None:
     response = make_app(saml_sp).test_client().post("/saml/acs", data=data)
     assert response.status_code == 403
+
+
+@pytest.mark.parametrize("data", [{}, {"RelayState": "/x"}, {"samlresponse": "PHg+"}])
+def test_acs_without_saml_response_is_a_400(saml_sp: ServiceProvider, data: dict[str, str]) -> None:
+    """Not a SAML message at all: a 400 (issue #12; it was a 403 ``malformed-xml``), never a 5xx."""
+    response = make_app(saml_sp).test_client().post("/saml/acs", data=data)
+    assert response.status_code == 400
+    assert "no SAMLResponse" in response.get_data(as_text=True)
 
 
 def test_acs_body_not_utf8_is_a_4xx(saml_sp: ServiceProvider) -> None:

@@ -8,7 +8,19 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[3] / "src" / "fedlib"
-FORBIDDEN_EVERYWHERE_BUT_ADAPTERS = {"flask", "redis", "pytest", "requests", "httpx", "signxml", "xmlsec"}
+FORBIDDEN_EVERYWHERE_BUT_ADAPTERS = {
+    "flask",
+    "starlette",
+    "fastapi",
+    "uvicorn",
+    "django",
+    "redis",
+    "pytest",
+    "requests",
+    "httpx",
+    "signxml",
+    "xmlsec",
+}
 ADAPTERS = {"testing", "integrations", "cli", "matrix", "federation"}
 # A store backend may import its own client library (lazily: importing fedlib.stores must not need it).
 BACKEND_CLIENTS = {"stores/redis.py": {"redis"}}

@@ -1,0 +1,105 @@
+"""fedlib.web without any framework: plain WebRequest values and a dict as the session."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fedlib.errors import ErrorCode, StoreError, XMLRejected
+from fedlib.sp import LoginResult, ServiceProvider
+from fedlib.testing.idp import TestIdP
+from fedlib.web import (
+    CSRF_FIELD,
+    CSRF_SESSION_KEY,
+    SESSION_KEY,
+    LogoutEvent,
+    SamlRoutes,
+    WebRequest,
+    csrf_token,
+    logout_form_html,
+)
+
+ROUTES = SamlRoutes()
+
+
+def no_hook(value: Any) -> None:
+    raise AssertionError("no hook may run")
+
+
+def test_login_then_acs(saml_sp: ServiceProvider, saml_idp: TestIdP) -> None:
+    started = ROUTES.login(WebRequest("GET", "/saml/login", query={"next": "/x"}), saml_sp)
+    assert started.status == 302
+    assert started.location is not None
+    (cookie,) = started.cookies
+    assert cookie.max_age > 0
+    assert cookie.same_site == "None"
+    form = saml_idp.respond(saml_idp.receive_redirect(started.location))
+    seen: list[LoginResult] = []
+    done = ROUTES.acs(
+        WebRequest("POST", "/saml/acs", form=dict(form.fields), cookies={cookie.name: cookie.value}),
+        saml_sp,
+        seen.append,
+    )
+    assert (done.status, done.location) == (303, "/x")
+    assert [c.max_age for c in done.cookies] == [0]
+    assert seen[0].authn.name_id == "ada@example.org"
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.dictionaries(st.text(max_size=20).filter(lambda k: k != "SAMLResponse"), st.text(max_size=50)))
+def test_acs_without_saml_response_is_a_400(form: dict[str, str]) -> None:
+    # No SP call at all: a ServiceProvider stand-in that fails if touched.
+    outcome = ROUTES.acs(WebRequest("POST", "/saml/acs", form=form), object(), no_hook)  # type: ignore[arg-type]
+    assert outcome.status == 400
+
+
+def test_error_outcomes_are_never_5xx_but_for_a_store_outage() -> None:
+    rejected = ROUTES.error_outcome(XMLRejected(ErrorCode.MALFORMED_XML, "bad"))
+    assert rejected.status == 403
+    assert "<code id='error-code'>malformed-xml</code>" in str(rejected.body)
+    assert ROUTES.error_outcome(StoreError("down")).status == 503
+    assert ROUTES.error_outcome(RuntimeError("bug")).status == 400
+
+
+# The SP is only read before the CSRF check (never its store), so sharing the fixture across inputs is safe.
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(given_token=st.text(max_size=60), origin=st.none() | st.text(max_size=40))
+def test_local_logout_needs_the_sessions_token(saml_sp: ServiceProvider, given_token: str, origin: str | None) -> None:
+    session: dict[str, Any] = {SESSION_KEY: {"name_id": "ada"}}
+    token = csrf_token(session)
+    events: list[LogoutEvent] = []
+    request = WebRequest("POST", "/saml/logout", form={CSRF_FIELD: given_token}, origin=origin, host_url="https://x/")
+    outcome = ROUTES.logout(request, saml_sp, session, events.append, logout_action="/saml/logout")
+    if given_token != token:
+        assert outcome.status == 403
+        assert SESSION_KEY in session
+        assert not events
+
+
+def test_local_logout_with_the_token_ends_the_session(saml_sp: ServiceProvider) -> None:
+    session: dict[str, Any] = {SESSION_KEY: {"name_id": "ada"}}
+    token = csrf_token(session)
+    events: list[LogoutEvent] = []
+    request = WebRequest("POST", "/saml/logout", form={CSRF_FIELD: token, "next": "/bye"})
+    outcome = ROUTES.logout(request, saml_sp, session, events.append, logout_action="/saml/logout")
+    assert (outcome.status, outcome.location) == (303, "/bye")
+    assert SESSION_KEY not in session
+    assert CSRF_SESSION_KEY not in session
+    assert [e.kind for e in events] == ["local"]
+
+
+def test_logout_form_escapes_everything() -> None:
+    html = logout_form_html('/a"b', 'to"k', label="<x>", next="/n'<")
+    assert '"b' not in html.replace("&quot;b", "")
+    assert "<x>" not in html
+    assert "to&quot;k" in html
+
+
+def test_the_page_renderer_gets_the_code_and_hint() -> None:
+    pages: list[Any] = []
+    routes = SamlRoutes(render_page=lambda page: pages.append(page) or "mine")
+    outcome = routes.error_outcome(XMLRejected(ErrorCode.MALFORMED_XML, "fix it"))
+    assert outcome.body == "mine"
+    assert (pages[0].status, pages[0].code, pages[0].hint) == (403, "malformed-xml", "fix it")
