@@ -163,6 +163,17 @@ def test_idp_initiated_logout_request_names_the_session(real_idp: RealIdP, real_
     assert info.value.code is ErrorCode.LOGOUT_SESSION_MISMATCH
     result = sp.handle_logout_request(query_string=query, session=session, now=_now())
     assert result.session_matched
+    answer = sp.answer_logout_request(result, now=_now())
+    assert answer is not None
+    assert answer.url is not None
+    tampered = answer.url.replace("Signature=", "Signature=AAAA", 1)
+    try:  # the IdP checks the SP's signature: an error page (or a 403), not its logged-out page
+        refused_at, _ = client.fetch(tampered)
+    except RealIdPError:
+        refused_at = tampered
+    assert refused_at.split("?")[0] == real_idp.slo_url
+    final, _ = client.fetch(answer.url)  # the IdP accepts the signed LogoutResponse, then ReturnTo
+    assert final.split("?")[0] == real_idp.logged_out_url
 
 
 MFA_MINIMUM = RequestedAuthnContext((AC_MFA,), "minimum")
@@ -207,6 +218,8 @@ def test_sp_initiated_logout(real_idp: RealIdP, real_idp_metadata: IdPMetadata) 
     outgoing = sp.start_logout(_logout_session(authn), relay_state="/bye", now=_now())
     assert outgoing is not None
     assert outgoing.url is not None
+    with pytest.raises(RealIdPError):  # the IdP checks the SP's signature: no LogoutResponse for a forgery
+        client.leave(outgoing.url.replace("Signature=", "Signature=AAAA", 1))
     target = client.leave(outgoing.url)
     assert target.split("?")[0] == SP.slo_url
     query = urlsplit(target).query
