@@ -1,7 +1,13 @@
 """The example application: a public home page, a protected page, SAML login through fedlib.
 
 Everything SAML is in ``FedLib(app, service_provider=sp)``; the application only decides what a logged-in
-user may see. "Sign out" is a POST form with a CSRF token (``logout_form()``), never a link: a link (a GET)
+user may see. The protected page shows the verified attributes and the roles the SP's attribute map grants;
+each IdP has a second button, "with MFA", which selects the ``mfa`` login option (``?authn=mfa``: the
+AuthnRequest asks for the REFEDS MFA profile, and the ACS refuses a login that does not prove it with
+``authn-context-not-satisfied``). The ``on_logout`` hook records each sign-out in
+``app.config["LOGOUT_EVENTS"]`` and, once the IdP answered the Sign out, the home page reports its answer.
+
+"Sign out" is a POST form with a CSRF token (``logout_form()``), never a link: a link (a GET)
 could be triggered by any other site. ``create_app`` takes a ready ``ServiceProvider`` so the same app runs
 in the demo, in tests and behind a real IdP.
 """
@@ -15,8 +21,14 @@ from urllib.parse import quote
 
 from flask import Flask, redirect, session
 
-from fedlib.integrations.flask import SESSION_KEY, FedLib, logout_form
+from fedlib.integrations.flask import SESSION_KEY, FedLib, LoginOptions, LogoutEvent, logout_form
+from fedlib.protocol.authn_request import RequestedAuthnContext
 from fedlib.sp import ServiceProvider
+
+MFA = "https://refeds.org/profile/mfa"
+"""The REFEDS MFA profile: what the ``mfa`` login option requires (``minimum``: MFA or stronger)."""
+LOGIN_OPTIONS = {"mfa": LoginOptions(requested_authn_context=RequestedAuthnContext((MFA,), "minimum"))}
+_SIGNED_OUT = "example_signed_out"
 
 _PAGE = (
     "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{title}</title>"
@@ -30,12 +42,31 @@ def create_app(sp: ServiceProvider, *, idp_labels: Mapping[str, str] | None = No
     app = Flask(__name__)
     app.secret_key = secrets.token_hex(32)
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
-    FedLib(app, service_provider=sp)
+    app.config["LOGOUT_EVENTS"] = events = []
+    saml = FedLib(app, service_provider=sp, login_options=LOGIN_OPTIONS)
+
+    @saml.on_logout
+    def signed_out(event: LogoutEvent) -> None:
+        """Record every sign-out; after the IdP's LogoutResponse, have the home page say how it went."""
+        name_id = str(event.identity["name_id"]) if event.identity else None
+        events.append((event.kind, name_id))
+        if event.kind == "idp-response":
+            if event.error is not None:
+                session[_SIGNED_OUT] = f"refused ({event.error.code.value})"
+            elif event.result is not None:
+                session[_SIGNED_OUT] = event.result.response.status
+
     labels = dict(idp_labels or {idp: idp for idp in sp.idps})
 
     @app.get("/")
     def home() -> str:
         user = session.get(SESSION_KEY)
+        notice = session.pop(_SIGNED_OUT, None)
+        said = (
+            f"<p>Signed out. The IdP reports: <strong id='signed-out'>{html.escape(str(notice))}</strong>.</p>"
+            if notice is not None
+            else ""
+        )
         if user:
             body = (
                 f"<p>Signed in as <strong id='name-id'>{html.escape(user['name_id'])}</strong>.</p>"
@@ -44,10 +75,12 @@ def create_app(sp: ServiceProvider, *, idp_labels: Mapping[str, str] | None = No
         else:
             buttons = "".join(
                 f"<p><a class='login' href='/saml/login?idp={quote(entity, safe='')}&amp;next=/protected'>"
-                f"Sign in with {html.escape(label)}</a></p>"
+                f"Sign in with {html.escape(label)}</a> "
+                f"<a class='login-mfa' href='/saml/login?idp={quote(entity, safe='')}&amp;authn=mfa&amp;"
+                "next=/protected'>(with MFA)</a></p>"
                 for entity, label in labels.items()
             )
-            body = "<p>This is the public page.</p>" + buttons
+            body = said + "<p>This is the public page.</p>" + buttons
         return _PAGE.format(title="fedlib example", body=body)
 
     @app.get("/protected")
@@ -59,9 +92,11 @@ def create_app(sp: ServiceProvider, *, idp_labels: Mapping[str, str] | None = No
             f"<tr><th>{html.escape(name)}</th><td>{html.escape(', '.join(values))}</td></tr>"
             for name, values in sorted(user["attributes"].items())
         )
+        roles = ", ".join(user.get("roles", ())) or "none"
         body = (
             f"<p>Welcome, <strong id='name-id'>{html.escape(user['name_id'])}</strong> "
-            f"(from {html.escape(user['issuer'])}).</p><table id='attributes'>{rows}</table>"
+            f"(from {html.escape(user['issuer'])}).</p>"
+            f"<p>Roles: <strong id='roles'>{html.escape(roles)}</strong></p><table id='attributes'>{rows}</table>"
             + str(logout_form(next="/"))
         )
         return _PAGE.format(title="Protected page", body=body)

@@ -13,6 +13,10 @@ With ``real_idp="simplesamlphp"`` (or ``"pysaml2"``) a real IdP product joins th
 (:mod:`fedlib.testing.realidp`: configured in ``workdir`` with this SP's metadata, on another free port of
 localhost, labelled with its product name); ``stop()`` stops it by PID.
 
+The SP maps the eduPerson attributes the real IdPs send (``urn:oid:`` names) with the ``eduperson`` preset
+and grants roles from eduPersonEntitlement (:data:`ROLE_RULES`: ``...:entitlement:admin`` -> ``admin``,
+``...:entitlement:reader`` -> ``reader``); the protected page shows them.
+
 The SP uses the embedded SQLite store in ``workdir``. Used by ``run.py`` (``make demo``) and the browser tests.
 """
 
@@ -25,9 +29,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from examples.flask_app.app import create_app
+from fedlib.attributes import AttributeMap, RoleRule
 from fedlib.config import SecurityPolicy, SPConfig
 from fedlib.metadata.idp import parse_idp_metadata
 from fedlib.metadata.sp import render_sp_metadata
@@ -40,6 +46,12 @@ from fedlib.testing.wsgi import TestIdPApp
 
 HOST = "127.0.0.1"
 IDP_HOST = "localhost"  # another site than HOST (site = scheme + registrable host; the port does not count)
+ENTITLEMENT = "urn:mace:example.org:entitlement:"
+ROLE_RULES = (
+    RoleRule("entitlements", frozenset({ENTITLEMENT + "admin"}), "admin"),
+    RoleRule("entitlements", frozenset({ENTITLEMENT + "reader"}), "reader"),
+)
+"""eduPersonEntitlement values (mapped to ``entitlements`` by the ``eduperson`` preset) -> roles."""
 
 
 class _Deferred:
@@ -67,6 +79,7 @@ class Stack:
     servers: list[BaseWSGIServer] = field(default_factory=list)
     threads: list[threading.Thread] = field(default_factory=list)
     real_idp: RealIdP | None = None
+    app: Flask | None = None
 
     def start(self) -> None:
         for server in self.servers:
@@ -120,15 +133,16 @@ def build_stack(workdir: Path, *, app_port: int = 0, real_idp: Kind | None = Non
             real = start_idp(real_idp, workdir / real_idp, render_sp_metadata(config))
             trusted.append(parse_idp_metadata(real.metadata_xml(), now=now))
             labels[real.entity_id] = real.product
-        sp = ServiceProvider(config, trusted, open_store(f"sqlite:///{(workdir / 'fedlib.db').resolve()}"))
+        store = open_store(f"sqlite:///{(workdir / 'fedlib.db').resolve()}")
+        sp = ServiceProvider(config, trusted, store, attribute_map=AttributeMap.preset("eduperson", roles=ROLE_RULES))
     except BaseException:
         if real is not None:
             real.stop()
         for server in servers:
             server.server_close()
         raise
-    app_slot.app = create_app(sp, idp_labels=labels)
-    return Stack(app_url=app_url, idps=idps, sp=sp, servers=servers, real_idp=real)
+    app = app_slot.app = create_app(sp, idp_labels=labels)
+    return Stack(app_url=app_url, idps=idps, sp=sp, servers=servers, real_idp=real, app=app)
 
 
-__all__ = ["HOST", "IDP_HOST", "Stack", "build_stack"]
+__all__ = ["HOST", "IDP_HOST", "ROLE_RULES", "Stack", "build_stack"]

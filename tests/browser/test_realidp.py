@@ -73,3 +73,83 @@ def test_idp_initiated_login(real_stack: Stack, browser: object) -> None:
     _wait_for(driver, "#name-id")  # signed in (no RelayState: the app's home page)
     driver.get(real_stack.app_url + "/protected")  # type: ignore[attr-defined]
     _assert_protected_page_shows(driver, real_stack, USERS[1])
+
+
+def _sign_in(driver: object, stack: Stack, user: IdPUser, *, mfa: bool = False) -> None:
+    """Home page -> the real IdP's button (``mfa``: the "(with MFA)" one, ``?authn=mfa``) -> its login form."""
+    assert stack.real_idp is not None
+    driver.get(stack.app_url + "/")  # type: ignore[attr-defined]
+    link = _login_link(stack.real_idp.base_url)
+    _click(driver, link.replace("a.login", "a.login-mfa") if mfa else link)
+    _fill_login_form(driver, user)
+
+
+def _shows_no_user(driver: object, stack: Stack) -> None:
+    """The protected page has no user any more: it sends the browser to the public home page."""
+    driver.get(stack.app_url + "/protected")  # type: ignore[attr-defined]
+    _wait_for(driver, "a.login")
+    assert driver.current_url == stack.app_url + "/"  # type: ignore[attr-defined]
+    assert "name-id" not in driver.page_source  # type: ignore[attr-defined]
+
+
+def test_mfa_login_option_refuses_a_password_only_login(real_stack: Stack, browser: object) -> None:
+    """``?authn=mfa`` asks for the REFEDS MFA profile; the real IdP logs ``grace`` in with a password only
+    (it ignores the request, as IdPs may), and the ACS refuses that: the 403 page with the code."""
+    driver: object = browser
+    _sign_in(driver, real_stack, USERS[1], mfa=True)
+    assert _wait_for(driver, "#error-code").text == "authn-context-not-satisfied"  # type: ignore[attr-defined]
+    assert driver.current_url == real_stack.app_url + "/saml/acs"  # type: ignore[attr-defined]
+    _shows_no_user(driver, real_stack)
+
+
+@pytest.mark.parametrize(
+    ("user", "mfa", "roles"), [(USERS[0], True, "admin"), (USERS[1], False, "reader")], ids=["ada-mfa", "grace"]
+)
+def test_attribute_map_grants_roles_from_entitlements(
+    real_stack: Stack, browser: object, user: IdPUser, mfa: bool, roles: str
+) -> None:
+    """The SP's ``eduperson`` map with role rules on eduPersonEntitlement: the protected page shows the role.
+    ``ada`` signs in with the MFA option, which her MFA login satisfies."""
+    driver: object = browser
+    _sign_in(driver, real_stack, user, mfa=mfa)
+    _assert_protected_page_shows(driver, real_stack, user)
+    assert _wait_for(driver, "#roles").text == roles  # type: ignore[attr-defined]
+
+
+def test_sign_out_is_single_logout_at_the_real_idp(real_stack: Stack, browser: object) -> None:
+    """SP-initiated SLO: Sign out -> signed LogoutRequest to the real IdP -> its signed LogoutResponse back
+    to /saml/logout (verified by fedlib) -> the home page reports the IdP's answer; the session is gone at
+    the app and at the IdP (the next login asks for the password again)."""
+    driver: object = browser
+    assert real_stack.app is not None
+    assert real_stack.real_idp is not None
+    events: list[tuple[str, str | None]] = real_stack.app.config["LOGOUT_EVENTS"]
+    _sign_in(driver, real_stack, USERS[0])
+    name_id = _wait_for(driver, "#name-id").text  # type: ignore[attr-defined]
+    seen = len(events)
+    _click(driver, "form.fedlib-logout button")
+    assert _wait_for(driver, "#signed-out").text == "success"  # type: ignore[attr-defined]
+    assert driver.current_url == real_stack.app_url + "/"  # type: ignore[attr-defined]
+    assert events[seen:] == [("local", name_id), ("idp-response", None)]
+    _shows_no_user(driver, real_stack)
+    _click(driver, _login_link(real_stack.real_idp.base_url))  # the IdP's session ended too
+    _wait_for(driver, "input[name='password']")
+
+
+def test_logout_at_the_idp_ends_the_app_session(real_stack: Stack, browser: object) -> None:
+    """IdP-initiated SLO: logging out at the real IdP sends a signed LogoutRequest to /saml/logout
+    (HTTP-Redirect); fedlib matches it to this browser's session, ends it, runs the on_logout hook and
+    answers with a signed LogoutResponse, which the IdP verifies before it sends the browser on (ReturnTo)."""
+    driver: object = browser
+    idp = real_stack.real_idp
+    assert real_stack.app is not None
+    assert idp is not None
+    events: list[tuple[str, str | None]] = real_stack.app.config["LOGOUT_EVENTS"]
+    _sign_in(driver, real_stack, USERS[1])
+    name_id = _wait_for(driver, "#name-id").text  # type: ignore[attr-defined]
+    seen = len(events)
+    driver.get(idp.logout_url)  # type: ignore[attr-defined]  # returns once the redirects have ended
+    # The IdP verified the app's signed LogoutResponse and sent the browser on to its logged-out page.
+    assert driver.current_url.split("?")[0] == idp.logged_out_url  # type: ignore[attr-defined]
+    assert events[seen:] == [("idp-request", name_id)]
+    _shows_no_user(driver, real_stack)

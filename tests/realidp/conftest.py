@@ -10,6 +10,7 @@ import pytest
 from fedlib.config import SecurityPolicy, SPConfig
 from fedlib.metadata.idp import IdPMetadata, parse_idp_metadata
 from fedlib.metadata.sp import render_sp_metadata
+from fedlib.testing.keys import default_key
 from fedlib.testing.realidp import KINDS, RealIdP, start_idp
 from tests.conftest import note_real_idp, require_real_idp
 
@@ -17,9 +18,12 @@ SP = SPConfig(
     entity_id="https://sp.example.test/saml/metadata",
     acs_url="https://sp.example.test/saml/acs",
     slo_url="https://sp.example.test/saml/logout",
+    signing_key=default_key("rsa", "sp").private_key,  # a TEST key: signs AuthnRequests and LogoutRequests
+    signing_certificates=(default_key("rsa", "sp").certificate,),
     policy=SecurityPolicy(allow_unsolicited=True),
 )
-"""The SP the real IdPs are configured for (its metadata is what they trust). They never contact it."""
+"""The SP the real IdPs are configured for (its metadata, with its signing certificate, is what they trust).
+They never contact it: the tests carry its messages."""
 
 
 @pytest.fixture(scope="module", params=KINDS)

@@ -18,12 +18,14 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from lxml import etree
 
+from fedlib.attributes import AttributeMap, RoleRule
 from fedlib.errors import ErrorCode, ResponseRejected
 from fedlib.metadata.idp import IdPMetadata
 from fedlib.metadata.sp import render_sp_metadata
+from fedlib.protocol.authn_request import RequestedAuthnContext
 from fedlib.sp import ServiceProvider
 from fedlib.stores.memory import MemoryStore
-from fedlib.testing.realidp import AC_MFA, EDUPERSON_OIDS, KINDS, USERS, LoginClient, RealIdP
+from fedlib.testing.realidp import AC_MFA, EDUPERSON_OIDS, KINDS, USERS, LoginClient, RealIdP, RealIdPError
 from fedlib.validation.logout import LogoutSession
 from tests.conftest import require_real_idp
 from tests.realidp.conftest import SP
@@ -38,9 +40,20 @@ NS = {
 }
 
 
-def _sp(metadata: IdPMetadata, **policy: object) -> ServiceProvider:
+def _sp(metadata: IdPMetadata, attribute_map: AttributeMap | None = None, **policy: object) -> ServiceProvider:
     config = SP if not policy else dataclasses.replace(SP, policy=dataclasses.replace(SP.policy, **policy))
-    return ServiceProvider(config, metadata, MemoryStore())
+    return ServiceProvider(config, metadata, MemoryStore(), attribute_map=attribute_map)
+
+
+def _logout_session(authn: object) -> LogoutSession:
+    return LogoutSession(
+        idp_entity_id=authn.issuer,  # type: ignore[attr-defined]
+        name_id=authn.name_id,  # type: ignore[attr-defined]
+        name_id_format=authn.name_id_format,  # type: ignore[attr-defined]
+        name_qualifier=authn.name_qualifier,  # type: ignore[attr-defined]
+        sp_name_qualifier=authn.sp_name_qualifier,  # type: ignore[attr-defined]
+        session_index=authn.session_index,  # type: ignore[attr-defined]
+    )
 
 
 def _now() -> datetime:
@@ -143,20 +156,82 @@ def test_idp_initiated_logout_request_names_the_session(real_idp: RealIdP, real_
     assert target.split("?")[0] == SP.slo_url
     query = urlsplit(target).query
     assert {"SAMLRequest", "SigAlg", "Signature"} <= set(parse_qs(query))
-    session = LogoutSession(
-        idp_entity_id=authn.issuer,
-        name_id=authn.name_id,
-        name_id_format=authn.name_id_format,
-        name_qualifier=authn.name_qualifier,
-        sp_name_qualifier=authn.sp_name_qualifier,
-        session_index=authn.session_index,
-    )
+    session = _logout_session(authn)
     other = dataclasses.replace(session, name_id="_someone-else")
     with pytest.raises(ResponseRejected) as info:
         sp.handle_logout_request(query_string=query, session=other, now=_now())
     assert info.value.code is ErrorCode.LOGOUT_SESSION_MISMATCH
     result = sp.handle_logout_request(query_string=query, session=session, now=_now())
     assert result.session_matched
+    answer = sp.answer_logout_request(result, now=_now())
+    assert answer is not None
+    assert answer.url is not None
+    tampered = answer.url.replace("Signature=", "Signature=AAAA", 1)
+    try:  # the IdP checks the SP's signature: an error page (or a 403), not its logged-out page
+        refused_at, _ = client.fetch(tampered)
+    except RealIdPError:
+        refused_at = tampered
+    assert refused_at.split("?")[0] == real_idp.slo_url
+    final, _ = client.fetch(answer.url)  # the IdP accepts the signed LogoutResponse, then ReturnTo
+    assert final.split("?")[0] == real_idp.logged_out_url
+
+
+MFA_MINIMUM = RequestedAuthnContext((AC_MFA,), "minimum")
+
+
+def test_requested_mfa_refused_for_a_password_login(real_idp: RealIdP, real_idp_metadata: IdPMetadata) -> None:
+    """The real IdP ignores the requested MFA context for ``grace`` (password only); fedlib refuses the
+    login at the ACS. ``ada``'s MFA login satisfies the same request."""
+    sp = _sp(real_idp_metadata)
+    login = sp.start_login(requested_authn_context=MFA_MINIMUM, now=_now())
+    assert login.url is not None
+    form = LoginClient().login(login.url, USERS[1])
+    with pytest.raises(ResponseRejected) as info:
+        sp.finish_login(dict(form.fields), browser_binding=login.browser_binding, now=_now())
+    assert info.value.code is ErrorCode.AUTHN_CONTEXT_NOT_SATISFIED
+    login = sp.start_login(requested_authn_context=MFA_MINIMUM, now=_now())
+    assert login.url is not None
+    form = LoginClient().login(login.url, USERS[0])
+    result = sp.finish_login(dict(form.fields), browser_binding=login.browser_binding, now=_now())
+    assert result.authn.authn_context_class == AC_MFA
+
+
+def test_eduperson_map_and_role_rules(real_idp: RealIdP, real_idp_metadata: IdPMetadata) -> None:
+    rules = (
+        RoleRule("entitlements", frozenset({"urn:mace:example.org:entitlement:admin"}), "admin"),
+        RoleRule("entitlements", frozenset({"urn:mace:example.org:entitlement:reader"}), "reader"),
+    )
+    sp = _sp(real_idp_metadata, AttributeMap.preset("eduperson", roles=rules, required=("eppn",)))
+    for user, role in ((USERS[0], "admin"), (USERS[1], "reader")):
+        authn = sp.finish_login(dict(LoginClient().idp_initiated(real_idp, SP.entity_id, user).fields)).authn
+        assert authn.roles == frozenset({role})
+        assert authn.mapped("eppn") == user.attributes["eduPersonPrincipalName"][0]
+
+
+def test_sp_initiated_logout(real_idp: RealIdP, real_idp_metadata: IdPMetadata) -> None:
+    """fedlib's signed LogoutRequest is accepted by the real IdP, which answers with a signed LogoutResponse
+    (HTTP-Redirect) that fedlib verifies: Success; the IdP's session has ended (the password is asked again)."""
+    sp = _sp(real_idp_metadata)
+    client = LoginClient()
+    form = client.idp_initiated(real_idp, SP.entity_id, USERS[0])
+    authn = sp.finish_login(dict(form.fields), now=_now()).authn
+    outgoing = sp.start_logout(_logout_session(authn), relay_state="/bye", now=_now())
+    assert outgoing is not None
+    assert outgoing.url is not None
+    with pytest.raises(RealIdPError):  # the IdP checks the SP's signature: no LogoutResponse for a forgery
+        client.leave(outgoing.url.replace("Signature=", "Signature=AAAA", 1))
+    target = client.leave(outgoing.url)
+    assert target.split("?")[0] == SP.slo_url
+    query = urlsplit(target).query
+    assert {"SAMLResponse", "SigAlg", "Signature"} <= set(parse_qs(query))
+    result = sp.finish_logout(query_string=query, now=_now())
+    assert result.response.status == "success"
+    assert result.relay_state == "/bye"
+    assert result.idp_entity_id == real_idp.entity_id
+    with pytest.raises(ResponseRejected):  # the pending logout is consumed once
+        sp.finish_logout(query_string=query, now=_now())
+    with pytest.raises(RealIdPError):  # no SSO session any more: the login form is shown again
+        client.idp_initiated(real_idp, SP.entity_id, dataclasses.replace(USERS[0], password="wrong"))
 
 
 @pytest.mark.parametrize("kind", KINDS)

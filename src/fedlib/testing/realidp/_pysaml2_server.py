@@ -13,7 +13,11 @@ It imports only the standard library and pysaml2 (never fedlib). Endpoints, unde
 * ``/login``: the login form's POST (``username``, ``password``, ``key``);
 * ``/slo/redirect``: SingleLogoutService, HTTP-Redirect: a LogoutRequest from an SP ends the IdP session
   and is answered with a signed LogoutResponse; ``/slo/initiate`` (GET) logs the browser out at the IdP
-  and sends a signed LogoutRequest to every SP it logged into (HTTP-Redirect).
+  and sends a signed LogoutRequest to every SP it logged into (HTTP-Redirect); the SP's LogoutResponse to
+  it comes back to ``/slo/redirect`` and, once accepted, the browser goes to ``/slo/done`` ("Logged out.").
+  Logout messages from the SP must carry a valid query signature by a signing certificate of the SP's
+  metadata (pysaml2 checks them only together with AuthnRequest signatures, so the front does it), and a
+  LogoutResponse must answer the LogoutRequest sent, with status Success; anything else is a 403.
 """
 
 from __future__ import annotations
@@ -34,8 +38,11 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.config import IdPConfig
 from saml2.metadata import entity_descriptor
+from saml2.s_utils import decode_base64_and_inflate
 from saml2.saml import NAME_FORMAT_URI, NAMEID_FORMAT_TRANSIENT, NameID
+from saml2.samlp import STATUS_SUCCESS, logout_response_from_string
 from saml2.server import Server
+from saml2.sigver import verify_redirect_signature
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
 StartResponse = Callable[..., Any]
@@ -78,6 +85,7 @@ class Front:
         self.server = Server(config=config)
         self.pending: dict[str, dict[str, Any]] = {}  # login form key -> the request being answered
         self.sessions: dict[str, dict[str, Any]] = {}  # cookie -> {"user": ..., "sps": {sp: NameID, index}}
+        self.logouts: dict[str, str] = {}  # ID of a LogoutRequest sent -> the SP it went to
         self.lock = Lock()  # one request at a time inside the IdP; the server reads sockets in threads
 
     # ---- WSGI ----------------------------------------------------------------------------------
@@ -120,6 +128,8 @@ class Front:
                 return self._slo(start_response, query, sid)
             if path == "/slo/initiate":
                 return self._logout_everywhere(start_response, sid)
+            if path == "/slo/done":
+                return self._reply(start_response, "200 OK", "<p id='logged-out'>Logged out.</p>")
         except Exception as exc:  # a test IdP: show what went wrong, never a traceback page
             return self._reply(start_response, "400 Bad Request", f"<p>{html.escape(repr(exc))}</p>")
         return self._reply(start_response, "404 Not Found", "<p>Not found.</p>")
@@ -181,7 +191,7 @@ class Front:
 
     def _slo(self, start_response: StartResponse, query: dict[str, str], sid: str | None) -> Iterable[bytes]:
         if "SAMLRequest" not in query:
-            return self._reply(start_response, "200 OK", "<p>Logged out.</p>")  # a LogoutResponse: done
+            return self._logout_response(start_response, query)
         request = self.server.parse_logout_request(
             query["SAMLRequest"],
             BINDING_HTTP_REDIRECT,
@@ -189,6 +199,8 @@ class Front:
             query.get("SigAlg"),
             query.get("Signature"),
         )
+        if not self._signed_by(request.message.issuer.text, query):
+            return self._reply(start_response, "403 Forbidden", "<p>LogoutRequest not signed by the SP.</p>")
         if sid is not None:
             self.sessions.pop(sid, None)
         response = self.server.create_logout_response(
@@ -216,17 +228,40 @@ class Front:
             return self._reply(start_response, "200 OK", "<p>Logged out.</p>", extra=expire)
         sp, held = next(iter(session["sps"].items()))  # one SP per test session: redirect there
         destination = self.server.metadata.single_logout_service(sp, BINDING_HTTP_REDIRECT, "spsso")[0]["location"]
-        _, request = self.server.create_logout_request(
+        request_id, request = self.server.create_logout_request(
             destination,
             self.server.config.entityid,
             name_id=held["name_id"],
             session_indexes=[held["session_index"]],
             sign=False,
         )
+        self.logouts[request_id] = sp
         http = self.server.apply_binding(
             BINDING_HTTP_REDIRECT, str(request), destination, "", sign=True, sigalg=SIG_RSA_SHA256
         )
         return self._redirect(start_response, dict(http["headers"])["Location"], expire)
+
+    def _logout_response(self, start_response: StartResponse, query: dict[str, str]) -> Iterable[bytes]:
+        """An SP's answer to ``/slo/initiate``'s LogoutRequest: signed by that SP, Success, then /slo/done."""
+        response = logout_response_from_string(decode_base64_and_inflate(query["SAMLResponse"]))
+        sp = self.logouts.get(response.in_response_to or "") if response is not None else None
+        if response is None or sp is None or response.issuer is None or response.issuer.text != sp:
+            return self._reply(start_response, "403 Forbidden", "<p>LogoutResponse to no LogoutRequest.</p>")
+        if not self._signed_by(sp, query):  # a forged answer does not use up the LogoutRequest
+            return self._reply(start_response, "403 Forbidden", "<p>LogoutResponse not signed by the SP.</p>")
+        del self.logouts[response.in_response_to]
+        if response.status.status_code.value != STATUS_SUCCESS:
+            return self._reply(start_response, "403 Forbidden", "<p>The SP did not log out.</p>")
+        return self._redirect(start_response, f"{self.base}/slo/done", [])
+
+    def _signed_by(self, sp: str, query: dict[str, str]) -> bool:
+        """Whether the HTTP-Redirect query carries a valid signature by a signing certificate of ``sp``."""
+        if "Signature" not in query or "SigAlg" not in query:
+            return False
+        names = ("SAMLRequest", "SAMLResponse", "RelayState", "SigAlg", "Signature")
+        message = {name: query[name] for name in names if name in query}
+        certs = self.server.metadata.certs(sp, "spsso", "signing")
+        return any(verify_redirect_signature(message, self.server.sec.sec_backend, cert) for _, cert in certs)
 
     @staticmethod
     def _redirect(start_response: StartResponse, location: str, extra: list[tuple[str, str]]) -> Iterable[bytes]:

@@ -152,6 +152,12 @@ class RealIdP(ABC):
         """The URL a browser opens to log out at the IdP (IdP-initiated Single Logout: the IdP sends a
         signed LogoutRequest to each SP of the session, HTTP-Redirect)."""
 
+    @property
+    @abstractmethod
+    def logged_out_url(self) -> str:
+        """Where the browser lands after :attr:`logout_url` once the IdP accepted the SP's LogoutResponse
+        (a verified signature by the SP, status Success); a refused one stays on the IdP's SLO endpoint."""
+
     @abstractmethod
     def _configure(self) -> None:
         """Write the configuration into ``workdir``."""

@@ -95,6 +95,10 @@ class PySAML2IdP(RealIdP):
     def logout_url(self) -> str:
         return f"{self.base_url}/slo/initiate"
 
+    @property
+    def logged_out_url(self) -> str:
+        return f"{self.base_url}/slo/done"
+
     def idp_initiated_url(self, sp_entity_id: str) -> str:
         from urllib.parse import urlencode
 

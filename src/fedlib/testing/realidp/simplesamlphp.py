@@ -6,8 +6,10 @@ throw-away key), sessions, logs, temp and data dirs, and a docroot whose ``simpl
 the package's ``www`` (so URLs carry the usual ``/simplesaml/`` prefix). Users: ``exampleauth:UserPass``;
 a ``core:PHP`` authproc moves each user's AuthnContextClassRef from a private attribute into
 ``$state['saml:AuthnContextClassRef']`` (1.19 has no per-user setting), then ``core:AttributeMap name2oid``
-renames the attributes to their ``urn:oid:`` names (NameFormat uri). Session cookies are neither
-``Secure`` nor ``SameSite=None``: on plain http the first breaks SSO and Chromium drops the second.
+renames the attributes to their ``urn:oid:`` names (NameFormat uri). Logout messages are signed, and
+``validate.logout`` makes the IdP refuse the SP's unless they are signed by the SP's metadata certificate.
+Session cookies are neither ``Secure`` nor ``SameSite=None``: on plain http the first breaks SSO and
+Chromium drops the second.
 """
 
 from __future__ import annotations
@@ -94,7 +96,11 @@ class SimpleSAMLphpIdP(RealIdP):
     def logout_url(self) -> str:
         from urllib.parse import urlencode
 
-        return f"{self.slo_url}?" + urlencode({"ReturnTo": f"{self.prefix}/"})
+        return f"{self.slo_url}?" + urlencode({"ReturnTo": self.logged_out_url})
+
+    @property
+    def logged_out_url(self) -> str:
+        return f"{self.prefix}/logout.php"
 
     def idp_initiated_url(self, sp_entity_id: str) -> str:
         from urllib.parse import urlencode
@@ -186,6 +192,7 @@ class SimpleSAMLphpIdP(RealIdP):
             "saml20.sign.assertion": False,
             "signature.algorithm": RSA_SHA256,
             "sign.logout": True,
+            "validate.logout": True,  # the SP's LogoutRequest/LogoutResponse must be signed (off by default)
             "attributes.NameFormat": NAME_FORMAT_URI,
             "authproc": {
                 10: {"class": "core:PHP", "code": set_context},
