@@ -25,6 +25,7 @@ from fedlib.constants import (
     DS_X509_CERTIFICATE,
     DS_X509_DATA,
     NS_MD,
+    NS_MDUI,
     PROTOCOL_SAML2,
     qname,
 )
@@ -41,6 +42,14 @@ _MD_IDPSSO = qname(NS_MD, "IDPSSODescriptor")
 _MD_KEY_DESCRIPTOR = qname(NS_MD, "KeyDescriptor")
 _MD_SSO = qname(NS_MD, "SingleSignOnService")
 _MD_SLO = qname(NS_MD, "SingleLogoutService")
+_MD_EXTENSIONS = qname(NS_MD, "Extensions")
+_MD_ORGANIZATION = qname(NS_MD, "Organization")
+_MD_ORG_DISPLAY_NAME = qname(NS_MD, "OrganizationDisplayName")
+_MDUI_UIINFO = qname(NS_MDUI, "UIInfo")
+_MDUI_DISPLAY_NAME = qname(NS_MDUI, "DisplayName")
+_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+#: A display name longer than this is cut (it is only shown, on the discovery page).
+MAX_DISPLAY_NAME = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +71,9 @@ class IdPMetadata:
     slo_endpoints: tuple[Endpoint, ...] = ()
     want_authn_requests_signed: bool = False
     valid_until: datetime | None = None
+    display_name: str | None = None
+    """A name for people (discovery page): ``mdui:UIInfo/DisplayName``, else ``OrganizationDisplayName``
+    (English preferred, then the first); None when the metadata has neither. Shown only, never trusted."""
     trust: TrustAnchors = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -139,7 +151,35 @@ def parse_idp_metadata(
         slo_endpoints=_endpoints(idp, _MD_SLO),
         want_authn_requests_signed=(idp.get("WantAuthnRequestsSigned") or "").strip() in ("true", "1"),
         valid_until=valid_until,
+        display_name=_display_name(entity, idp),
     )
+
+
+def _display_name(entity: etree._Element, idp: etree._Element) -> str | None:
+    """``mdui:UIInfo/DisplayName`` of the IdP role, else the entity's ``md:OrganizationDisplayName``;
+    ``xml:lang`` ``en`` (or ``en-*``) first, then the first non-blank one in document order."""
+    for candidates in (
+        [
+            name
+            for ext in idp.iterchildren(_MD_EXTENSIONS)
+            for ui in ext.iterchildren(_MDUI_UIINFO)
+            for name in ui.iterchildren(_MDUI_DISPLAY_NAME)
+        ],
+        [name for org in entity.iterchildren(_MD_ORGANIZATION) for name in org.iterchildren(_MD_ORG_DISPLAY_NAME)],
+    ):
+        best: str | None = None
+        for element in candidates:
+            text = " ".join((element.text or "").split())
+            if not text:
+                continue
+            lang = (element.get(_XML_LANG) or "").lower()
+            if lang == "en" or lang.startswith("en-"):
+                return text[:MAX_DISPLAY_NAME]
+            if best is None:
+                best = text[:MAX_DISPLAY_NAME]
+        if best is not None:
+            return best
+    return None
 
 
 def _verify_aggregate(root: etree._Element, signed_by: Sequence[x509.Certificate]) -> etree._Element:
