@@ -83,6 +83,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from fedlib.binding import BindingCookie, cookie_reaches_the_acs, cookies_to_clear
 from fedlib.clock import SystemClock
 from fedlib.constants import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
+from fedlib.discovery import DISCOVERY_CSP, render_discovery_page
 from fedlib.errors import ConfigurationError, FedlibError, ResponseRejected, StoreError
 from fedlib.protocol.authn_request import RequestedAuthnContext
 from fedlib.sp import LoginResult, LogoutResult, OutgoingLogout, ServiceProvider, safe_relay_state
@@ -427,6 +428,16 @@ class FedLib:
         sp = self._sp(tenant)
         next_url = safe_relay_state(request.args.get("next"), sp.relay_state_origins)
         idp = request.args.get("idp") or None
+        if idp is None and len(sp.idps) > 1:  # which IdP? ask (issue #10 §6) instead of a 400
+            chooser = render_discovery_page(
+                [config.metadata for config in sp.idps.values()],
+                login_url=request.path,
+                next_url=next_url,
+                query=request.args.get("q"),
+                relay_state_origins=sp.relay_state_origins,
+            )
+            headers = {"Cache-Control": "no-store", "Content-Security-Policy": DISCOVERY_CSP}
+            return Response(chooser, status=200, mimetype="text/html", headers=headers)
         options = LoginOptions()
         authn = request.args.get("authn")
         if authn is not None:
