@@ -169,3 +169,33 @@ def test_metadata_provider_trusts_only_the_filtered_idps(tmp_path: object) -> No
             entity_filter=EntityFilter(registration_authorities=["https://nobody.example"]),
             clock=FixedClock(NOW),
         )
+
+
+@pytest.mark.parametrize(
+    "attribute", ["ID", "Id", "id", "{http://www.w3.org/XML/1998/namespace}id", "{urn:example:other}ID"]
+)
+def test_the_aggregates_signed_id_must_be_unique_in_the_document(attribute: str) -> None:
+    """The metadata path proves uniqueness of the referenced ID only (not a full index): an entity
+    carrying the root's ID under any ID-like name is refused as signature wrapping (checked before the
+    digest, so the duplicate is added after signing); a namespaced ``ID`` is not ID-like (the full index
+    does not count it either), so that document gets as far as the digest, which the change breaks."""
+    fed = federation_key()
+    root = etree.fromstring(signed(aggregate_xml([_entity(A), _entity(B)], valid_until=NOW.replace(year=2027)), fed))
+    entity = root.find(f"{{{MD}}}EntityDescriptor")
+    assert entity is not None
+    entity.set(attribute, "_md1")  # signed() gives the document element ID="_md1"
+    xml = etree.tostring(root)
+    expected = "invalid-signature" if attribute.startswith("{urn:example") else "signature-wrapping"
+    with pytest.raises(ConfigurationError, match=expected):
+        load_metadata_document(xml, now=NOW, signed_by=[fed.certificate])
+    with pytest.raises(ConfigurationError, match=expected):
+        parse_idp_metadata(xml, now=NOW, entity_id=A, signed_by=[fed.certificate])
+
+
+def test_the_root_carrying_its_id_twice_under_two_names_is_refused() -> None:
+    fed = federation_key()
+    root = etree.fromstring(signed(aggregate_xml([_entity(A)], valid_until=NOW.replace(year=2027)), fed))
+    root.set("Id", "_md1")
+    xml = etree.tostring(root)
+    with pytest.raises(ConfigurationError, match="signature-wrapping"):
+        load_metadata_document(xml, now=NOW, signed_by=[fed.certificate])
