@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlencode
@@ -82,6 +82,7 @@ def render_discovery_page(
     next_url: object = None,
     query: object = None,
     relay_state_origins: Iterable[str] = (),
+    keep: Mapping[str, str] | None = None,
     title: str = "Choose where to sign in",
 ) -> str:
     """The discovery page as HTML (serve it with status 200, ``Cache-Control: no-store`` and
@@ -93,22 +94,26 @@ def render_discovery_page(
         next_url: where to go after login, untrusted (the request's ``next``); dropped unless safe.
         query: the server-side search (the request's ``q``), untrusted.
         relay_state_origins: absolute origins ``next`` may point to (``ServiceProvider.relay_state_origins``).
+        keep: further query parameters the links and the search form carry on, already validated by the
+            caller (Flask: the ``authn`` option of a step-up login); ``idp``, ``next`` and ``q`` are ignored.
         title: the page heading.
     """
     safe_next = safe_relay_state(next_url, relay_state_origins)
     q = query[:MAX_QUERY] if isinstance(query, str) else ""
     entries = discovery_entries(idps, query=q)
+    kept = {k: v for k, v in (keep or {}).items() if k not in ("idp", "next", "q")}
     esc = html.escape
     items = []
     for entry in entries:
-        params = {"idp": entry.entity_id} | ({"next": safe_next} if safe_next is not None else {})
+        params = {"idp": entry.entity_id} | ({"next": safe_next} if safe_next is not None else {}) | kept
         href = f"{login_url}?{urlencode(params)}"
         label = f"<small>{esc(entry.entity_id)}</small>" if entry.name != entry.entity_id else ""
         items.append(
             f"<li data-search='{esc(_fold(entry.name + ' ' + entry.entity_id))}'>"
             f"<a href='{esc(href)}'>{esc(entry.name)}</a>{label}</li>"
         )
-    hidden_next = f"<input type='hidden' name='next' value='{esc(safe_next)}'>" if safe_next is not None else ""
+    hidden = ({"next": safe_next} if safe_next is not None else {}) | kept
+    hidden_inputs = "".join(f"<input type='hidden' name='{esc(k)}' value='{esc(v)}'>" for k, v in hidden.items())
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width,initial-scale=1'>"
@@ -117,7 +122,7 @@ def render_discovery_page(
         f"<form method='get' action='{esc(login_url)}' role='search'>"
         "<label for='fedlib-idp-q'>Search your organisation</label> "
         f"<input id='fedlib-idp-q' name='q' type='search' value='{esc(q)}' autocomplete='off'>"
-        f"{hidden_next} <button type='submit'>Search</button></form>"
+        f"{hidden_inputs} <button type='submit'>Search</button></form>"
         f"<ul id='fedlib-idps'>{''.join(items)}</ul>"
         f"<p id='fedlib-no-match'{'' if not entries else ' hidden'}>No organisation matches.</p>"
         f"<script>{_SCRIPT}</script></main></body></html>"

@@ -428,16 +428,6 @@ class FedLib:
         sp = self._sp(tenant)
         next_url = safe_relay_state(request.args.get("next"), sp.relay_state_origins)
         idp = request.args.get("idp") or None
-        if idp is None and len(sp.idps) > 1:  # which IdP? ask (issue #10 §6) instead of a 400
-            chooser = render_discovery_page(
-                [config.metadata for config in sp.idps.values()],
-                login_url=request.path,
-                next_url=next_url,
-                query=request.args.get("q"),
-                relay_state_origins=sp.relay_state_origins,
-            )
-            headers = {"Cache-Control": "no-store", "Content-Security-Policy": DISCOVERY_CSP}
-            return Response(chooser, status=200, mimetype="text/html", headers=headers)
         options = LoginOptions()
         authn = request.args.get("authn")
         if authn is not None:
@@ -446,6 +436,17 @@ class FedLib:
                 log.warning("fedlib: /login with an authn option the app does not offer")
                 return self._page(400, "Sign-in is not available", "<p>Unknown sign-in option.</p>")
             options = chosen
+        if idp is None and len(sp.idps) > 1:  # which IdP? ask (issue #10 §6) instead of a 400
+            chooser = render_discovery_page(
+                [config.metadata for config in sp.idps.values()],
+                login_url=request.path,
+                next_url=next_url,
+                query=request.args.get("q"),
+                relay_state_origins=sp.relay_state_origins,
+                keep={"authn": authn} if authn is not None else None,
+            )
+            headers = {"Cache-Control": "no-store", "Content-Security-Policy": DISCOVERY_CSP}
+            return Response(chooser, status=200, mimetype="text/html", headers=headers)
         extra: dict[str, Any] = {
             "force_authn": options.force_authn,
             "is_passive": options.is_passive,

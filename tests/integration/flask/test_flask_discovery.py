@@ -91,3 +91,22 @@ def test_an_idp_that_is_not_trusted_is_still_refused(
 def test_a_single_idp_still_redirects_straight_away(saml_sp: ServiceProvider, saml_login: Any) -> None:
     response = make_app(saml_sp).test_client().get("/saml/login")
     assert response.status_code in (302, 303)
+
+
+def test_a_step_up_option_is_kept_through_the_discovery_page(
+    saml_idp: TestIdP, saml_idp_factory: Callable[..., TestIdP], saml_sp: ServiceProvider, saml_now: datetime
+) -> None:
+    from fedlib.integrations.flask import LoginOptions
+
+    two_idp_sp(saml_idp, saml_idp_factory, saml_sp, saml_now)
+    app = Flask(__name__)
+    app.secret_key = "test-only"
+    FedLib(app, service_provider=saml_sp, login_options={"mfa": LoginOptions(force_authn=True)})
+    client = app.test_client()
+    page = client.get("/saml/login?authn=mfa&next=/admin")
+    assert page.status_code == 200
+    doc = lxml_html.fromstring(page.get_data(as_text=True))
+    for a in doc.xpath("//ul[@id='fedlib-idps']/li/a"):
+        assert "authn=mfa" in a.get("href")
+    assert doc.xpath("//form//input[@name='authn']/@value") == ["mfa"]
+    assert client.get("/saml/login?authn=nope").status_code == 400  # unknown option: refused, not listed

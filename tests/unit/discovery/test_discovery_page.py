@@ -90,3 +90,13 @@ def test_anything_in_metadata_or_the_request_is_escaped(name: str, entity_id: st
     assert len(doc.xpath("//input")) <= 2
     for a in doc.xpath("//a"):
         assert a.get("href").startswith("/saml/login?idp=")
+
+
+def test_kept_parameters_ride_along_but_cannot_replace_idp_next_or_q() -> None:
+    keep = {"authn": "mfa", "idp": "https://evil.example/idp", "next": "https://evil.example/", "q": "x"}
+    page = render_discovery_page(IDPS, login_url="/saml/login", next_url="/app", keep=keep)
+    for _, query in links(page):
+        assert query["authn"] == ["mfa"]
+        assert query["next"] == ["/app"]
+        assert "evil" not in query["idp"][0]
+    assert "evil" not in page
