@@ -1,8 +1,8 @@
 """How long does loading a signed federation aggregate take, and how much memory? fedlib against the floor.
 
-A synthetic signed ``md:EntitiesDescriptor`` (``--entities`` IdPs, each with a 2048-bit RSA certificate,
-SSO/SLO endpoints and ``--padding`` bytes of mdui-like text; the default is about 44 MB, the size in
-issue #10) is loaded and three IdPs are taken from it:
+A synthetic signed ``md:EntitiesDescriptor`` (``--entities`` IdPs, default 10,000, each with a 2048-bit
+RSA certificate, SSO/SLO endpoints and ``--padding`` bytes of mdui-like text; the default is about 44 MB,
+the size in issue #10) is loaded (parse, verify, index every entity) and three IdPs are taken from it:
 
 * fedlib  ``load_metadata_document(xml, now=..., signed_by=[federation])`` then ``.idp(entity_id)`` x 3:
           hardened parse, the signature profile, trust, c14n + digest + RSA verify, the entity index,
@@ -10,10 +10,17 @@ issue #10) is loaded and three IdPs are taken from it:
 * floor   lxml parse (huge_tree) + exclusive c14n of the document without its Signature + SHA-256 +
           c14n(SignedInfo) + RSA verify + a dict of entityID -> element + three certificates loaded:
           the least any correct loader must do
+* xmlsec  python-xmlsec (libxmlsec1): lxml parse + ``add_ids`` + ``SignatureContext.verify`` + the same
+          dict and certificates; shown only where ``import xmlsec`` works (its wheels are often built
+          against another libxml2 than lxml's, then it does not import: the output says so)
+
+fedlib's ID check on the aggregate is one XPath pass proving the root's ID unique (see
+``fedlib.metadata.idp._verify_aggregate`` for why that is what matters), not an index of every ID.
 
 Each row runs in its own subprocess (``--rounds`` times, rows interleaved, the median is shown) so that
-its peak RSS (``ru_maxrss``) is its own; time is the process's CPU time (``time.process_time``), which a
-busy shared machine disturbs far less than wall time. The last line is machine-readable:
+its peak RSS (``VmHWM``, see ``peak_rss_kib``) is its own; time is the process's CPU time
+(``time.process_time``), which a busy shared machine disturbs far less than wall time.
+The last line is machine-readable:
 ``ratios: time fedlib/floor=X.XX rss fedlib/floor=Y.YY``.
 
 Usage: ``python bench/metadata.py [--entities N] [--padding BYTES] [--rounds R] [--quick]``
@@ -117,6 +124,52 @@ def run_floor(xml: bytes, cert_pem: bytes, chosen: list[str]) -> None:
         x509.load_der_x509_certificate(base64.b64decode("".join(text.split())))
 
 
+def run_xmlsec(xml: bytes, cert_pem: bytes, chosen: list[str]) -> None:
+    import xmlsec  # type: ignore[import-not-found, unused-ignore]
+    from cryptography import x509
+    from lxml import etree
+
+    root = etree.fromstring(xml, etree.XMLParser(huge_tree=True, resolve_entities=False, no_network=True))
+    xmlsec.tree.add_ids(root, ["ID"])
+    signature = xmlsec.tree.find_node(root, xmlsec.constants.NodeSignature)
+    context = xmlsec.SignatureContext()
+    context.key = xmlsec.Key.from_memory(cert_pem, xmlsec.constants.KeyDataFormatCertPem)
+    context.verify(signature)
+    index = {e.get("entityID"): e for e in root.iter(f"{{{MD}}}EntityDescriptor")}
+    for e in chosen:
+        text = index[e].findtext(f".//{{{DS}}}X509Certificate") or ""
+        x509.load_der_x509_certificate(base64.b64decode("".join(text.split())))
+
+
+def xmlsec_problem() -> str | None:
+    """Why python-xmlsec cannot run here (None: it can), asked in a fresh process (a failed import of a
+    C extension can leave the interpreter in a bad state)."""
+    out = subprocess.run(
+        [sys.executable, "-c", "import lxml.etree, xmlsec; xmlsec.SignatureContext()"], capture_output=True, text=True
+    )
+    if out.returncode == 0:
+        return None
+    lines = out.stderr.strip().splitlines()
+    return lines[-1] if lines else f"exit status {out.returncode}"
+
+
+ROWS = {"fedlib": run_fedlib, "floor": run_floor, "xmlsec": run_xmlsec}
+
+
+def peak_rss_kib(fallback: int) -> int:
+    """This process's own peak RSS: Linux's VmHWM (the high-water mark of this address space, new at exec).
+    Not ``ru_maxrss``: Linux carries it across fork + exec, so a child would report at least the RSS of
+    the parent at fork time (here the parent that built and signed the aggregate, ~470 MiB), the same for
+    every row, hiding the difference."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return fallback
+
+
 def child(row: str, path: str, cert: str, chosen: list[str]) -> None:
     import resource
 
@@ -129,9 +182,9 @@ def child(row: str, path: str, cert: str, chosen: list[str]) -> None:
     xml = Path(path).read_bytes()
     cert_pem = Path(cert).read_bytes()
     start = time.process_time()  # CPU time: a shared 2-core machine makes wall time too noisy
-    (run_fedlib if row == "fedlib" else run_floor)(xml, cert_pem, chosen)
+    ROWS[row](xml, cert_pem, chosen)
     elapsed = time.process_time() - start
-    rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_kib = peak_rss_kib(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
     print(json.dumps({"seconds": elapsed, "rss_kib": rss_kib}))
 
 
@@ -147,9 +200,9 @@ def measure_once(row: str, path: Path, cert: Path, chosen: list[str]) -> tuple[f
     return float(result["seconds"]), float(result["rss_kib"])
 
 
-def measure(path: Path, cert: Path, chosen: list[str], rounds: int) -> dict[str, tuple[float, float]]:
-    """Rows interleaved round by round, so that a slow phase of a shared machine hits both."""
-    samples: dict[str, list[tuple[float, float]]] = {"fedlib": [], "floor": []}
+def measure(path: Path, cert: Path, chosen: list[str], rounds: int, rows: list[str]) -> dict[str, tuple[float, float]]:
+    """Rows interleaved round by round, so that a slow phase of a shared machine hits them all."""
+    samples: dict[str, list[tuple[float, float]]] = {row: [] for row in rows}
     for _ in range(rounds):
         for row in samples:
             samples[row].append(measure_once(row, path, cert, chosen))
@@ -161,8 +214,8 @@ def measure(path: Path, cert: Path, chosen: list[str], rounds: int) -> dict[str,
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--entities", type=int, default=6000)
-    parser.add_argument("--padding", type=int, default=5000, help="bytes of description text per entity")
+    parser.add_argument("--entities", type=int, default=10_000)
+    parser.add_argument("--padding", type=int, default=2600, help="bytes of description text per entity")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="500 entities, 1 round")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
@@ -177,7 +230,11 @@ def main() -> int:
         path, cert, chosen = build(Path(tmp), args.entities, args.padding)
         size = path.stat().st_size
         print(f"aggregate: {args.entities} IdPs, {size / 1e6:.1f} MB, signed; 3 IdPs taken; {args.rounds} round(s)")
-        rows = measure(path, cert, chosen, args.rounds)
+        problem = xmlsec_problem()
+        if problem is not None:
+            print(f"python-xmlsec: not measured, it does not import here ({problem})")
+        names = ["fedlib", "floor"] + (["xmlsec"] if problem is None else [])
+        rows = measure(path, cert, chosen, args.rounds, names)
     print(f"{'row':8} {'CPU s':>9} {'peak RSS MiB':>13}")
     for row, (seconds, rss_kib) in rows.items():
         print(f"{row:8} {seconds:9.3f} {rss_kib / 1024:13.1f}")

@@ -12,6 +12,9 @@ NS_DS: Final = "http://www.w3.org/2000/09/xmldsig#"
 NS_XENC: Final = "http://www.w3.org/2001/04/xmlenc#"
 NS_XSI: Final = "http://www.w3.org/2001/XMLSchema-instance"
 NS_EC: Final = "http://www.w3.org/2001/10/xml-exc-c14n#"
+NS_MDUI: Final = "urn:oasis:names:tc:SAML:metadata:ui"
+NS_MDATTR: Final = "urn:oasis:names:tc:SAML:metadata:attribute"
+NS_MDRPI: Final = "urn:oasis:names:tc:SAML:metadata:rpi"
 
 NSMAP: Final = {"samlp": NS_SAMLP, "saml": NS_SAML, "md": NS_MD, "ds": NS_DS, "xenc": NS_XENC}
 

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 
 from fedlib.binding import BindingCookie, cookie_reaches_the_acs, cookies_to_clear
 from fedlib.constants import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
+from fedlib.discovery import DISCOVERY_CSP, render_discovery_page
 from fedlib.errors import ConfigurationError, FedlibError, ResponseRejected, StoreError
 from fedlib.protocol.authn_request import RequestedAuthnContext
 from fedlib.sp import LoginResult, LogoutResult, OutgoingLogout, ServiceProvider, safe_relay_state
@@ -338,6 +339,16 @@ class SamlRoutes:
                 log.warning("fedlib: /login with an authn option the app does not offer")
                 return self.simple_page(400, "Sign-in is not available", "<p>Unknown sign-in option.</p>")
             options = chosen
+        if idp is None and len(sp.idps) > 1:  # which IdP? ask (issue #10 §6) instead of a 400
+            chooser = render_discovery_page(
+                [config.metadata for config in sp.idps.values()],
+                login_url=req.path,
+                next_url=next_url,
+                query=req.query.get("q"),
+                relay_state_origins=sp.relay_state_origins,
+                keep={"authn": authn} if authn is not None else None,
+            )
+            return WebOutcome(body=chooser, headers=(*_NO_STORE, ("Content-Security-Policy", DISCOVERY_CSP)))
         extra: dict[str, Any] = {
             "force_authn": options.force_authn,
             "is_passive": options.is_passive,

@@ -29,6 +29,16 @@ _ID_COUNT: Final = etree.XPath(
 )
 
 
+# One pass over every attribute of the document, keeping those equal to $v whose name is ID-like (the
+# same four names as _ID_ATTRS: ID, Id, id without a namespace, xml:id). The value test comes first: it
+# rejects nearly every attribute with one string comparison.
+_ID_ATTRS_EQUAL: Final = etree.XPath(
+    "/descendant-or-self::*/@*[. = $v]"
+    "[(namespace-uri() = '' and (local-name() = 'ID' or local-name() = 'Id' or local-name() = 'id'))"
+    " or (namespace-uri() = 'http://www.w3.org/XML/1998/namespace' and local-name() = 'id')]"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class IdIndex:
     """Every ID-like attribute value in a document, with the elements that carry it."""
@@ -53,6 +63,16 @@ class IdIndex:
             if parent is not None:
                 holders.setdefault(str(attr), []).append(parent)
         return cls(holders=holders)
+
+    @classmethod
+    def for_value(cls, root: etree._Element, value: str) -> IdIndex:
+        """An index of ``root``'s whole document holding only ``value``: every element that carries it
+        in an ID-like attribute (once per attribute, like :meth:`build`). One XPath pass and no Python
+        object per other attribute: for a large signed document where one ID (the one a signature
+        references) must be proven unique, and no other ID is ever looked up."""
+        attrs: Any = _ID_ATTRS_EQUAL(root, v=value)
+        elements = [parent for attr in attrs if (parent := attr.getparent()) is not None]
+        return cls(holders={value: elements} if elements else {})
 
     def duplicates(self) -> set[str]:
         """ID values carried by more than one element (or twice by one element under different names)."""

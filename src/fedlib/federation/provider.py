@@ -32,6 +32,7 @@ from fedlib.errors import ConfigurationError
 from fedlib.federation.http import HTTPFetcher, Validators
 from fedlib.federation.sources import Source, source_for, write_atomically
 from fedlib.metadata.document import (
+    EntityFilter,
     MetadataDocument,
     RefreshPolicy,
     certificate_subject,
@@ -95,6 +96,9 @@ class MetadataProvider:
         signer: certificate(s) that must have signed the document (required for aggregates).
         entity_ids: the IdPs to take (default: every SAML 2.0 IdP in the document; entities that are
             unusable are then skipped with a warning, while a named one that is missing fails the refresh).
+        entity_filter: take only the IdPs of the document that pass this
+            :class:`~fedlib.metadata.document.EntityFilter` (entity categories such as REFEDS R&S,
+            assurance certifications such as SIRTFI, registration authorities); not with ``entity_ids``.
         require_valid_until: an aggregate must carry validUntil (default True).
         require_signature: the document must be signed even if it is a single entity (MDQ answers).
         backing_file: where the last good document is kept, for start-ups while the source is down.
@@ -111,6 +115,7 @@ class MetadataProvider:
         *,
         signer: x509.Certificate | Sequence[x509.Certificate] | None = None,
         entity_ids: Sequence[str] | None = None,
+        entity_filter: EntityFilter | None = None,
         require_valid_until: bool = True,
         require_signature: bool = False,
         backing_file: str | os.PathLike[str] | None = None,
@@ -124,6 +129,11 @@ class MetadataProvider:
         self.source: Source = source_for(source, fetcher=fetcher) if isinstance(source, str) else source
         self.signers = _signers(signer)
         self.entity_ids = tuple(entity_ids) if entity_ids is not None else None
+        if entity_filter is not None and not isinstance(entity_filter, EntityFilter):
+            raise ConfigurationError("entity_filter must be an EntityFilter")
+        if entity_filter is not None and entity_ids is not None:
+            raise ConfigurationError("give entity_ids or entity_filter, not both")
+        self.entity_filter = entity_filter or EntityFilter()
         self.require_valid_until = require_valid_until
         self.require_signature = require_signature
         if require_signature and not self.signers:
@@ -328,7 +338,7 @@ class MetadataProvider:
             for entity_id in self.entity_ids:
                 idps[entity_id] = document.idp(entity_id, now=now)
         else:
-            for entity_id in document.idp_entity_ids:
+            for entity_id in document.idp_entity_ids_matching(self.entity_filter):
                 try:
                     idps[entity_id] = document.idp(entity_id, now=now)
                 except ConfigurationError as exc:

@@ -30,6 +30,7 @@ from lxml import etree
 from fedlib._xml.limits import METADATA_XML_LIMITS
 from fedlib._xml.parse import parse_xml
 from fedlib.clock import ensure_aware, parse_instant
+from fedlib.constants import NS_MD, NS_MDATTR, NS_MDRPI, NS_SAML, qname
 from fedlib.errors import ConfigurationError, ResponseRejected
 from fedlib.metadata.idp import (
     _MD_ENTITIES,
@@ -38,6 +39,7 @@ from fedlib.metadata.idp import (
     _MD_SSO,
     DEFAULT_MAX_METADATA_BYTES,
     IdPMetadata,
+    _display_name,
     _earliest_valid_until,
     _endpoints,
     _has_idp_role,
@@ -53,6 +55,19 @@ DEFAULT_MAX_REFRESH: Final = timedelta(seconds=14400)
 DEFAULT_REFRESH_FACTOR: Final = 0.75
 #: The first retry after a failed refresh; each further failure doubles it, up to the minimum delay.
 FIRST_RETRY: Final = timedelta(seconds=30)
+
+#: REFEDS Research and Scholarship, an entity category (``http://macedir.org/entity-category``).
+REFEDS_RS: Final = "http://refeds.org/category/research-and-scholarship"
+#: SIRTFI, an assurance certification (``urn:oasis:names:tc:SAML:attribute:assurance-certification``).
+SIRTFI: Final = "https://refeds.org/sirtfi"
+ENTITY_CATEGORY: Final = "http://macedir.org/entity-category"
+ASSURANCE_CERTIFICATION: Final = "urn:oasis:names:tc:SAML:attribute:assurance-certification"
+
+_MD_EXTENSIONS = qname(NS_MD, "Extensions")
+_MDATTR_ENTITY_ATTRIBUTES = qname(NS_MDATTR, "EntityAttributes")
+_MDRPI_REGISTRATION_INFO = qname(NS_MDRPI, "RegistrationInfo")
+_SAML_ATTRIBUTE = qname(NS_SAML, "Attribute")
+_SAML_ATTRIBUTE_VALUE = qname(NS_SAML, "AttributeValue")
 
 _DURATION = re.compile(
     r"P(?!$)(?:(?P<y>\d+)Y)?(?:(?P<mo>\d+)M)?(?:(?P<d>\d+)D)?"
@@ -116,6 +131,91 @@ class RefreshPolicy:
         return min(self.min_delay, backoff)
 
 
+def _str_set(value: object, what: str) -> frozenset[str]:
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise ConfigurationError(f"{what} must be a list of URIs, not {type(value).__name__}")
+    items = frozenset(value)
+    if not all(isinstance(v, str) and v.strip() for v in items):
+        raise ConfigurationError(f"{what} must be non-empty strings")
+    return items
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, init=False)
+class EntityFilter:
+    """Which IdPs of an aggregate to trust, by what the federation registered about them.
+
+    Each non-empty criterion must hold (AND); within one, any listed value is enough (OR). An empty
+    filter takes every IdP. Values are compared exactly, as URIs.
+
+    * ``entity_categories``: values of the ``http://macedir.org/entity-category`` entity attribute
+      (``mdattr:EntityAttributes``), e.g. :data:`REFEDS_RS`;
+    * ``assurance_certifications``: values of ``urn:oasis:names:tc:SAML:attribute:assurance-certification``,
+      e.g. :data:`SIRTFI`;
+    * ``registration_authorities``: ``mdrpi:RegistrationInfo/@registrationAuthority``.
+
+    Entity attributes and RegistrationInfo on an enclosing ``md:EntitiesDescriptor`` apply to the entities
+    in it (the entity's own RegistrationInfo wins). Everything is read from the verified document only.
+    """
+
+    entity_categories: frozenset[str]
+    assurance_certifications: frozenset[str]
+    registration_authorities: frozenset[str]
+
+    def __init__(
+        self,
+        *,
+        entity_categories: Iterable[str] = (),
+        assurance_certifications: Iterable[str] = (),
+        registration_authorities: Iterable[str] = (),
+    ) -> None:
+        object.__setattr__(self, "entity_categories", _str_set(entity_categories, "entity_categories"))
+        object.__setattr__(
+            self, "assurance_certifications", _str_set(assurance_certifications, "assurance_certifications")
+        )
+        object.__setattr__(
+            self, "registration_authorities", _str_set(registration_authorities, "registration_authorities")
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.entity_categories or self.assurance_certifications or self.registration_authorities)
+
+    def matches(self, entity: etree._Element) -> bool:
+        """Whether the md:EntityDescriptor ``entity`` (from a verified document) passes the filter."""
+        if self.entity_categories or self.assurance_certifications:
+            attributes = _entity_attributes(entity)
+            if self.entity_categories and not self.entity_categories & attributes.get(ENTITY_CATEGORY, set()):
+                return False
+            if self.assurance_certifications and not self.assurance_certifications & attributes.get(
+                ASSURANCE_CERTIFICATION, set()
+            ):
+                return False
+        if self.registration_authorities:
+            return _registration_authority(entity) in self.registration_authorities
+        return True
+
+
+def _extensions(element: etree._Element, tag: str) -> Iterable[etree._Element]:
+    for ext in element.iterchildren(_MD_EXTENSIONS):
+        yield from ext.iterchildren(tag)
+
+
+def _entity_attributes(entity: etree._Element) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for element in (entity, *entity.iterancestors()):
+        for attrs in _extensions(element, _MDATTR_ENTITY_ATTRIBUTES):
+            for attribute in attrs.iterchildren(_SAML_ATTRIBUTE):
+                values = out.setdefault(attribute.get("Name") or "", set())
+                values.update((v.text or "").strip() for v in attribute.iterchildren(_SAML_ATTRIBUTE_VALUE))
+    return out
+
+
+def _registration_authority(entity: etree._Element) -> str | None:
+    for element in (entity, *entity.iterancestors()):
+        for info in _extensions(element, _MDRPI_REGISTRATION_INFO):
+            return info.get("registrationAuthority")
+    return None
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MetadataDocument:
     """A parsed, verified metadata document with its IdP entities indexed by entityID.
@@ -143,6 +243,12 @@ class MetadataDocument:
                 tuple(e for e, el in self._entities.items() if e and e not in self._duplicates and _has_idp_role(el))
             )
         return self._idp_ids[0]
+
+    def idp_entity_ids_matching(self, entity_filter: EntityFilter) -> tuple[str, ...]:
+        """The IdPs of :attr:`idp_entity_ids` that pass ``entity_filter``, in document order."""
+        if not entity_filter:
+            return self.idp_entity_ids
+        return tuple(e for e in self.idp_entity_ids if entity_filter.matches(self._entities[e]))
 
     def idp(self, entity_id: str | None = None, *, now: datetime) -> IdPMetadata:
         """The IdP ``entity_id`` (default: the only IdP of the document), checked for expiry at ``now``.
@@ -276,6 +382,7 @@ def _idp_from_entity(entity: etree._Element, now: datetime) -> IdPMetadata:
         slo_endpoints=_endpoints(descriptor, _MD_SLO),
         want_authn_requests_signed=(descriptor.get("WantAuthnRequestsSigned") or "").strip() in ("true", "1"),
         valid_until=valid_until,
+        display_name=_display_name(entity, descriptor),
     )
 
 
@@ -307,6 +414,9 @@ __all__ = [
     "DEFAULT_MAX_REFRESH",
     "DEFAULT_MIN_REFRESH",
     "DEFAULT_REFRESH_FACTOR",
+    "REFEDS_RS",
+    "SIRTFI",
+    "EntityFilter",
     "MetadataDocument",
     "RefreshPolicy",
     "certificate_subject",

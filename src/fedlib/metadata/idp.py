@@ -16,6 +16,7 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from lxml import etree
 
+from fedlib._xml.ids import IdIndex
 from fedlib._xml.limits import METADATA_XML_LIMITS
 from fedlib._xml.parse import b64_text, parse_xml
 from fedlib.clock import ensure_aware, parse_instant
@@ -25,6 +26,7 @@ from fedlib.constants import (
     DS_X509_CERTIFICATE,
     DS_X509_DATA,
     NS_MD,
+    NS_MDUI,
     PROTOCOL_SAML2,
     qname,
 )
@@ -41,6 +43,14 @@ _MD_IDPSSO = qname(NS_MD, "IDPSSODescriptor")
 _MD_KEY_DESCRIPTOR = qname(NS_MD, "KeyDescriptor")
 _MD_SSO = qname(NS_MD, "SingleSignOnService")
 _MD_SLO = qname(NS_MD, "SingleLogoutService")
+_MD_EXTENSIONS = qname(NS_MD, "Extensions")
+_MD_ORGANIZATION = qname(NS_MD, "Organization")
+_MD_ORG_DISPLAY_NAME = qname(NS_MD, "OrganizationDisplayName")
+_MDUI_UIINFO = qname(NS_MDUI, "UIInfo")
+_MDUI_DISPLAY_NAME = qname(NS_MDUI, "DisplayName")
+_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+#: A display name longer than this is cut (it is only shown, on the discovery page).
+MAX_DISPLAY_NAME = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +72,9 @@ class IdPMetadata:
     slo_endpoints: tuple[Endpoint, ...] = ()
     want_authn_requests_signed: bool = False
     valid_until: datetime | None = None
+    display_name: str | None = None
+    """A name for people (discovery page): ``mdui:UIInfo/DisplayName``, else ``OrganizationDisplayName``
+    (English preferred, then the first); None when the metadata has neither. Shown only, never trusted."""
     trust: TrustAnchors = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -139,15 +152,53 @@ def parse_idp_metadata(
         slo_endpoints=_endpoints(idp, _MD_SLO),
         want_authn_requests_signed=(idp.get("WantAuthnRequestsSigned") or "").strip() in ("true", "1"),
         valid_until=valid_until,
+        display_name=_display_name(entity, idp),
     )
+
+
+def _display_name(entity: etree._Element, idp: etree._Element) -> str | None:
+    """``mdui:UIInfo/DisplayName`` of the IdP role, else the entity's ``md:OrganizationDisplayName``;
+    ``xml:lang`` ``en`` (or ``en-*``) first, then the first non-blank one in document order."""
+    for candidates in (
+        [
+            name
+            for ext in idp.iterchildren(_MD_EXTENSIONS)
+            for ui in ext.iterchildren(_MDUI_UIINFO)
+            for name in ui.iterchildren(_MDUI_DISPLAY_NAME)
+        ],
+        [name for org in entity.iterchildren(_MD_ORGANIZATION) for name in org.iterchildren(_MD_ORG_DISPLAY_NAME)],
+    ):
+        best: str | None = None
+        for element in candidates:
+            text = " ".join((element.text or "").split())
+            if not text:
+                continue
+            lang = (element.get(_XML_LANG) or "").lower()
+            if lang == "en" or lang.startswith("en-"):
+                return text[:MAX_DISPLAY_NAME]
+            if best is None:
+                best = text[:MAX_DISPLAY_NAME]
+        if best is not None:
+            return best
+    return None
 
 
 def _verify_aggregate(root: etree._Element, signed_by: Sequence[x509.Certificate]) -> etree._Element:
     signatures = [child for child in root if child.tag == DS_SIGNATURE]
     if len(signatures) != 1:
         raise ConfigurationError("the metadata must carry exactly one signature on its document element")
+    # Signature wrapping in metadata: the only signature fedlib accepts here is enveloped in the document
+    # element and must reference it (check_reference_target: its parent's own ID), the digest is computed
+    # over that element itself (never over an element found by ID lookup), and every entity is then read
+    # from that same verified element. So the one ID that matters is the root's, and the rule kept from
+    # the Response path is that no other element may carry it under any ID-like name: proven by one
+    # XPath pass for that value (IdIndex.for_value) instead of indexing every ID of a 44 MB aggregate
+    # (a quarter of the load time). Other duplicate IDs inside the signed aggregate are covered by the
+    # signature and never looked up. Responses still build the full index and refuse any duplicate.
+    own_id = root.get("ID")
+    ids = IdIndex.for_value(root, own_id) if own_id is not None else IdIndex(holders={})
     try:
-        verified = verify_enveloped_signature(root, signatures[0], TrustAnchors.from_certificates(signed_by))
+        verified = verify_enveloped_signature(root, signatures[0], TrustAnchors.from_certificates(signed_by), ids=ids)
     except ResponseRejected as exc:
         raise ConfigurationError(f"the metadata signature is not valid ({exc.code}): {exc.message}") from None
     return verified.element

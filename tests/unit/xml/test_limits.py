@@ -174,3 +174,22 @@ def test_the_byte_count_shortcut_honours_a_small_document_total() -> None:
     with pytest.raises(XMLRejected) as info:
         parse(doc, limits=limits)
     assert info.value.code == ErrorCode.MESSAGE_TOO_COMPLEX
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32"])
+def test_element_flood_in_another_encoding_is_counted(encoding: str) -> None:
+    # A wide encoding hides nothing from the element cap (it is counted on the tree, not the bytes).
+    limit = DEFAULT_XML_LIMITS.max_elements
+    doc = f"<?xml version='1.0' encoding='{encoding.upper()}'?>" + BUILDERS["max_elements"](limit + 1)
+    with pytest.raises(XMLRejected) as info:
+        parse_xml(doc.encode(encoding), max_bytes=1 << 24)
+    assert "max_elements" in info.value.message
+
+
+def test_comments_and_cdata_are_not_counted_as_elements() -> None:
+    # '<' in comments and CDATA is no element: the cap counts elements exactly.
+    limit = DEFAULT_XML_LIMITS.max_elements
+    padding = "<!-- <<<< -->" + "<![CDATA[<<<<]]>"
+    parse_xml(("<r>" + padding + "<x/>" * (limit - 1) + "</r>").encode())
+    with pytest.raises(XMLRejected, match="max_elements"):
+        parse_xml(("<r>" + padding + "<x/>" * limit + "</r>").encode())

@@ -143,6 +143,10 @@ def test_comment_cannot_split_text() -> None:
         b"<r><?pi?></r>",
         b"<?xml version='1.0'?><r><n/><?target data?></r>",
         "<r><n>a<?pi x?>b</n></r>".encode("utf-16"),
+        # after prolog PIs, a '<' in a prolog comment, or a prolog longer than 4 KiB (the DOCTYPE
+        # pre-check's window)
+        b"<?pro x?><!-- <x --><r><n/><?pi?></r>",
+        b"<!--" + b"a" * 5000 + b"--><r><?pi?></r>",
     ],
 )
 def test_processing_instruction_inside_the_document_element_is_refused(doc: bytes) -> None:
