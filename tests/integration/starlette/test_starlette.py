@@ -394,3 +394,22 @@ def test_logout_form_finds_the_mounted_route(sp: ServiceProvider, saml_idp: Test
     html = TestClient(app, base_url=BASE).get("/page").text
     assert 'action="/auth/logout"' in html
     assert f'name="{CSRF_FIELD}"' in html
+
+
+def test_several_idps_get_the_discovery_page(saml_now: datetime) -> None:
+    """Issue #10 §6 through the framework-neutral layer: Starlette serves the same discovery page as Flask."""
+    first, second = TestIdP("https://idp-one.example.test/saml"), TestIdP("https://idp-two.example.test/saml")
+    for idp in (first, second):
+        idp.register_sp(SP_ID, ACS)
+    sp = ServiceProvider(
+        SPConfig(entity_id=SP_ID, acs_url=ACS),
+        [parse_idp_metadata(i.metadata_xml(), now=saml_now) for i in (first, second)],
+        MemoryStore(),
+        clock=FixedClock(saml_now),
+    )
+    page = client_for(sp).get("/saml/login?next=/dashboard")
+    assert page.status_code == 200
+    assert "Content-Security-Policy" in page.headers
+    assert "idp-one.example.test" in page.text
+    assert "idp-two.example.test" in page.text
+    assert client_for(sp).get("/saml/login?idp=https://idp-one.example.test/saml").status_code == 302
