@@ -14,7 +14,7 @@ user in). A product that is missing or does not start leaves its rows to the ven
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from importlib import resources
@@ -25,7 +25,7 @@ from fedlib.config import SecurityPolicy, SPConfig
 from fedlib.errors import ResponseRejected
 from fedlib.matrix.evaluate import ACCEPTED, IDP_REFUSED, FlowRunner, evaluate
 from fedlib.matrix.model import Application, Cell, MatrixConfig, Protocol
-from fedlib.metadata.idp import parse_idp_metadata
+from fedlib.metadata.idp import IdPMetadata, parse_idp_metadata
 from fedlib.metadata.sp import render_sp_metadata
 from fedlib.sp import ServiceProvider
 from fedlib.stores.memory import MemoryStore
@@ -45,6 +45,50 @@ def default_config() -> MatrixConfig:
         return MatrixConfig.from_toml(path)
 
 
+def _service_provider(app: Application, sp_settings: Mapping[str, bool], metadata: IdPMetadata) -> ServiceProvider:
+    """The SP of one flow: the application's unsolicited policy and the fedlib-side settings for this IdP."""
+    return ServiceProvider(
+        SPConfig(
+            entity_id=SP_ENTITY_ID,
+            acs_url=ACS_URL,
+            policy=SecurityPolicy(
+                allow_unsolicited=app.idp_initiated,
+                allow_in_response_to_on_unsolicited=sp_settings.get("allow_in_response_to_on_unsolicited", False),
+            ),
+        ),
+        metadata,
+        MemoryStore(),
+    )
+
+
+def _login(
+    sp: ServiceProvider,
+    app: Application,
+    protocol: Protocol,
+    *,
+    sp_initiated: Callable[[str], Mapping[str, str]],
+    idp_initiated: Callable[[], Mapping[str, str]],
+    now: datetime,
+) -> tuple[str, str, str | None]:
+    """Drive one login through ``sp``: ``sp_initiated(redirect_url)`` / ``idp_initiated()`` play the IdP
+    (and the browser) and return the form posted to the ACS. IdP-side refusals propagate to the caller."""
+    browser: str | None = None  # the browser secret of an SP-initiated login (unsolicited: nothing to bind)
+    try:
+        if protocol is Protocol.SAML2_SP_INITIATED:
+            if not app.sp_initiated:
+                return "sp-initiated-not-used", "the application does not start logins", None
+            login = sp.start_login(now=now)
+            assert login.url is not None
+            browser = login.browser_binding
+            fields = sp_initiated(login.url)
+        else:
+            fields = idp_initiated()
+        result = sp.finish_login(dict(fields), browser_binding=browser, now=now)
+    except ResponseRejected as exc:
+        return exc.code.value, exc.message, None
+    return ACCEPTED, f"logged in {result.authn.name_id}", None
+
+
 def run_flow(
     app: Application,
     protocol: Protocol,
@@ -56,35 +100,18 @@ def run_flow(
     ``sp_settings``: fedlib-side ``SecurityPolicy`` switches for this IdP (``SP_SETTING_KEYS``)."""
     now = datetime.now(UTC).replace(microsecond=0)
     idp = TestIdP(IDP_ENTITY_ID, profile=VendorProfile(name="matrix", display_name="matrix", defaults=behaviour))
-    sp = ServiceProvider(
-        SPConfig(
-            entity_id=SP_ENTITY_ID,
-            acs_url=ACS_URL,
-            policy=SecurityPolicy(
-                allow_unsolicited=app.idp_initiated,
-                allow_in_response_to_on_unsolicited=sp_settings.get("allow_in_response_to_on_unsolicited", False),
-            ),
-        ),
-        parse_idp_metadata(idp.metadata_xml(), now=now),
-        MemoryStore(),
-    )
-    browser: str | None = None  # the browser secret of an SP-initiated login (unsolicited: nothing to bind)
+    sp = _service_provider(app, sp_settings, parse_idp_metadata(idp.metadata_xml(), now=now))
     try:
-        if protocol is Protocol.SAML2_SP_INITIATED:
-            if not app.sp_initiated:
-                return "sp-initiated-not-used", "the application does not start logins", None
-            login = sp.start_login(now=now)
-            assert login.url is not None
-            browser = login.browser_binding
-            form = idp.respond(idp.receive_redirect(login.url), now=now)
-        else:
-            form = idp.initiate(SP_ENTITY_ID, ACS_URL, now=now)
-        result = sp.finish_login(form.fields, browser_binding=browser, now=now)
+        return _login(
+            sp,
+            app,
+            protocol,
+            sp_initiated=lambda url: idp.respond(idp.receive_redirect(url), now=now).fields,
+            idp_initiated=lambda: idp.initiate(SP_ENTITY_ID, ACS_URL, now=now).fields,
+            now=now,
+        )
     except IdPRefused as exc:
         return IDP_REFUSED, exc.message, exc.knob
-    except ResponseRejected as exc:
-        return exc.code.value, exc.message, None
-    return ACCEPTED, f"logged in {result.authn.name_id}", None
 
 
 def real_flow(idp: RealIdP) -> FlowRunner:
@@ -99,35 +126,18 @@ def real_flow(idp: RealIdP) -> FlowRunner:
         sp_settings: Mapping[str, bool] = MappingProxyType({}),
     ) -> tuple[str, str, str | None]:
         now = datetime.now(UTC)
-        sp = ServiceProvider(
-            SPConfig(
-                entity_id=SP_ENTITY_ID,
-                acs_url=ACS_URL,
-                policy=SecurityPolicy(
-                    allow_unsolicited=app.idp_initiated,
-                    allow_in_response_to_on_unsolicited=sp_settings.get("allow_in_response_to_on_unsolicited", False),
-                ),
-            ),
-            metadata,
-            MemoryStore(),
-        )
-        client, browser = LoginClient(), None
+        client = LoginClient()
         try:
-            if protocol is Protocol.SAML2_SP_INITIATED:
-                if not app.sp_initiated:
-                    return "sp-initiated-not-used", "the application does not start logins", None
-                login = sp.start_login(now=now)
-                assert login.url is not None
-                browser = login.browser_binding
-                form = client.login(login.url, USERS[0])
-            else:
-                form = client.idp_initiated(idp, SP_ENTITY_ID, USERS[0])
-            result = sp.finish_login(dict(form.fields), browser_binding=browser, now=now)
+            return _login(
+                _service_provider(app, sp_settings, metadata),
+                app,
+                protocol,
+                sp_initiated=lambda url: client.login(url, USERS[0]).fields,
+                idp_initiated=lambda: client.idp_initiated(idp, SP_ENTITY_ID, USERS[0]).fields,
+                now=now,
+            )
         except RealIdPError as exc:
             return IDP_REFUSED, str(exc), None
-        except ResponseRejected as exc:
-            return exc.code.value, exc.message, None
-        return ACCEPTED, f"logged in {result.authn.name_id}", None
 
     return run
 

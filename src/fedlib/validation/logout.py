@@ -245,19 +245,9 @@ def validate_logout_request(
             ErrorCode.LOGOUT_SESSION_MISMATCH,
             "the LogoutRequest is checked against another IdP than the one this session logged in with",
         )
-    root = received.untrusted_root
 
-    # 2: raw structure decisions only.
-    if root.tag != SAMLP_LOGOUT_REQUEST:
-        raise reject(
-            ErrorCode.MALFORMED_XML,
-            "the message is not a SAML 2.0 <samlp:LogoutRequest>",
-            detail=f"document element {root.tag!r}",
-        )
-    checks.check_no_encrypted_claims(root)
-
-    # 3-4: verify, then read only the verified message.
-    request = _verified(received, idp, sp, "LogoutRequest")
+    # 2-4: raw structure decisions only; verify, then read only the verified message.
+    request = _verified_message(received, idp, sp, SAMLP_LOGOUT_REQUEST, "LogoutRequest")
 
     # 5: ID, version, time.
     checks.check_version_and_instant(request)
@@ -376,15 +366,7 @@ def validate_logout_response(
         ConfigurationError: the IdP metadata holds no certificate.
     """
     now = ensure_aware(now)
-    root = received.untrusted_root
-    if root.tag != SAMLP_LOGOUT_RESPONSE:
-        raise reject(
-            ErrorCode.MALFORMED_XML,
-            "the message is not a SAML 2.0 <samlp:LogoutResponse>",
-            detail=f"document element {root.tag!r}",
-        )
-    checks.check_no_encrypted_claims(root)
-    response = _verified(received, idp, sp, "LogoutResponse")
+    response = _verified_message(received, idp, sp, SAMLP_LOGOUT_RESPONSE, "LogoutResponse")
     checks.check_version_and_instant(response)
     checks.check_issue_instant(response, now=now, skew=sp.policy.clock_skew, max_age=max_age)
     issuer = checks.check_issuer(response, idp.entity_id)
@@ -420,6 +402,22 @@ def validate_logout_response(
         issue_instant=issue_instant,
         binding=received.binding,
     )
+
+
+def _verified_message(
+    received: ReceivedLogoutMessage, idp: IdPMetadata, sp: SPConfig, tag: str, what: str
+) -> etree._Element:
+    """The raw-structure decisions every logout message gets (document element ``tag``, no encrypted
+    element anywhere), then its signature (:func:`_verified`); returns the verified element."""
+    root = received.untrusted_root
+    if root.tag != tag:
+        raise reject(
+            ErrorCode.MALFORMED_XML,
+            f"the message is not a SAML 2.0 <samlp:{what}>",
+            detail=f"document element {root.tag!r}",
+        )
+    checks.check_no_encrypted_claims(root)
+    return _verified(received, idp, sp, what)
 
 
 def _verified(received: ReceivedLogoutMessage, idp: IdPMetadata, sp: SPConfig, what: str) -> etree._Element:
