@@ -13,7 +13,7 @@ VPY      := $(VENV)/bin/python
 STAMP    := $(VENV)/.stamp
 BSTAMP   := $(VENV)/.stamp-bench
 FRAMEWORK ?= flask
-EXTRAS   ?= dev,redis,flask,starlette,http,testing,docs
+EXTRAS   ?= dev,redis,flask,starlette,django,http,testing,docs
 PIP_OPTS ?= --quiet --disable-pip-version-check --progress-bar off
 
 # Debian packages the tests need: the differential tests call the xmlsec1 CLI (so does pysaml2 in the
