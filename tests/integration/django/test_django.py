@@ -10,12 +10,15 @@ from datetime import datetime
 from html import unescape
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
 from django.contrib.auth.models import Group, User
 from django.http import HttpRequest, HttpResponse
 from django.test import Client
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from fedlib import binding
 from fedlib.attributes import AttributeMap
@@ -500,3 +503,21 @@ def test_tenants_from_settings(tmp_path: Path, saml_idp: TestIdP, settings: Any)
     response = c.post("/saml/b/logout", data=form_fields(page), headers={"Origin": BASE})
     assert response.status_code in (302, 303)
     assert whoami(c) == "user=None"
+
+
+# ---- hostile input: never a 5xx ---------------------------------------------------------------------------
+
+_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=200)
+
+
+@hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    query=_text,
+    fields=st.dictionaries(st.sampled_from(["SAMLResponse", "SAMLRequest", "RelayState", CSRF_FIELD, "next"]), _text),
+)
+def test_hostile_input_is_never_a_5xx(sp: ServiceProvider, query: str, fields: dict[str, str]) -> None:
+    c = new_client()
+    assert c.get("/saml/logout?" + quote(query, safe="=&%")).status_code < 500
+    assert c.get("/saml/login?" + quote(query, safe="=&%")).status_code < 500
+    assert c.post("/saml/acs", data=fields).status_code < 500
+    assert c.post("/saml/logout", data=fields).status_code < 500
