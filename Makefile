@@ -13,7 +13,7 @@ VPY      := $(VENV)/bin/python
 STAMP    := $(VENV)/.stamp
 BSTAMP   := $(VENV)/.stamp-bench
 FRAMEWORK ?= flask
-EXTRAS   ?= dev,redis,flask,starlette,http,testing,docs
+EXTRAS   ?= dev,redis,flask,starlette,django,http,testing,docs
 PIP_OPTS ?= --quiet --disable-pip-version-check --progress-bar off
 
 # Debian packages the tests need: the differential tests call the xmlsec1 CLI (so does pysaml2 in the
@@ -56,7 +56,7 @@ help:
 	@echo "                 (FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) examples per unit of each target's weight)"
 	@echo "  make interop   only the interop corpus (both policies)"
 	@echo "  make docs      build the docs site into site/ (mkdocs --strict: a broken link fails)"
-	@echo "  make demo      run the example app (FRAMEWORK=flask|fastapi) against the bundled test IdPs on 127.0.0.1"
+	@echo "  make demo      run the example app (FRAMEWORK=flask|fastapi|django) against the bundled test IdPs on 127.0.0.1"
 	@echo "                 (self-check, then serves; DEMO_ARGS=--check exits after the self-check)"
 	@echo "  make bench     compare fedlib with python3-saml, pysaml2, signxml and the crypto floor"
 	@echo "                 (BENCH_ARGS=--quick for a smoke run)"

@@ -1,0 +1,11 @@
+"""The Django app config of ``fedlib.integrations.django`` (add the package to ``INSTALLED_APPS``)."""
+
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class FedlibConfig(AppConfig):
+    name = "fedlib.integrations.django"
+    label = "fedlib"
+    verbose_name = "fedlib SAML sign-in"
