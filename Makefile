@@ -178,6 +178,7 @@ docs: $(STAMP)
 # ---------------------------------------------------------------------------------------------
 
 demo: $(STAMP)
+	@test -f examples/$(FRAMEWORK)_app/run.py || { echo "make demo: no example app for FRAMEWORK=$(FRAMEWORK) (there is: $$(ls -d examples/*_app | sed 's|examples/||; s|_app||' | tr '\n' ' '))" >&2; exit 2; }
 	$(VPY) examples/$(FRAMEWORK)_app/run.py $(DEMO_ARGS)
 
 # The bench peers (python3-saml, pysaml2, xmlsec) go into the same venv via the `bench` extra;

@@ -1,9 +1,11 @@
-"""Browser-test fixtures: the demo stack (app on 127.0.0.1, test IdPs on localhost: two sites) and fresh
+"""Browser-test fixtures: the demo stacks (app on 127.0.0.1, test IdPs on localhost: two sites; ``stack`` is
+the Flask example, ``fastapi_stack`` the FastAPI one under uvicorn, ``app_stack`` each in turn) and fresh
 headless Chromium profiles (Debian's chromium + chromium-driver via Selenium; never a downloaded browser).
 Missing Chromium: skipped locally, failed in CI."""
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,14 +19,36 @@ CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
 
 
+def _running(built: Stack) -> Iterator[Stack]:
+    """Start a built stack, yield it, stop it (its servers bind 127.0.0.1 only)."""
+    built.start()
+    try:
+        yield built
+    finally:
+        built.stop()
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    running = build_stack(tmp_path_factory.mktemp("demo"))
-    running.start()
-    try:
-        yield running
-    finally:
-        running.stop()
+    yield from _running(build_stack(tmp_path_factory.mktemp("demo")))
+
+
+@pytest.fixture(scope="module")
+def fastapi_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """examples/fastapi_app under uvicorn on 127.0.0.1, the same two test IdPs on localhost."""
+    require(importlib.util.find_spec("fastapi") is not None, "fastapi (the starlette extra)")
+    require(importlib.util.find_spec("uvicorn") is not None, "uvicorn (the starlette extra)")
+    from examples.fastapi_app.stack import build_stack as build_fastapi_stack
+
+    yield from _running(build_fastapi_stack(tmp_path_factory.mktemp("fastapi-demo")))
+
+
+@pytest.fixture(params=["flask", "fastapi"])
+def app_stack(request: pytest.FixtureRequest) -> Stack:
+    """The example app of each framework (same pages, same IdPs): for the flows that are the same in both."""
+    fixture = "stack" if request.param == "flask" else f"{request.param}_stack"
+    running: Stack = request.getfixturevalue(fixture)
+    return running
 
 
 @pytest.fixture

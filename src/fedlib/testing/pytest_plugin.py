@@ -17,10 +17,17 @@ Fixtures:
     ``saml_response(user=None, in_response_to=None, idp=None, **knobs)`` -> the base64 ``SAMLResponse``
     form value the IdP would post to ``saml_sp``'s ACS.
 ``saml_login``
-    ``saml_login(client, login_path="/saml/login", idp=None, user=None, **knobs)`` drives a whole
-    SP-initiated login through a Flask / Werkzeug test client: GET the login path, follow the redirect to
-    the IdP, let the IdP answer, POST the form to the ACS; returns the ACS response. The client keeps the
-    login's browser-binding cookie between the two, as a browser does.
+    ``saml_login(client, login_path="/saml/login", idp=None, user=None, framework=None, **knobs)`` drives a
+    whole SP-initiated login through a framework's test client: GET the login path (without following
+    redirects), take the redirect to the IdP, let the IdP answer, POST the form to the ACS; returns the ACS
+    response (the framework's own response object). The client keeps the login's browser-binding cookie
+    between the two, as a browser does. The client kind is detected from its class (Flask's ``FlaskClient``
+    or any Werkzeug test client: ``"flask"``; Starlette's ``TestClient``, which FastAPI uses too:
+    ``"starlette"``) or given as ``framework=``. A Starlette client must use an ``https://`` base URL
+    (``TestClient(app, base_url="https://testserver")``) when the app sets ``Secure`` cookies, as fedlib's
+    browser-binding cookie is: httpx, like a browser, does not send them back over ``http://``.
+``saml_login_flask`` / ``saml_login_starlette``
+    The same with the client kind fixed.
 
 Calling ``ServiceProvider.finish_login`` yourself after an SP-initiated ``start_login``: pass the browser
 back, ``finish_login(form.fields, browser_binding=login.browser_binding)`` (without it the login is refused
@@ -65,10 +72,83 @@ SP_ACS_URL = "https://sp.example.test/saml/acs"
 
 
 class _Client(Protocol):
-    """What ``saml_login`` needs of a test client (Flask's and Werkzeug's both fit)."""
+    """What ``saml_login`` needs of a test client (Flask's, Werkzeug's and Starlette's all fit)."""
 
     def get(self, path: str, **kwargs: Any) -> Any: ...
     def post(self, path: str, **kwargs: Any) -> Any: ...
+
+
+_REDIRECTS = (301, 302, 303, 307, 308)
+
+# Module prefixes of test-client classes -> the framework whose driver handles them. Checked along the
+# client's MRO, so subclasses are recognised; no framework is imported to tell (the plugin stays cheap).
+# A new framework (e.g. Django's ``django.test.Client``) adds a prefix here and a driver in _DRIVERS.
+_CLIENT_MODULES = (("flask.", "flask"), ("werkzeug.", "flask"), ("starlette.", "starlette"), ("fastapi.", "starlette"))
+
+
+def _framework_of(client: object) -> str:
+    """The framework of a test client, from its class's module (or a TypeError naming the choices)."""
+    for cls in type(client).__mro__:
+        module = f"{cls.__module__}."
+        for prefix, framework in _CLIENT_MODULES:
+            if module.startswith(prefix):
+                return framework
+    raise TypeError(
+        f"saml_login: cannot tell the framework of {type(client).__qualname__}; "
+        f"pass framework= one of {sorted(_DRIVERS)}"
+    )
+
+
+def _start_flask(client: _Client, path: str) -> Any:
+    return client.get(path)  # Werkzeug's client does not follow redirects unless told to
+
+
+def _start_starlette(client: _Client, path: str) -> Any:
+    started = client.get(path, follow_redirects=False)  # Starlette's TestClient follows them by default
+    base = getattr(client, "base_url", None)
+    secure = any(
+        part.strip().lower() == "secure"
+        for cookie in started.headers.get_list("set-cookie")
+        for part in cookie.split(";")[1:]
+    )
+    if secure and base is not None and base.scheme == "http":
+        raise AssertionError(
+            f"{path} set a Secure cookie, which the test client will not send to {base}; "
+            'use TestClient(app, base_url="https://testserver")'
+        )
+    return started
+
+
+def _post_form(client: _Client, path: str, fields: dict[str, str], framework: str) -> Any:
+    if framework == "starlette":
+        return client.post(path, data=fields, follow_redirects=False)
+    return client.post(path, data=fields)
+
+
+_DRIVERS: dict[str, Callable[[_Client, str], Any]] = {"flask": _start_flask, "starlette": _start_starlette}
+
+
+def drive_login(
+    client: _Client,
+    issuer: TestIdP,
+    *,
+    login_path: str = "/saml/login",
+    user: TestUser | str | None = None,
+    framework: str | None = None,
+    **knobs: Any,
+) -> Any:
+    """Start a login at ``login_path`` through ``client``, let ``issuer`` answer, POST to the ACS.
+
+    Returns the ACS response of the client's framework (not followed if it redirects)."""
+    kind = framework or _framework_of(client)
+    if kind not in _DRIVERS:
+        raise ValueError(f"saml_login: unknown framework {kind!r}; one of {sorted(_DRIVERS)}")
+    started = _DRIVERS[kind](client, login_path)
+    location = started.headers.get("Location")
+    if started.status_code not in _REDIRECTS or not location:
+        raise AssertionError(f"{login_path} did not redirect to the IdP (status {started.status_code})")
+    form = issuer.respond(issuer.receive_redirect(location), user, **knobs)
+    return _post_form(client, urlsplit(form.action).path, dict(form.fields), kind)
 
 
 def _test_idp_class() -> type[TestIdP]:
@@ -165,10 +245,7 @@ def saml_response(saml_idp: TestIdP, saml_sp: ServiceProvider, saml_now: datetim
     return mint
 
 
-@pytest.fixture
-def saml_login(saml_idp: TestIdP) -> Callable[..., Any]:
-    """Drive an SP-initiated login through a Flask/Werkzeug test client; returns the ACS's response."""
-
+def _login_fixture(saml_idp: TestIdP, framework: str | None) -> Callable[..., Any]:
     def login(
         client: _Client,
         *,
@@ -177,23 +254,40 @@ def saml_login(saml_idp: TestIdP) -> Callable[..., Any]:
         user: TestUser | str | None = None,
         **knobs: Any,
     ) -> Any:
-        issuer = idp or saml_idp
-        started = client.get(login_path)
-        location = started.headers.get("Location")
-        if started.status_code not in (301, 302, 303, 307, 308) or not location:
-            raise AssertionError(f"{login_path} did not redirect to the IdP (status {started.status_code})")
-        form = issuer.respond(issuer.receive_redirect(location), user, **knobs)
-        return client.post(urlsplit(form.action).path, data=dict(form.fields))
+        knobs.setdefault("framework", framework)
+        return drive_login(client, idp or saml_idp, login_path=login_path, user=user, **knobs)
 
     return login
+
+
+@pytest.fixture
+def saml_login(saml_idp: TestIdP) -> Callable[..., Any]:
+    """Drive an SP-initiated login through a Flask or Starlette/FastAPI test client (detected, or
+    ``framework=``); returns the ACS's response."""
+    return _login_fixture(saml_idp, None)
+
+
+@pytest.fixture
+def saml_login_flask(saml_idp: TestIdP) -> Callable[..., Any]:
+    """``saml_login`` for a Flask / Werkzeug test client."""
+    return _login_fixture(saml_idp, "flask")
+
+
+@pytest.fixture
+def saml_login_starlette(saml_idp: TestIdP) -> Callable[..., Any]:
+    """``saml_login`` for a Starlette (or FastAPI) ``TestClient``."""
+    return _login_fixture(saml_idp, "starlette")
 
 
 __all__ = [
     "SP_ACS_URL",
     "SP_ENTITY_ID",
+    "drive_login",
     "saml_idp",
     "saml_idp_factory",
     "saml_login",
+    "saml_login_flask",
+    "saml_login_starlette",
     "saml_now",
     "saml_response",
     "saml_sp",
