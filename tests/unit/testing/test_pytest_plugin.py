@@ -209,10 +209,12 @@ settings.configure(
         "fedlib.integrations.django",
     ],
     MIDDLEWARE=[
+        "django.middleware.security.SecurityMiddleware",
         "django.contrib.sessions.middleware.SessionMiddleware",
         "django.middleware.csrf.CsrfViewMiddleware",
         "django.contrib.auth.middleware.AuthenticationMiddleware",
     ],
+    SECURE_SSL_REDIRECT=True,  # production-like: plain http is redirected, so the helper must speak https
     AUTHENTICATION_BACKENDS=["fedlib.integrations.django.backends.FedlibBackend"],
     DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
     ROOT_URLCONF="user_urls",
@@ -267,11 +269,14 @@ def test_entra_default_gets_the_403_page(saml_sp_factory, saml_idp_factory, saml
     assert b"assertion-only-signature" in response.content
     assert client.get("/me", secure=True).content == b"None"
 
-def test_the_binding_cookie_travels_only_as_over_https(saml_sp, saml_idp):
-    # the driver speaks https; over plain http the cookie's Secure flag would be ignored by Django's client
+def test_the_binding_cookie_is_secure_and_plain_http_is_redirected(saml_sp):
+    # why the driver speaks https: the app sets Secure cookies (a browser returns them over https only)
+    # and, like a production site, redirects plain http to https
     client = make_client(saml_sp)
     started = client.get("/saml/login", secure=True)
-    assert all(morsel["secure"] for morsel in started.cookies.values())
+    assert started.status_code == 302
+    assert started.cookies and all(morsel["secure"] for morsel in started.cookies.values())
+    assert client.get("/saml/login")["Location"].startswith("https://testserver/")
 """
 
 
