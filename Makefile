@@ -157,6 +157,8 @@ endef
 test: $(STAMP) sysdeps realidp-venv lint
 	@echo "== pytest (includes the bounded fuzz run, tests/fuzz)"
 	$(VPY) -m pytest -q
+	@echo "== the Chromium flows against the Django example (Django's settings are per process: skipped above)"
+	$(VPY) -m pytest -q -p no:cacheprovider tests/browser/test_chromium.py -k django
 	$(run_interop)
 	@$(MAKE) --no-print-directory docs
 

@@ -1,5 +1,6 @@
 """Browser-test fixtures: the demo stacks (app on 127.0.0.1, test IdPs on localhost: two sites; ``stack`` is
-the Flask example, ``fastapi_stack`` the FastAPI one under uvicorn, ``app_stack`` each in turn) and fresh
+the Flask example, ``fastapi_stack`` the FastAPI one under uvicorn, ``django_stack`` the Django one under Werkzeug,
+``app_stack`` each in turn) and fresh
 headless Chromium profiles (Debian's chromium + chromium-driver via Selenium; never a downloaded browser).
 Missing Chromium: skipped locally, failed in CI."""
 
@@ -43,7 +44,22 @@ def fastapi_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     yield from _running(build_fastapi_stack(tmp_path_factory.mktemp("fastapi-demo")))
 
 
-@pytest.fixture(params=["flask", "fastapi"])
+@pytest.fixture(scope="module")
+def django_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """examples/django_app (its settings module) under Werkzeug on 127.0.0.1, the same two test IdPs on
+    localhost. Django's settings are per process: skipped where other settings are already configured (a run
+    that also collected tests/integration/django); run tests/browser on its own for the Django flows."""
+    require(importlib.util.find_spec("django") is not None, "django (the django extra)")
+    from examples.django_app.stack import build_stack as build_django_stack
+
+    try:
+        built = build_django_stack(tmp_path_factory.mktemp("django-demo"))
+    except RuntimeError as exc:
+        pytest.skip(f"Django example: {exc}; run tests/browser on its own")
+    yield from _running(built)
+
+
+@pytest.fixture(params=["flask", "fastapi", "django"])
 def app_stack(request: pytest.FixtureRequest) -> Stack:
     """The example app of each framework (same pages, same IdPs): for the flows that are the same in both."""
     fixture = "stack" if request.param == "flask" else f"{request.param}_stack"

@@ -23,10 +23,12 @@ Fixtures:
     response (the framework's own response object). The client keeps the login's browser-binding cookie
     between the two, as a browser does. The client kind is detected from its class (Flask's ``FlaskClient``
     or any Werkzeug test client: ``"flask"``; Starlette's ``TestClient``, which FastAPI uses too:
-    ``"starlette"``) or given as ``framework=``. A Starlette client must use an ``https://`` base URL
-    (``TestClient(app, base_url="https://testserver")``) when the app sets ``Secure`` cookies, as fedlib's
-    browser-binding cookie is: httpx, like a browser, does not send them back over ``http://``.
-``saml_login_flask`` / ``saml_login_starlette``
+    ``"starlette"``; Django's ``django.test.Client``: ``"django"``) or given as ``framework=``. A Starlette
+    client must use an ``https://`` base URL (``TestClient(app, base_url="https://testserver")``) when
+    the app sets ``Secure`` cookies, as fedlib's browser-binding cookie is: httpx, like a browser, does not
+    send them back over ``http://``. Django's client sends every cookie over any scheme, so with it the
+    helper makes both requests as https (``secure=True``), as a browser must for a ``Secure`` cookie.
+``saml_login_flask`` / ``saml_login_starlette`` / ``saml_login_django``
     The same with the client kind fixed.
 
 Calling ``ServiceProvider.finish_login`` yourself after an SP-initiated ``start_login``: pass the browser
@@ -72,7 +74,7 @@ SP_ACS_URL = "https://sp.example.test/saml/acs"
 
 
 class _Client(Protocol):
-    """What ``saml_login`` needs of a test client (Flask's, Werkzeug's and Starlette's all fit)."""
+    """What ``saml_login`` needs of a test client (Flask's, Werkzeug's, Starlette's and Django's all fit)."""
 
     def get(self, path: str, **kwargs: Any) -> Any: ...
     def post(self, path: str, **kwargs: Any) -> Any: ...
@@ -82,8 +84,14 @@ _REDIRECTS = (301, 302, 303, 307, 308)
 
 # Module prefixes of test-client classes -> the framework whose driver handles them. Checked along the
 # client's MRO, so subclasses are recognised; no framework is imported to tell (the plugin stays cheap).
-# A new framework (e.g. Django's ``django.test.Client``) adds a prefix here and a driver in _DRIVERS.
-_CLIENT_MODULES = (("flask.", "flask"), ("werkzeug.", "flask"), ("starlette.", "starlette"), ("fastapi.", "starlette"))
+# A new framework adds a prefix here and a driver in _DRIVERS.
+_CLIENT_MODULES = (
+    ("flask.", "flask"),
+    ("werkzeug.", "flask"),
+    ("starlette.", "starlette"),
+    ("fastapi.", "starlette"),
+    ("django.", "django"),
+)
 
 
 def _framework_of(client: object) -> str:
@@ -119,13 +127,26 @@ def _start_starlette(client: _Client, path: str) -> Any:
     return started
 
 
+def _start_django(client: _Client, path: str) -> Any:
+    # Django's Client does not follow redirects unless told to, and sends every cookie, Secure or not, over
+    # any scheme; a browser sends Secure cookies over https only, so the helper speaks https (secure=True):
+    # the app sees request.is_secure() as it does behind TLS, and a Secure cookie travels as it would there.
+    return client.get(path, secure=True)
+
+
 def _post_form(client: _Client, path: str, fields: dict[str, str], framework: str) -> Any:
     if framework == "starlette":
         return client.post(path, data=fields, follow_redirects=False)
+    if framework == "django":
+        return client.post(path, data=fields, secure=True)
     return client.post(path, data=fields)
 
 
-_DRIVERS: dict[str, Callable[[_Client, str], Any]] = {"flask": _start_flask, "starlette": _start_starlette}
+_DRIVERS: dict[str, Callable[[_Client, str], Any]] = {
+    "flask": _start_flask,
+    "starlette": _start_starlette,
+    "django": _start_django,
+}
 
 
 def drive_login(
@@ -262,7 +283,7 @@ def _login_fixture(saml_idp: TestIdP, framework: str | None) -> Callable[..., An
 
 @pytest.fixture
 def saml_login(saml_idp: TestIdP) -> Callable[..., Any]:
-    """Drive an SP-initiated login through a Flask or Starlette/FastAPI test client (detected, or
+    """Drive an SP-initiated login through a Flask, Starlette/FastAPI or Django test client (detected, or
     ``framework=``); returns the ACS's response."""
     return _login_fixture(saml_idp, None)
 
@@ -279,6 +300,12 @@ def saml_login_starlette(saml_idp: TestIdP) -> Callable[..., Any]:
     return _login_fixture(saml_idp, "starlette")
 
 
+@pytest.fixture
+def saml_login_django(saml_idp: TestIdP) -> Callable[..., Any]:
+    """``saml_login`` for Django's ``django.test.Client`` (requests made as https: ``secure=True``)."""
+    return _login_fixture(saml_idp, "django")
+
+
 __all__ = [
     "SP_ACS_URL",
     "SP_ENTITY_ID",
@@ -286,6 +313,7 @@ __all__ = [
     "saml_idp",
     "saml_idp_factory",
     "saml_login",
+    "saml_login_django",
     "saml_login_flask",
     "saml_login_starlette",
     "saml_now",

@@ -195,6 +195,101 @@ def test_explicit_flask_helper_refuses_a_starlette_client_cleanly(saml_sp, saml_
         saml_login_flask(make_client(saml_sp))
 """
 
+DJANGO_CONFTEST = """
+import django
+from django.conf import settings
+
+settings.configure(
+    SECRET_KEY="test-only-not-secret",
+    ALLOWED_HOSTS=["testserver"],
+    INSTALLED_APPS=[
+        "django.contrib.auth",
+        "django.contrib.contenttypes",
+        "django.contrib.sessions",
+        "fedlib.integrations.django",
+    ],
+    MIDDLEWARE=[
+        "django.middleware.security.SecurityMiddleware",
+        "django.contrib.sessions.middleware.SessionMiddleware",
+        "django.middleware.csrf.CsrfViewMiddleware",
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+    ],
+    SECURE_SSL_REDIRECT=True,  # production-like: plain http is redirected, so the helper must speak https
+    AUTHENTICATION_BACKENDS=["fedlib.integrations.django.backends.FedlibBackend"],
+    DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
+    ROOT_URLCONF="user_urls",
+    SESSION_COOKIE_SECURE=True,
+    USE_TZ=True,
+    DEFAULT_AUTO_FIELD="django.db.models.AutoField",
+    FEDLIB_SETTINGS="/nonexistent/fedlib.toml",
+)
+django.setup()
+"""
+
+DJANGO_URLS = """
+from django.http import HttpResponse
+from django.urls import include, path
+
+def me(request):
+    user = request.user
+    return HttpResponse(user.get_username() if user.is_authenticated else "None", content_type="text/plain")
+
+urlpatterns = [path("me", me), path("saml/", include("fedlib.integrations.django.urls"))]
+"""
+
+DJANGO_LOGIN_TEST = """
+import pytest
+from django.test import Client
+from fedlib.integrations.django.site import site
+
+pytestmark = pytest.mark.django_db
+
+@pytest.fixture(autouse=True)
+def fresh_site():
+    site.reset()
+    yield
+    site.reset()
+
+def make_client(sp):
+    site.configure(service_provider=sp)
+    return Client(enforce_csrf_checks=True)
+
+def test_full_login_through_the_django_client(saml_sp, saml_login):
+    client = make_client(saml_sp)
+    response = saml_login(client, login_path="/saml/login?next=/me", user="grace@example.org")
+    assert response.status_code == 303
+    assert response["Location"] == "/me"
+    assert client.get("/me", secure=True).content == b"grace@example.org"
+
+def test_entra_default_gets_the_403_page(saml_sp_factory, saml_idp_factory, saml_login_django):
+    entra = saml_idp_factory(profile="entra")
+    client = make_client(saml_sp_factory(entra))
+    response = saml_login_django(client, idp=entra)
+    assert response.status_code == 403
+    assert b"assertion-only-signature" in response.content
+    assert client.get("/me", secure=True).content == b"None"
+
+def test_the_binding_cookie_is_secure_and_plain_http_is_redirected(saml_sp):
+    # why the driver speaks https: the app sets Secure cookies (a browser returns them over https only)
+    # and, like a production site, redirects plain http to https
+    client = make_client(saml_sp)
+    started = client.get("/saml/login", secure=True)
+    assert started.status_code == 302
+    assert started.cookies and all(morsel["secure"] for morsel in started.cookies.values())
+    assert client.get("/saml/login")["Location"].startswith("https://testserver/")
+"""
+
+
+def test_django_client_in_a_fresh_project(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("django")
+    pytest.importorskip("pytest_django")
+    pytester.makeconftest(DJANGO_CONFTEST)
+    pytester.makepyfile(user_urls=DJANGO_URLS, test_user_project=DJANGO_LOGIN_TEST)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) == 0, result.stdout.str()
+    assert outcomes["passed"] == DJANGO_LOGIN_TEST.count("def test_")
+
 
 @pytest.mark.parametrize(
     "source",
