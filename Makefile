@@ -156,9 +156,9 @@ endef
 # pytest runs all of tests/, so the bounded, deterministic fuzz run (tests/fuzz, marker `fuzz`) is part of it.
 test: $(STAMP) sysdeps realidp-venv lint
 	@echo "== pytest (includes the bounded fuzz run, tests/fuzz)"
-	$(VPY) -m pytest -q
-	@echo "== the Chromium flows against the Django example (Django's settings are per process: skipped above)"
-	$(VPY) -m pytest -q -p no:cacheprovider tests/browser/test_chromium.py -k django
+	$(VPY) -m pytest -q -m "not django_browser"
+	@echo "== the Chromium flows against the Django example (in their own process: Django's settings are per process)"
+	$(VPY) -m pytest -q -p no:cacheprovider -m django_browser tests/browser
 	$(run_interop)
 	@$(MAKE) --no-print-directory docs
 

@@ -59,7 +59,10 @@ def django_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     yield from _running(built)
 
 
-@pytest.fixture(params=["flask", "fastapi", "django"])
+# Django's settings are per process and tests/integration/django configures its own, so the Django example's
+# flows carry the marker ``django_browser``: `make test` deselects them from the main run and runs them in a
+# second pytest process of their own (never a skip).
+@pytest.fixture(params=["flask", "fastapi", pytest.param("django", marks=pytest.mark.django_browser)])
 def app_stack(request: pytest.FixtureRequest) -> Stack:
     """The example app of each framework (same pages, same IdPs): for the flows that are the same in both."""
     fixture = "stack" if request.param == "flask" else f"{request.param}_stack"
