@@ -14,7 +14,6 @@ import os
 import sys
 import tempfile
 import threading
-from datetime import UTC, datetime
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the repository root importable
@@ -23,15 +22,8 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
 from werkzeug.serving import make_server
 
 from examples.flask_app.run import self_check
-from examples.flask_app.stack import HOST, IDP_HOST, Stack
+from examples.flask_app.stack import HOST, Stack, test_idps_and_sp
 from fedlib.attributes import AttributeMap
-from fedlib.config import SecurityPolicy, SPConfig
-from fedlib.metadata.idp import parse_idp_metadata
-from fedlib.sp import ServiceProvider
-from fedlib.stores.url import open_store
-from fedlib.testing.idp import TestIdP
-from fedlib.testing.keys import default_key
-from fedlib.testing.wsgi import TestIdPApp
 
 ROLES = AttributeMap.from_dict(
     {
@@ -66,29 +58,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"cannot listen on {HOST}:{args.port} ({exc.strerror}); try --port 0", file=sys.stderr)
             return 2
         app_url = f"http://{HOST}:{app_server.server_port}"
-        entity_id, acs_url, slo_url = f"{app_url}/saml/metadata", f"{app_url}/saml/acs", f"{app_url}/saml/logout"
-        sp_key = default_key("rsa", "sp")  # a TEST key
-        idps: dict[str, TestIdP] = {}
-        servers = []
-        for label, profile in (("Test IdP", None), ("Test IdP as Entra ID (defaults)", "entra")):
-            server = make_server(IDP_HOST, 0, lambda e, s: [], threaded=True)
-            base = f"http://{IDP_HOST}:{server.server_port}"
-            idp = TestIdP(f"{base}/saml", base_url=base, profile=profile)
-            idp.register_sp(entity_id, acs_url, [sp_key.certificate], slo_url=slo_url)
-            server.app = TestIdPApp(idp)
-            idps[label] = idp
-            servers.append(server)
-        config = SPConfig(
-            entity_id=entity_id,
-            acs_url=acs_url,
-            slo_url=slo_url,
-            signing_key=sp_key.private_key,
-            signing_certificates=(sp_key.certificate,),
-            policy=SecurityPolicy(allow_unsolicited=True),
-        )
-        now = datetime.now(UTC)
-        trusted = [parse_idp_metadata(idp.metadata_xml(), now=now) for idp in idps.values()]
-        sp = ServiceProvider(config, trusted, open_store(f"sqlite:///{Path(tmp) / 'fedlib.db'}"), attribute_map=ROLES)
+        idps, servers, sp = test_idps_and_sp(app_url, Path(tmp) / "fedlib.db", attribute_map=ROLES)
 
         from examples.django_app import urls
         from fedlib.integrations.django.site import site

@@ -9,22 +9,13 @@ configured."""
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
 from pathlib import Path
 
 from werkzeug.serving import make_server
 
 from examples.django_app.run import ROLES
-from examples.flask_app.stack import HOST, IDP_HOST, Stack
-from fedlib.config import SecurityPolicy, SPConfig
-from fedlib.metadata.idp import parse_idp_metadata
-from fedlib.sp import ServiceProvider
-from fedlib.stores.url import open_store
-from fedlib.testing.idp import TestIdP
-from fedlib.testing.keys import default_key
-from fedlib.testing.wsgi import TestIdPApp
+from examples.flask_app.stack import HOST, Stack, test_idps_and_sp
 
-IDP_PROFILES = (("Test IdP", None), ("Test IdP as Entra ID (defaults)", "entra"))
 SETTINGS_MODULE = "examples.django_app.settings"
 
 
@@ -55,29 +46,7 @@ def build_stack(workdir: Path) -> Stack:
 
     app_server = make_server(HOST, 0, WSGIHandler(), threaded=True)
     app_url = f"http://{HOST}:{app_server.server_port}"
-    entity_id, acs_url, slo_url = f"{app_url}/saml/metadata", f"{app_url}/saml/acs", f"{app_url}/saml/logout"
-    sp_key = default_key("rsa", "sp")  # a TEST key
-    idps: dict[str, TestIdP] = {}
-    servers = []
-    for label, profile in IDP_PROFILES:
-        server = make_server(HOST, 0, lambda e, s: [], threaded=True)
-        base = f"http://{IDP_HOST}:{server.server_port}"
-        idp = TestIdP(f"{base}/saml", base_url=base, profile=profile)
-        idp.register_sp(entity_id, acs_url, [sp_key.certificate], slo_url=slo_url)
-        server.app = TestIdPApp(idp)
-        idps[label] = idp
-        servers.append(server)
-    config = SPConfig(
-        entity_id=entity_id,
-        acs_url=acs_url,
-        slo_url=slo_url,
-        signing_key=sp_key.private_key,
-        signing_certificates=(sp_key.certificate,),
-        policy=SecurityPolicy(allow_unsolicited=True),
-    )
-    now = datetime.now(UTC)
-    trusted = [parse_idp_metadata(idp.metadata_xml(), now=now) for idp in idps.values()]
-    sp = ServiceProvider(config, trusted, open_store(f"sqlite:///{workdir / 'fedlib.db'}"), attribute_map=ROLES)
+    idps, servers, sp = test_idps_and_sp(app_url, workdir / "fedlib.db", attribute_map=ROLES)
     site.reset()
     site.configure(service_provider=sp)
     urls.IDP_LABELS.clear()

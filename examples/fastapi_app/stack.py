@@ -8,23 +8,12 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import uvicorn
-from werkzeug.serving import make_server
 
 from examples.fastapi_app.app import create_app
-from examples.flask_app.stack import HOST, IDP_HOST, Stack
-from fedlib.config import SecurityPolicy, SPConfig
-from fedlib.metadata.idp import parse_idp_metadata
-from fedlib.sp import ServiceProvider
-from fedlib.stores.url import open_store
-from fedlib.testing.idp import TestIdP
-from fedlib.testing.keys import default_key
-from fedlib.testing.wsgi import TestIdPApp
-
-IDP_PROFILES = (("Test IdP", None), ("Test IdP as Entra ID (defaults)", "entra"))
+from examples.flask_app.stack import HOST, Stack, test_idps_and_sp
 
 
 @dataclass
@@ -67,29 +56,7 @@ def build_stack(workdir: Path, *, app_port: int = 0) -> FastAPIStack:
     for the app on ``app_port`` (0: a free one); call ``start()``, then ``stop()``."""
     port = app_port or _free_port()  # the SP's URLs need the port before uvicorn binds it
     app_url = f"http://{HOST}:{port}"
-    entity_id, acs_url, slo_url = f"{app_url}/saml/metadata", f"{app_url}/saml/acs", f"{app_url}/saml/logout"
-    sp_key = default_key("rsa", "sp")  # a TEST key
-    idps: dict[str, TestIdP] = {}
-    servers = []
-    for label, profile in IDP_PROFILES:
-        server = make_server(HOST, 0, lambda e, s: [], threaded=True)
-        base = f"http://{IDP_HOST}:{server.server_port}"
-        idp = TestIdP(f"{base}/saml", base_url=base, profile=profile)
-        idp.register_sp(entity_id, acs_url, [sp_key.certificate], slo_url=slo_url)
-        server.app = TestIdPApp(idp)
-        idps[label] = idp
-        servers.append(server)
-    config = SPConfig(
-        entity_id=entity_id,
-        acs_url=acs_url,
-        slo_url=slo_url,
-        signing_key=sp_key.private_key,
-        signing_certificates=(sp_key.certificate,),
-        policy=SecurityPolicy(allow_unsolicited=True),
-    )
-    now = datetime.now(UTC)
-    trusted = [parse_idp_metadata(idp.metadata_xml(), now=now) for idp in idps.values()]
-    sp = ServiceProvider(config, trusted, open_store(f"sqlite:///{workdir / 'fedlib.db'}"))
+    idps, servers, sp = test_idps_and_sp(app_url, workdir / "fedlib.db")
     app = create_app(sp, idp_labels={idp.entity_id: label for label, idp in idps.items()})
     server = uvicorn.Server(uvicorn.Config(app, host=HOST, port=port, log_level="warning"))
     return FastAPIStack(app_url=app_url, idps=idps, sp=sp, servers=servers, uvicorn_server=server)

@@ -95,6 +95,42 @@ class Stack:
             self.real_idp.stop()
 
 
+IDP_PROFILES: tuple[tuple[str, str | None], ...] = (("Test IdP", None), ("Test IdP as Entra ID (defaults)", "entra"))
+"""The test IdPs of every example stack: (label on the home page, vendor profile)."""
+
+
+def test_idps_and_sp(
+    app_url: str, database: Path, **sp_options: Any
+) -> tuple[dict[str, TestIdP], list[BaseWSGIServer], ServiceProvider]:
+    """The test IdPs of the FastAPI and Django examples, bound on 127.0.0.1 and addressed as ``localhost``
+    (another site than the app), and the app's signing SP (TEST key; Single Logout with the IdPs) trusting
+    them, with its SQLite store at ``database``. ``sp_options`` go to ``ServiceProvider`` (e.g.
+    ``attribute_map``). The servers are bound, not yet serving."""
+    entity_id, acs_url, slo_url = f"{app_url}/saml/metadata", f"{app_url}/saml/acs", f"{app_url}/saml/logout"
+    sp_key = default_key("rsa", "sp")  # a TEST key
+    idps: dict[str, TestIdP] = {}
+    servers: list[BaseWSGIServer] = []
+    for label, profile in IDP_PROFILES:
+        server = make_server(HOST, 0, lambda e, s: [], threaded=True)
+        base = f"http://{IDP_HOST}:{server.server_port}"
+        idp = TestIdP(f"{base}/saml", base_url=base, profile=profile)
+        idp.register_sp(entity_id, acs_url, [sp_key.certificate], slo_url=slo_url)
+        server.app = TestIdPApp(idp)
+        idps[label] = idp
+        servers.append(server)
+    config = SPConfig(
+        entity_id=entity_id,
+        acs_url=acs_url,
+        slo_url=slo_url,
+        signing_key=sp_key.private_key,
+        signing_certificates=(sp_key.certificate,),
+        policy=SecurityPolicy(allow_unsolicited=True),
+    )
+    now = datetime.now(UTC)
+    trusted = [parse_idp_metadata(idp.metadata_xml(), now=now) for idp in idps.values()]
+    return idps, servers, ServiceProvider(config, trusted, open_store(f"sqlite:///{database}"), **sp_options)
+
+
 def build_stack(workdir: Path, *, app_port: int = 0, real_idp: Kind | None = None) -> Stack:
     """Bind the three servers on 127.0.0.1 (free ports unless ``app_port``) and wire them; call ``start()``.
     The IdPs' URLs name them ``localhost``, so that they are another site than the app. ``real_idp``: also
@@ -145,4 +181,4 @@ def build_stack(workdir: Path, *, app_port: int = 0, real_idp: Kind | None = Non
     return Stack(app_url=app_url, idps=idps, sp=sp, servers=servers, real_idp=real, app=app)
 
 
-__all__ = ["HOST", "IDP_HOST", "ROLE_RULES", "Stack", "build_stack"]
+__all__ = ["HOST", "IDP_HOST", "IDP_PROFILES", "ROLE_RULES", "Stack", "build_stack", "test_idps_and_sp"]
