@@ -237,6 +237,25 @@ def logout_session(user: object) -> LogoutSession | None:
     )
 
 
+class BodyRefused(Exception):
+    """Raised by an adapter while reading a request body it will not parse (too large: 413; not a form: 400);
+    the adapter answers with ``status`` and ``message`` before fedlib sees anything."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class HookFailed(Exception):
+    """Carries an exception of the application's own hook past an adapter's mapping of fedlib's errors, so
+    the application's errors stay the application's."""
+
+    def __init__(self, exc: BaseException) -> None:
+        super().__init__(repr(exc))
+        self.exc = exc
+
+
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}".lower()

@@ -54,6 +54,8 @@ from fedlib.web import (
     CSRF_SESSION_KEY,
     PARTIAL,
     SESSION_KEY,
+    BodyRefused,
+    HookFailed,
     LoginOptions,
     LogoutEvent,
     PageRenderer,
@@ -110,21 +112,6 @@ def logout_form(
         except (NoMatchFound, AttributeError):
             action = "/saml/logout"
     return logout_form_html(action, csrf_token(session_of(request)), label=label, next=next)
-
-
-class _BodyRefused(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-class _HookFailed(Exception):
-    """Carries an exception of the application's own hook past fedlib's error mapping."""
-
-    def __init__(self, exc: BaseException) -> None:
-        super().__init__(repr(exc))
-        self.exc = exc
 
 
 def _first(items: Any) -> dict[str, str]:
@@ -234,13 +221,13 @@ class FedLibRouter(Router):
         """The POSTed form, read with a cap on the body (``max_body_bytes``: a 413 past it)."""
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_body_bytes:
-            raise _BodyRefused(413, "The request is too large.")
+            raise BodyRefused(413, "The request is too large.")
         chunks: list[bytes] = []
         size = 0
         async for chunk in request.stream():
             size += len(chunk)
             if size > self.max_body_bytes:
-                raise _BodyRefused(413, "The request is too large.")
+                raise BodyRefused(413, "The request is too large.")
             chunks.append(chunk)
         body = b"".join(chunks)
 
@@ -250,7 +237,7 @@ class FedLibRouter(Router):
         try:
             parsed = await Request(request.scope, replay).form(max_files=0)
         except Exception as exc:  # multipart errors, bad encodings: the client's
-            raise _BodyRefused(400, "The request body is not a form.") from exc
+            raise BodyRefused(400, "The request body is not a form.") from exc
         return _first(parsed.multi_items())
 
     async def _web_request(self, request: Request) -> WebRequest:
@@ -274,7 +261,7 @@ class FedLibRouter(Router):
             try:
                 return hook(request, value)
             except Exception as exc:
-                raise _HookFailed(exc) from exc
+                raise HookFailed(exc) from exc
 
         return run
 
@@ -289,10 +276,10 @@ class FedLibRouter(Router):
                 outcome = await run_in_threadpool(work, web_request, sp)
             else:
                 outcome = work(web_request, sp)
-        except _BodyRefused as refused:
+        except BodyRefused as refused:
             log.warning("fedlib: request body refused: %s", refused.message)
             outcome = self.routes_.simple_page(refused.status, "Request refused", f"<p>{refused.message}</p>")
-        except _HookFailed as failed:
+        except HookFailed as failed:
             raise failed.exc from None  # the application's own hook failed: its error, its error handling
         except Exception as exc:  # client input never becomes a 5xx (see fedlib.web.SamlRoutes.error_outcome)
             outcome = self.routes_.error_outcome(exc, request.method, request.url.path)

@@ -27,6 +27,8 @@ from fedlib.integrations.django.site import site
 from fedlib.sp import LoginResult, ServiceProvider
 from fedlib.web import (
     SESSION_KEY,
+    BodyRefused,
+    HookFailed,
     LogoutEvent,
     Session,
     WebOutcome,
@@ -127,21 +129,6 @@ def logout_form(
     return logout_form_html(action, csrf_token(session_of(request)), label=label, next=next)
 
 
-class _BodyRefused(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-class _HookFailed(Exception):
-    """Carries an exception of the application's own hook past fedlib's error mapping."""
-
-    def __init__(self, exc: BaseException) -> None:
-        super().__init__(repr(exc))
-        self.exc = exc
-
-
 def _first(items: Iterable[tuple[str, list[str]]]) -> dict[str, str]:
     return {key: values[0] for key, values in items if values and isinstance(values[0], str)}
 
@@ -152,9 +139,9 @@ def _web_request(request: HttpRequest) -> WebRequest:
         try:
             form = _first(request.POST.lists())
         except RequestDataTooBig as exc:  # DATA_UPLOAD_MAX_MEMORY_SIZE
-            raise _BodyRefused(413, "The request is too large.") from exc
+            raise BodyRefused(413, "The request is too large.") from exc
         except Exception as exc:  # multipart errors, too many fields, bad encodings: the client's
-            raise _BodyRefused(400, "The request body is not a form.") from exc
+            raise BodyRefused(400, "The request body is not a form.") from exc
     query_string = request.META.get("QUERY_STRING", "")
     return WebRequest(
         method=request.method or "GET",
@@ -174,7 +161,7 @@ def _app_hook(hook: Callable[[HttpRequest, Any], Any], request: HttpRequest) -> 
         try:
             return hook(request, value)
         except Exception as exc:
-            raise _HookFailed(exc) from exc
+            raise HookFailed(exc) from exc
 
     return run
 
@@ -188,10 +175,10 @@ def _handle(
         return HttpResponse("Not Found", status=404, content_type="text/plain; charset=utf-8")
     try:
         outcome = work(_web_request(request), sp)
-    except _BodyRefused as refused:
+    except BodyRefused as refused:
         log.warning("fedlib: request body refused: %s", refused.message)
         outcome = site.routes_.simple_page(refused.status, "Request refused", f"<p>{refused.message}</p>")
-    except _HookFailed as failed:
+    except HookFailed as failed:
         raise failed.exc from None  # the application's own hook failed: its error, its error handling
     except Exception as exc:  # client input never becomes a 5xx (see fedlib.web.SamlRoutes.error_outcome)
         outcome = site.routes_.error_outcome(exc, request.method or "", request.path)
