@@ -5,30 +5,32 @@ another to the code that reads claims. fedlib closes that in two ways: a signatu
 its own parent (checked in xmldsig.profile), and every ID-like attribute value must be unique across the
 whole document, whatever attribute name carries it (``ID`` as SAML uses, ``Id``/``id`` as XML-DSig and
 WS-Security use, ``xml:id``), so no second element can claim the referenced ID under any lookup rule.
+
+Cost (every login builds one index, bench/verify.py): the index counts values, it does not map them to
+elements. One XPath pass returns the ID-like values as plain strings (no Python object per attribute or
+element); the elements holding a value are looked up only when asked (:meth:`IdIndex.elements`), and the
+question a signature check asks ("is this element the only holder of this value?") is answered from the
+counts and the element's own attributes (:meth:`IdIndex.sole_holder`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from lxml import etree
 
-from fedlib._xml.limits import too_complex
+from fedlib._xml.limits import ID_COUNT, too_complex
 
-_ID_ATTRS: Final = etree.XPath(
+_XML_ID: Final = "{http://www.w3.org/XML/1998/namespace}id"
+_ID_NAMES: Final = ("ID", "Id", "id", _XML_ID)
+
+# The same node-set as _ID_ATTRS, as plain strings (values only, in document order).
+_ID_VALUES: Final = etree.XPath(
     "/descendant-or-self::*/@ID | /descendant-or-self::*/@Id"
-    " | /descendant-or-self::*/@id | /descendant-or-self::*/@xml:id"
+    " | /descendant-or-self::*/@id | /descendant-or-self::*/@xml:id",
+    smart_strings=False,
 )
-# Counting first keeps the cap ahead of the union: libxml2 merges a union's node-sets in document order,
-# which is slow when the four attribute names are interleaved (~190 ms for 20,000 of them in 256 KiB, where
-# the four counts take ~2 ms). Under the cap the union is small and cheap.
-_ID_COUNT: Final = etree.XPath(
-    "count(/descendant-or-self::*/@ID) + count(/descendant-or-self::*/@Id)"
-    " + count(/descendant-or-self::*/@id) + count(/descendant-or-self::*/@xml:id)"
-)
-
-
 # One pass over every attribute of the document, keeping those equal to $v whose name is ID-like (the
 # same four names as _ID_ATTRS: ID, Id, id without a namespace, xml:id). The value test comes first: it
 # rejects nearly every attribute with one string comparison.
@@ -41,28 +43,36 @@ _ID_ATTRS_EQUAL: Final = etree.XPath(
 
 @dataclass(frozen=True, slots=True)
 class IdIndex:
-    """Every ID-like attribute value in a document, with the elements that carry it."""
+    """The ID-like attribute values of one document: how many attributes carry each value, and (looked up
+    on demand) the elements that carry it.
+
+    Two forms: *counted* (:meth:`build`: ``counts`` holds every value of the document, ``holders`` is filled
+    lazily from ``root``) and *targeted* (:meth:`for_value`, or ``IdIndex(holders=...)``: ``holders`` is
+    authoritative and ``counts`` is None).
+    """
 
     holders: dict[str, list[etree._Element]]
+    counts: dict[str, int] | None = None
+    root: etree._Element | None = field(default=None, compare=False)
 
     @classmethod
     def build(cls, root: etree._Element, *, max_ids: int | None = None) -> IdIndex:
-        """Index ``root``'s whole document in one XPath pass.
+        """Count every ID-like attribute value of ``root``'s whole document in one XPath pass.
 
         ``max_ids``: refuse (``message-too-complex``, ``XMLLimits.max_id_attributes``) a document with
-        more ID-like attributes, before indexing them; None for no cap (signed IdP metadata).
+        more ID-like attributes, before collecting them (counted first: the union that collects them is slow
+        on a flood); None when the cap was already enforced (``parse_xml`` does, in
+        ``limits.check_structure``) or there is none (signed IdP metadata).
         """
         if max_ids is not None:
-            count = int(_ID_COUNT(root))  # type: ignore[arg-type]
+            count = int(ID_COUNT(root))  # type: ignore[arg-type]
             if count > max_ids:
                 raise too_complex("ID attributes", count, max_ids, "max_id_attributes")
-        attrs: Any = _ID_ATTRS(root)
-        holders: dict[str, list[etree._Element]] = {}
-        for attr in attrs:
-            parent = attr.getparent()
-            if parent is not None:
-                holders.setdefault(str(attr), []).append(parent)
-        return cls(holders=holders)
+        values: Any = _ID_VALUES(root)
+        counts: dict[str, int] = {}
+        for value in values:
+            counts[value] = counts.get(value, 0) + 1
+        return cls(holders={}, counts=counts, root=root)
 
     @classmethod
     def for_value(cls, root: etree._Element, value: str) -> IdIndex:
@@ -70,14 +80,40 @@ class IdIndex:
         in an ID-like attribute (once per attribute, like :meth:`build`). One XPath pass and no Python
         object per other attribute: for a large signed document where one ID (the one a signature
         references) must be proven unique, and no other ID is ever looked up."""
-        attrs: Any = _ID_ATTRS_EQUAL(root, v=value)
-        elements = [parent for attr in attrs if (parent := attr.getparent()) is not None]
-        return cls(holders={value: elements} if elements else {})
+        return cls(holders={value: _holders(root, value)} if value else {})
 
     def duplicates(self) -> set[str]:
         """ID values carried by more than one element (or twice by one element under different names)."""
+        if self.counts is not None:
+            return {value for value, count in self.counts.items() if count > 1}
         return {value for value, elements in self.holders.items() if len(elements) > 1}
 
+    def count(self, value: str) -> int:
+        """How many ID-like attributes in the document carry ``value``."""
+        if self.counts is not None:
+            return self.counts.get(value, 0)
+        return len(self.holders.get(value, ()))
+
     def elements(self, value: str) -> list[etree._Element]:
-        """Every element carrying ``value`` in an ID-like attribute."""
-        return self.holders.get(value, [])
+        """Every element carrying ``value`` in an ID-like attribute (once per such attribute)."""
+        found = self.holders.get(value)
+        if found is None:
+            found = _holders(self.root, value) if self.root is not None and self.count(value) else []
+            self.holders[value] = found
+        return found
+
+    def sole_holder(self, value: str, element: etree._Element) -> bool:
+        """Whether ``element`` is the one and only carrier of ``value`` in the whole document: exactly one
+        ID-like attribute anywhere has this value, and it is one of ``element``'s."""
+        if self.counts is None:
+            holders = self.holders.get(value, [])
+            return len(holders) == 1 and holders[0] is element
+        return self.counts.get(value) == 1 and any(element.get(name) == value for name in _ID_NAMES)
+
+
+def _holders(root: etree._Element, value: str) -> list[etree._Element]:
+    attrs: Any = _ID_ATTRS_EQUAL(root, v=value)
+    return [parent for attr in attrs if (parent := attr.getparent()) is not None]
+
+
+__all__ = ["IdIndex"]

@@ -63,6 +63,9 @@ class VerifiedElement:
     trusted_key: TrustedKey
     signature_method: SignatureMethod
     digest_method: DigestMethod
+    canonical: bytes = b""
+    """The canonical octets of ``element`` that were digested (what the tree holds, in canonical form: a
+    byte search here answers "does the verified content contain X at all?" without walking the tree)."""
 
 
 def _fail(code: ErrorCode, message: str, detail: str | None = None) -> SignatureRejected:
@@ -211,4 +214,5 @@ def verify_enveloped_signature(
         trusted_key=trusted,
         signature_method=parsed.signature_method,
         digest_method=parsed.digest_method,
+        canonical=referenced_octets,
     )

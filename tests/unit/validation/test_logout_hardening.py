@@ -56,7 +56,7 @@ def test_id_flood_in_a_post_logout_request_is_refused_before_indexing(monkeypatc
     idp = make_idp()
     flood = [etree.Element("{urn:x}e", {"ID": f"a{i}", "Id": f"b{i}", "id": f"c{i}"}) for i in range(100)]
     fields = _signed_post_with_children(idp, *flood)
-    monkeypatch.setattr(ids_module, "_ID_ATTRS", tripwire)
+    monkeypatch.setattr(ids_module, "_ID_VALUES", tripwire)
     refused(ErrorCode.MESSAGE_TOO_COMPLEX, post, make_sp(idp), fields)
 
 

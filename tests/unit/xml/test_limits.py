@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from lxml import etree
 
 from fedlib._xml.ids import IdIndex
 from fedlib._xml.limits import DEFAULT_XML_LIMITS, METADATA_XML_LIMITS, XMLLimits
@@ -49,19 +50,40 @@ def test_every_limit_has_a_boundary_test() -> None:
     assert set(BUILDERS) | {"max_id_attributes"} == set(XMLLimits.__dataclass_fields__)
 
 
-def test_id_limit_is_enforced_by_the_id_index() -> None:
-    # Counted in the XPath pass that builds the index (the pipeline passes the cap, before any c14n).
+def test_id_limit_is_enforced_at_parse_time_and_by_the_id_index() -> None:
+    # parse_xml counts ID-like attributes in check_structure (before anything indexes them); IdIndex.build
+    # takes the same cap for a tree parsed otherwise.
     limit = DEFAULT_XML_LIMITS.max_id_attributes
 
     ids = "".join(f'<x ID="i{i}"/>' if i % 2 else f'<y xml:id="j{i}"/>' for i in range(limit))
     root = parse_xml(f"<r>{ids}</r>".encode())
-    assert len(IdIndex.build(root, max_ids=limit).holders) == limit
-    root = parse_xml(f'<r>{ids}<z id="k"/></r>'.encode())
-    assert len(IdIndex.build(root).holders) == limit + 1  # no cap unless asked (metadata)
+    assert len(IdIndex.build(root, max_ids=limit).counts or {}) == limit
+    over = f'<r>{ids}<z id="k"/></r>'.encode()
+    with pytest.raises(XMLRejected) as info:
+        parse_xml(over)
+    assert info.value.code == ErrorCode.MESSAGE_TOO_COMPLEX
+    assert "XMLLimits.max_id_attributes" in info.value.message
+    root = etree.fromstring(over)
+    assert len(IdIndex.build(root).counts or {}) == limit + 1  # no cap unless asked (metadata)
     with pytest.raises(XMLRejected) as info:
         IdIndex.build(root, max_ids=limit)
     assert info.value.code == ErrorCode.MESSAGE_TOO_COMPLEX
     assert "XMLLimits.max_id_attributes" in info.value.message
+
+
+@pytest.mark.parametrize("padding", [0, 4000])
+def test_id_limit_holds_whatever_bound_skips_the_count(padding: int) -> None:
+    """Short documents skip the exact count by length; longer ones by their '=' count; both exact at the cap."""
+    limit = DEFAULT_XML_LIMITS.max_id_attributes
+    pad = "<p>" + "x" * padding + "</p>"
+    ok = ("<r>" + pad + "".join(f'<x ID="i{i}"/>' for i in range(limit)) + "</r>").encode()
+    parse_xml(ok)
+    over = ("<r>" + pad + "".join(f'<x ID="i{i}"/>' for i in range(limit + 1)) + "</r>").encode()
+    with pytest.raises(XMLRejected, match="max_id_attributes"):
+        parse_xml(over)
+    many_equals = ("<r>" + "=" * 2000 + "".join(f'<x ID="i{i}"/>' for i in range(limit + 1)) + "</r>").encode()
+    with pytest.raises(XMLRejected, match="max_id_attributes"):
+        parse_xml(many_equals)
 
 
 @pytest.mark.parametrize("field", sorted(BUILDERS))
