@@ -171,7 +171,7 @@ def _what(element: etree._Element) -> str:
 # confirmation, read again for the replay expiry): parse each string once. Bounded in entries and, since
 # only instant-sized strings are cached, in memory; a string that does not parse raises and is not cached.
 _INSTANT_CACHE_MAX_CHARS = 40
-_parse_instant_cached = functools.lru_cache(maxsize=256)(parse_instant)
+parse_instant_cached = functools.lru_cache(maxsize=256)(parse_instant)
 
 
 def instant(element: etree._Element, name: str) -> datetime | None:
@@ -179,7 +179,7 @@ def instant(element: etree._Element, name: str) -> datetime | None:
     if raw is None:
         return None
     try:
-        return _parse_instant_cached(raw) if len(raw) <= _INSTANT_CACHE_MAX_CHARS else parse_instant(raw)
+        return parse_instant_cached(raw) if len(raw) <= _INSTANT_CACHE_MAX_CHARS else parse_instant(raw)
     except (ValueError, OverflowError):
         raise _reject(
             ErrorCode.MALFORMED_XML,
