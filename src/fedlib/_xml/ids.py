@@ -9,6 +9,7 @@ WS-Security use, ``xml:id``), so no second element can claim the referenced ID u
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -81,3 +82,22 @@ class IdIndex:
     def elements(self, value: str) -> list[etree._Element]:
         """Every element carrying ``value`` in an ID-like attribute."""
         return self.holders.get(value, [])
+
+
+#: The ID-like attribute names (as lxml spells them), the same four as ``_ID_ATTRS``.
+ID_ATTRIBUTE_NAMES: Final = frozenset({"ID", "Id", "id", "{http://www.w3.org/XML/1998/namespace}id"})
+
+
+def id_index_of_value(attributes: Iterable[Any], value: str) -> IdIndex:
+    """The :meth:`IdIndex.for_value` index of ``value``, built from attributes already found (by
+    ``fedlib._xml.limits.check_large_document(..., attribute_value=value)``, which returns every
+    attribute of the document whose value is ``value``, under any name) instead of another pass: the
+    ID-like ones are kept, with their elements, once per attribute."""
+    elements = [
+        parent
+        for attr in attributes
+        if getattr(attr, "attrname", None) in ID_ATTRIBUTE_NAMES
+        and attr == value
+        and (parent := attr.getparent()) is not None
+    ]
+    return IdIndex(holders={value: elements} if elements else {})

@@ -27,10 +27,11 @@ from typing import Final, Literal
 from cryptography import x509
 from lxml import etree
 
-from fedlib._xml.limits import METADATA_XML_LIMITS
+from fedlib._xml.ids import IdIndex, id_index_of_value
+from fedlib._xml.limits import METADATA_XML_LIMITS, LargeDocumentScan, XMLLimits, check_large_document
 from fedlib._xml.parse import parse_xml
 from fedlib.clock import ensure_aware, parse_instant
-from fedlib.constants import NS_MD, NS_MDATTR, NS_MDRPI, NS_SAML, qname
+from fedlib.constants import DS_SIGNATURE, NS_MD, NS_MDATTR, NS_MDRPI, NS_SAML, qname
 from fedlib.errors import ConfigurationError, ResponseRejected
 from fedlib.metadata.idp import (
     _MD_ENTITIES,
@@ -315,19 +316,40 @@ def load_metadata_document(
     now = ensure_aware(now)
     if require_signature and not signed_by:
         raise ConfigurationError("a signature is required on this metadata: configure the signer's certificate")
+    # One structural pass (check_large_document: the metadata limits in fewer passes than check_structure)
+    # that also collects the entities and the attributes equal to the root's ID, so that neither the entity
+    # index nor the ID check walks the tree again.
+    scans: list[LargeDocumentScan] = []
+
+    def structure(untrusted_root: etree._Element, untrusted_xml: bytes, limits: XMLLimits) -> None:
+        own_id = untrusted_root.get("ID") if signed_by else None
+        collect = _MD_ENTITY if untrusted_root.tag == _MD_ENTITIES else None
+        scans.append(
+            check_large_document(untrusted_root, untrusted_xml, limits, collect=collect, attribute_value=own_id)
+        )
+
     try:
-        root = parse_xml(xml, max_bytes=max_bytes, limits=METADATA_XML_LIMITS)
+        root = parse_xml(xml, max_bytes=max_bytes, limits=METADATA_XML_LIMITS, structure=structure)
     except ResponseRejected as exc:
         raise ConfigurationError(f"IdP metadata is not usable XML: {exc.message}", detail=exc.detail) from None
+    (scan,) = scans
     if root.tag not in (_MD_ENTITY, _MD_ENTITIES):
         raise ConfigurationError(
             f"metadata must be an md:EntityDescriptor or md:EntitiesDescriptor, not {etree.QName(root).localname}"
         )
     kind: Literal["entity", "aggregate"] = "entity" if root.tag == _MD_ENTITY else "aggregate"
     signed = False
+    candidates: Sequence[etree._Element] = [root] if kind == "entity" else scan.collected
     if signed_by:
-        root = _verify_aggregate(root, signed_by)
+        own_id = root.get("ID")
+        ids = id_index_of_value(scan.attributes_equal, own_id) if own_id is not None else IdIndex(holders={})
+        # Entities inside the document's own Signature are not covered by it (it is detached, then the
+        # rest is digested): the index never holds them, as a walk after verification would not.
+        unsigned = {e for child in root.iterchildren(DS_SIGNATURE) for e in child.iter(_MD_ENTITY)}
+        root = _verify_aggregate(root, signed_by, ids=ids)
         signed = True
+        if unsigned:
+            candidates = [e for e in candidates if e not in unsigned]
     elif kind == "aggregate" and not allow_unsigned_aggregate:
         raise ConfigurationError(
             "a metadata aggregate must be signed: configure the federation's metadata signing certificate"
@@ -342,7 +364,7 @@ def load_metadata_document(
     cache_duration = parse_duration(raw_duration) if raw_duration is not None else None
     entities: dict[str, etree._Element] = {}
     duplicates: set[str] = set()
-    for entity in [root] if kind == "entity" else root.iter(_MD_ENTITY):
+    for entity in candidates:
         entity_id = entity.get("entityID") or ""
         if entity_id in entities:
             duplicates.add(entity_id)

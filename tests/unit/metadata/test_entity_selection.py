@@ -199,3 +199,18 @@ def test_the_root_carrying_its_id_twice_under_two_names_is_refused() -> None:
     xml = etree.tostring(root)
     with pytest.raises(ConfigurationError, match="signature-wrapping"):
         load_metadata_document(xml, now=NOW, signed_by=[fed.certificate])
+
+
+def test_an_entity_hidden_in_the_aggregates_signature_is_not_served() -> None:
+    """The document's Signature is detached before the digest, so nothing in it is signed: an entity slipped
+    into its KeyInfo (which the profile tolerates) must not be indexed, although the loader collects entities
+    in its structural pass, before verification."""
+    fed = federation_key()
+    root = etree.fromstring(signed(aggregate_xml([_entity(A)], valid_until=NOW.replace(year=2027)), fed))
+    key_info = root.find("{http://www.w3.org/2000/09/xmldsig#}Signature/{http://www.w3.org/2000/09/xmldsig#}KeyInfo")
+    assert key_info is not None
+    key_info.append(etree.fromstring(_entity(B)))
+    document = load_metadata_document(etree.tostring(root), now=NOW, signed_by=[fed.certificate])
+    assert document.idp_entity_ids == (A,)
+    with pytest.raises(ConfigurationError, match="no entity"):
+        document.idp(B, now=NOW)
