@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -42,7 +42,7 @@ from fedlib.metadata.document import (
 from fedlib.metadata.idp import DEFAULT_MAX_METADATA_BYTES, IdPMetadata
 
 if TYPE_CHECKING:  # pragma: no cover
-    from fedlib.sp import ServiceProvider
+    from fedlib.sp import IdPConfig, ServiceProvider
 
 log = logging.getLogger("fedlib.federation")
 
@@ -149,7 +149,9 @@ class MetadataProvider:
         self._last_error: str | None = None
         self._failures = 0
         self._next_refresh: datetime | None = None
-        self._attached: list[tuple[ServiceProvider, tuple[str, ...] | None]] = []
+        self._attached: list[
+            tuple[ServiceProvider, tuple[str, ...] | None, Callable[[IdPMetadata], IdPConfig] | None]
+        ] = []
         self._lock = threading.RLock()  # serialises refreshes; readers never take it
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -198,10 +200,21 @@ class MetadataProvider:
 
     # ---- attaching ----------------------------------------------------------------------------------
 
-    def attach(self, sp: ServiceProvider, entity_ids: Sequence[str] | None = None) -> None:
+    def attach(
+        self,
+        sp: ServiceProvider,
+        entity_ids: Sequence[str] | None = None,
+        *,
+        idp_defaults: Callable[[IdPMetadata], IdPConfig] | None = None,
+    ) -> None:
         """Keep ``sp``'s trust in these IdPs (or only ``entity_ids`` of them) current: now and after every
         good refresh (atomic swaps). One provider can serve many ServiceProviders (tenants), each its own
         selection of the document's IdPs: the document is fetched, parsed and verified once for all.
+
+        An IdP ``sp`` already trusts keeps its per-IdP settings (policy, MFA) across swaps. ``idp_defaults``
+        builds the ``IdPConfig`` of an IdP that ``sp`` does not trust yet (one that joins the aggregate
+        later, or passes its filter later), e.g. ``functools.partial(IdPConfig, policy=..., require_mfa=True)``;
+        without it such an IdP gets ``IdPConfig(metadata)`` (the SP's policy, no per-IdP MFA).
 
         Raises:
             ConfigurationError: no valid metadata, or an entity of ``entity_ids`` is not served.
@@ -213,8 +226,8 @@ class MetadataProvider:
             if wanted is not None and len(selected) != len(set(wanted)):
                 missing = sorted(set(wanted) - set(selected))
                 raise ConfigurationError(f"the metadata from {self.source.description} serves no IdP {missing[0]!r}")
-            sp.update_idps(selected.values())
-            self._attached.append((sp, wanted))
+            sp.update_idps(_with_defaults(sp, selected, idp_defaults))
+            self._attached.append((sp, wanted, idp_defaults))
 
     # ---- refreshing ---------------------------------------------------------------------------------
 
@@ -370,10 +383,10 @@ class MetadataProvider:
     def _install(self, snapshot: MetadataSnapshot) -> None:
         previous = self._snapshot
         self._snapshot = snapshot  # one reference assignment: readers see the old or the new snapshot
-        for sp, wanted in self._attached:
+        for sp, wanted, idp_defaults in self._attached:
             selected = _select(snapshot, wanted)
             removed = set(_select(previous, wanted)) - set(selected) if previous is not None else set()
-            sp.update_idps(selected.values(), remove=removed)
+            sp.update_idps(_with_defaults(sp, selected, idp_defaults), remove=removed)
 
     def _write_backing(self, body: bytes) -> None:
         if self.backing_file is None:
@@ -382,6 +395,19 @@ class MetadataProvider:
             write_atomically(self.backing_file, body)
         except OSError as exc:
             log.warning("fedlib: cannot write the backing file %s: %s", self.backing_file, exc)
+
+
+def _with_defaults(
+    sp: ServiceProvider,
+    selected: Mapping[str, IdPMetadata],
+    idp_defaults: Callable[[IdPMetadata], IdPConfig] | None,
+) -> list[IdPMetadata | IdPConfig]:
+    """Bare metadata for the IdPs ``sp`` trusts already (``update_idps`` keeps their settings), and
+    ``idp_defaults(metadata)`` for the others."""
+    if idp_defaults is None:
+        return list(selected.values())
+    known = sp.idps
+    return [m if entity_id in known else idp_defaults(m) for entity_id, m in selected.items()]
 
 
 def _select(snapshot: MetadataSnapshot, wanted: tuple[str, ...] | None) -> Mapping[str, IdPMetadata]:

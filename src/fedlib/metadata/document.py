@@ -152,7 +152,9 @@ class EntityFilter:
       (``mdattr:EntityAttributes``), e.g. :data:`REFEDS_RS`;
     * ``assurance_certifications``: values of ``urn:oasis:names:tc:SAML:attribute:assurance-certification``,
       e.g. :data:`SIRTFI`;
-    * ``registration_authorities``: ``mdrpi:RegistrationInfo/@registrationAuthority``.
+    * ``registration_authorities``: ``mdrpi:RegistrationInfo/@registrationAuthority``;
+    * ``entity_attributes``: any ``mdattr:EntityAttributes`` attribute, ``{name: [values]}``: each name
+      listed must carry one of its values (the two criteria above are shortcuts for two such names).
 
     Entity attributes and RegistrationInfo on an enclosing ``md:EntitiesDescriptor`` apply to the entities
     in it (the entity's own RegistrationInfo wins). Everything is read from the verified document only.
@@ -161,6 +163,8 @@ class EntityFilter:
     entity_categories: frozenset[str]
     assurance_certifications: frozenset[str]
     registration_authorities: frozenset[str]
+    entity_attributes: tuple[tuple[str, frozenset[str]], ...]
+    """``(name, values)`` pairs sorted by name (hashable); build with a mapping."""
 
     def __init__(
         self,
@@ -168,6 +172,7 @@ class EntityFilter:
         entity_categories: Iterable[str] = (),
         assurance_certifications: Iterable[str] = (),
         registration_authorities: Iterable[str] = (),
+        entity_attributes: Mapping[str, Iterable[str]] | None = None,
     ) -> None:
         object.__setattr__(self, "entity_categories", _str_set(entity_categories, "entity_categories"))
         object.__setattr__(
@@ -176,23 +181,52 @@ class EntityFilter:
         object.__setattr__(
             self, "registration_authorities", _str_set(registration_authorities, "registration_authorities")
         )
+        object.__setattr__(self, "entity_attributes", _attribute_criteria(entity_attributes))
 
     def __bool__(self) -> bool:
-        return bool(self.entity_categories or self.assurance_certifications or self.registration_authorities)
+        return bool(
+            self.entity_categories
+            or self.assurance_certifications
+            or self.registration_authorities
+            or self.entity_attributes
+        )
+
+    def _attribute_criteria(self) -> list[tuple[str, frozenset[str]]]:
+        criteria = list(self.entity_attributes)
+        if self.entity_categories:
+            criteria.append((ENTITY_CATEGORY, self.entity_categories))
+        if self.assurance_certifications:
+            criteria.append((ASSURANCE_CERTIFICATION, self.assurance_certifications))
+        return criteria
 
     def matches(self, entity: etree._Element) -> bool:
         """Whether the md:EntityDescriptor ``entity`` (from a verified document) passes the filter."""
-        if self.entity_categories or self.assurance_certifications:
+        criteria = self._attribute_criteria()
+        if criteria:
             attributes = _entity_attributes(entity)
-            if self.entity_categories and not self.entity_categories & attributes.get(ENTITY_CATEGORY, set()):
-                return False
-            if self.assurance_certifications and not self.assurance_certifications & attributes.get(
-                ASSURANCE_CERTIFICATION, set()
-            ):
+            if any(not accepted & attributes.get(name, set()) for name, accepted in criteria):
                 return False
         if self.registration_authorities:
             return _registration_authority(entity) in self.registration_authorities
         return True
+
+
+def _attribute_criteria(value: object) -> tuple[tuple[str, frozenset[str]], ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(
+            f"entity_attributes must map attribute names to lists of values, not {type(value).__name__}"
+        )
+    criteria: list[tuple[str, frozenset[str]]] = []
+    for name, values in value.items():
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigurationError("entity_attributes: attribute names must be non-empty strings")
+        accepted = _str_set(values, f"entity_attributes[{name[:100]!r}]")
+        if not accepted:
+            raise ConfigurationError(f"entity_attributes[{name[:100]!r}] lists no value")
+        criteria.append((name, accepted))
+    return tuple(sorted(criteria, key=lambda item: item[0]))
 
 
 def _extensions(element: etree._Element, tag: str) -> Iterable[etree._Element]:
