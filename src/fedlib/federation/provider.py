@@ -15,6 +15,7 @@ Lifecycle (docs/metadata.md):
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
@@ -60,6 +61,10 @@ class MetadataSnapshot:
     valid_until: datetime | None
     """The earliest validUntil among the document and the selected IdPs: after it nothing here is used."""
     warnings: tuple[str, ...] = ()
+    """Entities skipped, then signing certificates expired or expiring within ``warn_within``, as of the
+    last refresh (each refresh re-evaluates the certificates, 304 answers included)."""
+    skipped: tuple[str, ...] = ()
+    """The entities of the document that could not be used (the first part of ``warnings``)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -243,7 +248,7 @@ class MetadataProvider:
             try:
                 result = self.source.fetch(self._validators if self._snapshot is not None else None)
                 if result.body is None:  # 304: what we have is still current (its own validUntil still applies)
-                    snapshot = self.current()
+                    snapshot = self._rewarn(self.current(), now)
                     self._validators = result.validators
                 else:
                     snapshot = self._build(result.body, now, "source")
@@ -361,15 +366,9 @@ class MetadataProvider:
                 raise ConfigurationError(
                     f"the metadata from {self.source.description} holds no usable SAML 2.0 IdP{reason}"
                 )
-        for idp in idps.values():
-            for certificate, not_after, expired in certificates_expiring(idp, now=now, within=self.warn_within):
-                state = "expired" if expired else "expires"
-                warnings.append(
-                    f"{idp.entity_id}: signing certificate {certificate_subject(certificate)} "
-                    f"{state} {not_after.isoformat()}"
-                )
-        for warning in warnings:
-            log.warning("fedlib: metadata from %s: %s", self.source.description, warning)
+        skipped = tuple(warnings)
+        warnings += self._certificate_warnings(idps, now)
+        self._log_warnings(warnings)
         instants = [d for d in (document.valid_until, *(i.valid_until for i in idps.values())) if d is not None]
         return MetadataSnapshot(
             document=document,
@@ -378,7 +377,33 @@ class MetadataProvider:
             origin=origin,
             valid_until=min(instants) if instants else None,
             warnings=tuple(warnings),
+            skipped=skipped,
         )
+
+    def _certificate_warnings(self, idps: Mapping[str, IdPMetadata], now: datetime) -> list[str]:
+        warnings: list[str] = []
+        for idp in idps.values():
+            for certificate, not_after, expired in certificates_expiring(idp, now=now, within=self.warn_within):
+                state = "expired" if expired else "expires"
+                warnings.append(
+                    f"{idp.entity_id}: signing certificate {certificate_subject(certificate)} "
+                    f"{state} {not_after.isoformat()}"
+                )
+        return warnings
+
+    def _log_warnings(self, warnings: Sequence[str]) -> None:
+        for warning in warnings:
+            log.warning("fedlib: metadata from %s: %s", self.source.description, warning)
+
+    def _rewarn(self, snapshot: MetadataSnapshot, now: datetime) -> MetadataSnapshot:
+        """After a 304: the same metadata, its certificates re-evaluated at ``now`` (one may have aged into
+        the warning window); logged like after a fetch with a body. The trust itself is not swapped."""
+        warnings = (*snapshot.skipped, *self._certificate_warnings(snapshot.idps, now))
+        self._log_warnings(warnings)
+        if warnings != snapshot.warnings:
+            snapshot = dataclasses.replace(snapshot, warnings=warnings)
+            self._snapshot = snapshot
+        return snapshot
 
     def _install(self, snapshot: MetadataSnapshot) -> None:
         previous = self._snapshot
