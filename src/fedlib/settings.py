@@ -54,10 +54,17 @@ One tenant (called ``default``)::
     metadata_file = "idp.xml"                         # or metadata_xml = '''<md:EntityDescriptor ...'''
                                                       # or metadata_url = "https://..." / mdq_base = "https://..."
     entity_id = "https://idp.example.org/saml"        # which entity of an aggregate (optional otherwise)
+                                                      # or, instead of entity_id, every IdP of an aggregate
+                                                      # passing a filter (each given key must hold):
+    # entity_categories = ["http://refeds.org/category/research-and-scholarship"]
+    # assurance_certifications = ["https://refeds.org/sirtfi"]
+    # registration_authorities = ["http://www.swamid.se/"]
+    # entity_attributes = { "urn:example:attribute" = ["value"] }   # any mdattr:EntityAttributes name
     metadata_signing_certificates = ["federation.crt"] # the aggregate must be signed by one of these
     backing_file = "idp-backing.xml"                  # metadata_url / mdq_base: last good copy, for start-up
     refresh_min_seconds = 600                         # metadata_url / mdq_base: refresh bounds (60..86400)
     refresh_max_seconds = 14400
+    mdq_form = "entity-id"                            # mdq_base: or "sha1" ({sha1}<hex> identifiers)
     allow_unsolicited = true                          # these five override [sp.policy] for this IdP only
     allow_in_response_to_on_unsolicited = false
     allow_sha1 = false
@@ -88,7 +95,9 @@ Rules:
   always for aggregates and MDQ; validUntil on aggregates; never expired). Each ServiceProvider built from
   the settings is attached to its providers, so a refresh swaps its trust atomically; refreshing runs in
   background threads started by ``Settings.start_refresh()`` (``TenantRegistry.from_settings`` does it).
-  Without ``entity_id``, every SAML 2.0 IdP of the fetched document is trusted.
+  Without ``entity_id``, every SAML 2.0 IdP of the fetched document is trusted, or only those that pass the
+  entry's filter keys (:class:`~fedlib.metadata.document.EntityFilter`; with ``metadata_file`` too); an IdP
+  that arrives with a later refresh gets the entry's policy and MFA keys.
 * **Paths** are relative to ``base_dir`` (for :func:`load_settings_toml`: the file's directory); a relative
   path without a ``base_dir`` is an error, never resolved against the working directory. A relative
   SQLite store URL (``sqlite:///./x.db``) is resolved against ``base_dir`` too when there is one.
@@ -350,6 +359,7 @@ _IDP_KEYS: Final = (
     "backing_file",
     "refresh_min_seconds",
     "refresh_max_seconds",
+    "mdq_form",
     *_IDP_POLICY_KEYS,
     *_IDP_AUTHZ_KEYS,
 )
@@ -759,6 +769,8 @@ class _Loader:
         remote_only = [k for k in ("backing_file", "refresh_min_seconds", "refresh_max_seconds") if k in raw]
         if sources[0] in ("metadata_file", "metadata_xml") and remote_only:
             raise ConfigurationError(f"{where}: {remote_only[0]} needs metadata_url or mdq_base")
+        if "mdq_form" in raw and sources[0] != "mdq_base":
+            raise ConfigurationError(f"{where}: mdq_form needs mdq_base")
         policy = (
             self.policy(raw, where, _IDP_POLICY_KEYS, sp_policy) if any(k in raw for k in _IDP_POLICY_KEYS) else None
         )
@@ -867,7 +879,10 @@ class _Loader:
             if source_key == "mdq_base":
                 if entity_id is None or not signers:
                     raise ConfigurationError("mdq_base needs entity_id and metadata_signing_certificates")
-                url = mdq_url(_str(raw, "mdq_base", where) or "", entity_id)
+                form = raw.get("mdq_form", "entity-id")
+                if form not in ("entity-id", "sha1"):
+                    raise ConfigurationError('mdq_form must be "entity-id" or "sha1"')
+                url = mdq_url(_str(raw, "mdq_base", where) or "", entity_id, form)
             else:
                 url = _str(raw, "metadata_url", where) or ""
             return MetadataProvider(
@@ -898,7 +913,7 @@ def _remote_key(raw: Any) -> tuple[str, ...] | None:
                 "refresh_max_seconds",
             ]
             if source == "mdq_base":
-                keys.append("entity_id")  # one MDQ URL per entity
+                keys += ["entity_id", "mdq_form"]  # one MDQ URL per entity
             keys += _IDP_FILTER_KEYS  # one provider per filter: it decides which IdPs the document serves
             return (source, *(repr(raw.get(k)) for k in keys))
     return None

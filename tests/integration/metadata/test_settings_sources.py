@@ -3,14 +3,17 @@ and swapped atomically in a TenantRegistry without a restart."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.integration.metadata.test_lifecycle import ACS, IDP, NOW, SP_ENTITY, Clock, idp_document, login, refused
 from tests.metadata_support import federation_key
 
-from fedlib.errors import ErrorCode
+from fedlib.errors import ConfigurationError, ErrorCode
 from fedlib.federation import HTTPFetcher, mdq_url
 from fedlib.settings import load_settings
 from fedlib.tenants import TenantRegistry
@@ -94,6 +97,36 @@ def test_mdq_base_in_settings(http_server: Any, tmp_path: Path) -> None:
     (provider,) = settings.metadata_providers
     assert not provider.refresh_now()
     assert "signature" in (provider.status().last_error or "")
+
+
+def test_mdq_sha1_form_in_settings(http_server: Any, tmp_path: Path) -> None:
+    """mdq_form = "sha1": the transformed identifier ``{sha1}<hex>`` (MDQ protocol draft), which some
+    services (and static MDQ mirrors) serve instead of the percent-encoded entityID."""
+    fed, key = federation_key(), default_key()
+    (tmp_path / "mdq.crt").write_bytes(fed.cert_pem)
+    http_server.script.serve(mdq_url("", IDP, "sha1"), idp_document([key], signer=fed))
+    entry = {
+        "mdq_base": http_server.base,
+        "mdq_form": "sha1",
+        "entity_id": IDP,
+        "metadata_signing_certificates": ["mdq.crt"],
+    }
+    clock = Clock()
+    fetcher = HTTPFetcher(allow_http=True, read_timeout=2.0)
+    settings = load_settings(settings_data(entry), base_dir=tmp_path, now=NOW, clock=clock, fetcher=fetcher)
+    path, _ = http_server.script.requests[-1]
+    assert path.endswith("/entities/%7Bsha1%7D" + hashlib.sha1(IDP.encode()).hexdigest())  # noqa: S324
+    assert login(settings.service_provider(clock=clock), key, clock).authn.issuer == IDP
+
+
+def test_mdq_form_settings_are_checked(tmp_path: Path) -> None:
+    (tmp_path / "mdq.crt").write_bytes(federation_key().cert_pem)
+    base = {"mdq_base": "https://mdq.example.org", "entity_id": IDP, "metadata_signing_certificates": ["mdq.crt"]}
+    with pytest.raises(ConfigurationError, match=r"idps\[0\]: mdq_form must be \"entity-id\" or \"sha1\""):
+        load_settings(settings_data({**base, "mdq_form": "md5"}), base_dir=tmp_path, now=NOW)
+    url = {"metadata_url": "https://md.example.org/idp.xml", "mdq_form": "sha1"}
+    with pytest.raises(ConfigurationError, match=r"idps\[0\]: mdq_form needs mdq_base"):
+        load_settings(settings_data(url), base_dir=tmp_path, now=NOW)
 
 
 B = "https://b.example.test/saml"
