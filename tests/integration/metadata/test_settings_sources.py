@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tests.integration.metadata.test_lifecycle import ACS, IDP, NOW, SP_ENTITY, Clock, idp_document, login, refused
 from tests.metadata_support import federation_key
 
