@@ -325,7 +325,7 @@ def check_large_document(
             tag = element.tag
             if tag == collect:
                 collected.append(element)
-            elif tag == _DS_SIGNATURE:
+            if tag == _DS_SIGNATURE:
                 signatures += 1
                 if signatures > limits.max_signatures:
                     raise too_complex("ds:Signature elements", signatures, limits.max_signatures, "max_signatures")

@@ -84,6 +84,12 @@ def test_an_attribute_equal_to_the_value_does_not_hide_the_attribute_cap() -> No
     assert refused_field(xml, limits, attribute_value="v") == "max_attributes_per_element"
 
 
+def test_collecting_a_limited_tag_still_counts_it() -> None:
+    xml = f"<r {ROOT_NS}><ds:Signature/><ds:Signature/><ds:Signature/></r>".encode()
+    limits = dataclasses.replace(ROOMY, max_signatures=2)
+    assert refused_field(xml, limits, collect=f"{{{DS}}}Signature") == "max_signatures"
+
+
 def test_collected_elements_and_equal_attributes() -> None:
     xml = (
         f'<md:EntitiesDescriptor {ROOT_NS} ID="_x"><md:EntityDescriptor entityID="a" id="_x"/>'
