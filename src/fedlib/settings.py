@@ -1071,6 +1071,7 @@ __all__ = [
     "DEFAULT_STORE_URL",
     "DEFAULT_TENANT",
     "TENANT_NAME_PATTERN",
+    "MetadataSource",
     "Settings",
     "TenantSettings",
     "check_tenant_name",
