@@ -31,6 +31,13 @@ PYSAML2_VENV ?= .venv-pysaml2
 PYSAML2_PIN  ?= pysaml2==7.5.5
 PYSAML2_STAMP := $(PYSAML2_VENV)/.stamp-$(PYSAML2_PIN)
 
+# bench/metadata.py's python-xmlsec row runs in a venv of its own: python-xmlsec's wheel bundles its own
+# libxml2, which must be the one lxml was built with, and fedlib's dev venv has a newer lxml (another
+# libxml2). Pinned to a pair built against libxml2 2.14.6; only what that row imports goes in.
+BENCH_VENV ?= .venv-bench
+BENCH_PINS ?= lxml==6.1.3 xmlsec==1.3.17 cryptography==51.0.1
+BENCH_VENV_STAMP := $(BENCH_VENV)/.stamp-pins
+
 SHARED   ?= ../shared
 INTEROP  := $(SHARED)/interop/peers/run.py
 FEDLIB   := $(VENV)/bin/fedlib
@@ -43,7 +50,7 @@ FUZZ_ARGS  ?=
 BENCH_ARGS ?=
 DEMO_ARGS  ?=
 
-.PHONY: help venv sysdeps realidp-venv lint test fuzz interop demo bench clean distclean docs
+.PHONY: help venv sysdeps realidp-venv bench-venv lint test fuzz interop demo bench bench-metadata clean distclean docs
 
 help:
 	@echo "fedlib make targets:"
@@ -60,6 +67,8 @@ help:
 	@echo "                 (self-check, then serves; DEMO_ARGS=--check exits after the self-check)"
 	@echo "  make bench     compare fedlib with python3-saml, pysaml2, signxml and the crypto floor"
 	@echo "                 (BENCH_ARGS=--quick for a smoke run)"
+	@echo "  make bench-metadata  load a signed 10,000-entity aggregate: fedlib, the floor and python-xmlsec"
+	@echo "                 (python-xmlsec from $(BENCH_VENV), built by make bench-venv; BENCH_ARGS as above)"
 	@echo "  make clean     remove caches and build artefacts (keeps $(VENV))"
 	@echo "  make distclean clean, and remove $(VENV)"
 
@@ -193,6 +202,19 @@ $(BSTAMP): $(STAMP) pyproject.toml
 bench: $(BSTAMP) sysdeps
 	$(VPY) bench/verify.py $(BENCH_ARGS)
 
+bench-venv: $(BENCH_VENV_STAMP)
+
+$(BENCH_VENV_STAMP): Makefile
+	@py="$(PY)"; command -v "$$py" >/dev/null 2>&1 || py=python3; \
+	if [ ! -x "$(BENCH_VENV)/bin/python" ]; then "$$py" -m venv "$(BENCH_VENV)"; fi
+	@echo "bench-venv: installing $(BENCH_PINS) into $(BENCH_VENV)"
+	@$(BENCH_VENV)/bin/python -m pip install $(PIP_OPTS) $(BENCH_PINS)
+	@$(BENCH_VENV)/bin/python -c 'import lxml.etree, xmlsec; xmlsec.SignatureContext()'
+	@touch $@
+
+bench-metadata: $(STAMP) bench-venv
+	PYTHONPATH=src $(VPY) bench/metadata.py --xmlsec-python $(BENCH_VENV)/bin/python $(BENCH_ARGS)
+
 # ---------------------------------------------------------------------------------------------
 
 clean:
@@ -201,4 +223,4 @@ clean:
 	find . \( -path ./$(VENV) -o -path ./.git \) -prune -o \( -name '*.py[co]' -o -name '*.db' \) -type f -exec rm -f {} +
 
 distclean: clean
-	rm -rf $(VENV) $(PYSAML2_VENV)
+	rm -rf $(VENV) $(PYSAML2_VENV) $(BENCH_VENV)

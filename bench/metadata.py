@@ -11,11 +11,18 @@ the size in issue #10) is loaded (parse, verify, index every entity) and three I
           c14n(SignedInfo) + RSA verify + a dict of entityID -> element + three certificates loaded:
           the least any correct loader must do
 * xmlsec  python-xmlsec (libxmlsec1): lxml parse + ``add_ids`` + ``SignatureContext.verify`` + the same
-          dict and certificates; shown only where ``import xmlsec`` works (its wheels are often built
-          against another libxml2 than lxml's, then it does not import: the output says so)
+          dict and certificates. python-xmlsec's wheel bundles its own libxml2, which must be the one
+          lxml was built with: fedlib's dev venv has a newer lxml, so this row runs under the interpreter
+          of a venv of its own, ``--xmlsec-python`` (default ``.venv-bench/bin/python``, built by
+          ``make bench-venv`` with pinned ``lxml==6.1.3 xmlsec==1.3.17``; fedlib's ``src`` is put on its
+          path so that it imports the same modules before the timed region). Without that interpreter,
+          or where ``import xmlsec`` fails in it, the row is left out and the output says why.
 
-fedlib's ID check on the aggregate is one XPath pass proving the root's ID unique (see
-``fedlib.metadata.idp._verify_aggregate`` for why that is what matters), not an index of every ID.
+fedlib's structural pass on the aggregate is ``fedlib._xml.limits.check_large_document`` (every limit of
+``check_structure`` in fewer C-level passes, collecting the entities and the attributes equal to the
+root's ID on the way: the ID check is no index of every ID, see ``fedlib.metadata.idp._verify_aggregate``),
+and the digest is fed from libxml2's c14n writer chunk by chunk (``verify_enveloped_signature(...,
+stream_digest=True)``), so the 44 MB canonical form is never held in memory at once, unlike the floor.
 
 Each row runs in its own subprocess (``--rounds`` times, rows interleaved, the median is shown) so that
 its peak RSS (``VmHWM``, see ``peak_rss_kib``) is its own; time is the process's CPU time
@@ -23,7 +30,7 @@ its peak RSS (``VmHWM``, see ``peak_rss_kib``) is its own; time is the process's
 The last line is machine-readable:
 ``ratios: time fedlib/floor=X.XX rss fedlib/floor=Y.YY``.
 
-Usage: ``python bench/metadata.py [--entities N] [--padding BYTES] [--rounds R] [--quick]``
+Usage: ``python bench/metadata.py [--entities N] [--padding BYTES] [--rounds R] [--quick] [--xmlsec-python PATH]``
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -141,19 +149,47 @@ def run_xmlsec(xml: bytes, cert_pem: bytes, chosen: list[str]) -> None:
         x509.load_der_x509_certificate(base64.b64decode("".join(text.split())))
 
 
-def xmlsec_problem() -> str | None:
-    """Why python-xmlsec cannot run here (None: it can), asked in a fresh process (a failed import of a
-    C extension can leave the interpreter in a bad state)."""
-    out = subprocess.run(
-        [sys.executable, "-c", "import lxml.etree, xmlsec; xmlsec.SignatureContext()"], capture_output=True, text=True
-    )
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_XMLSEC_PYTHON = REPO / ".venv-bench" / "bin" / "python"
+_XMLSEC_PROBE = (
+    "import json, lxml.etree as e, xmlsec; xmlsec.SignatureContext(); "
+    "print(json.dumps([xmlsec.__version__, '.'.join(map(str, e.LXML_VERSION[:3])), "
+    "'.'.join(map(str, xmlsec.get_libxml_version()))]))"
+)
+
+
+def child_env() -> dict[str, str]:
+    """The environment of every row's process: fedlib importable from the same source tree as here (the
+    xmlsec row's interpreter has no fedlib installed)."""
+    import fedlib
+
+    src = str(Path(fedlib.__file__).resolve().parent.parent)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([src, *filter(None, [env.get("PYTHONPATH")])])
+    return env
+
+
+def xmlsec_probe(python: Path | None) -> tuple[str | None, str]:
+    """(why python-xmlsec cannot run with ``python``, or None; what it is), asked in a fresh process (a
+    failed import of a C extension can leave the interpreter in a bad state)."""
+    if python is None or not Path(python).exists():
+        where = python or DEFAULT_XMLSEC_PYTHON
+        return f"no interpreter with python-xmlsec at {where} (make bench-venv, or --xmlsec-python PATH)", ""
+    out = subprocess.run([str(python), "-c", _XMLSEC_PROBE], capture_output=True, text=True, env=child_env())
     if out.returncode == 0:
-        return None
+        version, lxml_version, libxml = json.loads(out.stdout.strip().splitlines()[-1])
+        return None, f"python-xmlsec {version} (libxml2 {libxml}, lxml {lxml_version}) under {python}"
     lines = out.stderr.strip().splitlines()
-    return lines[-1] if lines else f"exit status {out.returncode}"
+    return f"{python}: {lines[-1] if lines else f'exit status {out.returncode}'}", ""
 
 
 ROWS = {"fedlib": run_fedlib, "floor": run_floor, "xmlsec": run_xmlsec}
+
+
+def etree_version() -> tuple[int, ...]:
+    from lxml import etree
+
+    return tuple(etree.LXML_VERSION[:3])
 
 
 def peak_rss_kib(fallback: int) -> int:
@@ -188,11 +224,12 @@ def child(row: str, path: str, cert: str, chosen: list[str]) -> None:
     print(json.dumps({"seconds": elapsed, "rss_kib": rss_kib}))
 
 
-def measure_once(row: str, path: Path, cert: Path, chosen: list[str]) -> tuple[float, float]:
+def measure_once(row: str, path: Path, cert: Path, chosen: list[str], python: str) -> tuple[float, float]:
     out = subprocess.run(
-        [sys.executable, __file__, "--child", row, str(path), str(cert), json.dumps(chosen)],
+        [python, __file__, "--child", row, str(path), str(cert), json.dumps(chosen)],
         capture_output=True,
         text=True,
+        env=child_env(),
     )
     if out.returncode != 0:
         raise SystemExit(f"{row} failed:\n{out.stderr}")
@@ -200,12 +237,15 @@ def measure_once(row: str, path: Path, cert: Path, chosen: list[str]) -> tuple[f
     return float(result["seconds"]), float(result["rss_kib"])
 
 
-def measure(path: Path, cert: Path, chosen: list[str], rounds: int, rows: list[str]) -> dict[str, tuple[float, float]]:
-    """Rows interleaved round by round, so that a slow phase of a shared machine hits them all."""
+def measure(
+    path: Path, cert: Path, chosen: list[str], rounds: int, rows: dict[str, str]
+) -> dict[str, tuple[float, float]]:
+    """Rows (name -> interpreter) interleaved round by round, so that a slow phase of a shared machine hits
+    them all."""
     samples: dict[str, list[tuple[float, float]]] = {row: [] for row in rows}
     for _ in range(rounds):
         for row in samples:
-            samples[row].append(measure_once(row, path, cert, chosen))
+            samples[row].append(measure_once(row, path, cert, chosen, rows[row]))
     return {
         row: (statistics.median(s for s, _ in values), statistics.median(r for _, r in values))
         for row, values in samples.items()
@@ -218,6 +258,12 @@ def main() -> int:
     parser.add_argument("--padding", type=int, default=2600, help="bytes of description text per entity")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="500 entities, 1 round")
+    parser.add_argument(
+        "--xmlsec-python",
+        type=Path,
+        default=DEFAULT_XMLSEC_PYTHON if DEFAULT_XMLSEC_PYTHON.exists() else None,
+        help="the interpreter of the python-xmlsec row (default .venv-bench/bin/python, from make bench-venv)",
+    )
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -230,15 +276,22 @@ def main() -> int:
         path, cert, chosen = build(Path(tmp), args.entities, args.padding)
         size = path.stat().st_size
         print(f"aggregate: {args.entities} IdPs, {size / 1e6:.1f} MB, signed; 3 IdPs taken; {args.rounds} round(s)")
-        problem = xmlsec_problem()
+        problem, what = xmlsec_probe(args.xmlsec_python)
         if problem is not None:
-            print(f"python-xmlsec: not measured, it does not import here ({problem})")
-        names = ["fedlib", "floor"] + (["xmlsec"] if problem is None else [])
+            print(f"python-xmlsec: NOT MEASURED: {problem}")
+        else:
+            print(f"xmlsec row: {what}; fedlib and floor: lxml {'.'.join(map(str, etree_version()))}")
+        names = {"fedlib": sys.executable, "floor": sys.executable}
+        if problem is None:
+            names["xmlsec"] = str(args.xmlsec_python)
         rows = measure(path, cert, chosen, args.rounds, names)
     print(f"{'row':8} {'CPU s':>9} {'peak RSS MiB':>13}")
     for row, (seconds, rss_kib) in rows.items():
         print(f"{row:8} {seconds:9.3f} {rss_kib / 1024:13.1f}")
     (ft, fr), (lt, lr) = rows["fedlib"], rows["floor"]
+    if "xmlsec" in rows:
+        xt, xr = rows["xmlsec"]
+        print(f"python-xmlsec: time xmlsec/floor={xt / lt:.2f} rss xmlsec/floor={xr / lr:.2f}")
     print(f"ratios: time fedlib/floor={ft / lt:.2f} rss fedlib/floor={fr / lr:.2f}")
     return 0
 

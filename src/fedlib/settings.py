@@ -54,10 +54,17 @@ One tenant (called ``default``)::
     metadata_file = "idp.xml"                         # or metadata_xml = '''<md:EntityDescriptor ...'''
                                                       # or metadata_url = "https://..." / mdq_base = "https://..."
     entity_id = "https://idp.example.org/saml"        # which entity of an aggregate (optional otherwise)
+                                                      # or, instead of entity_id, every IdP of an aggregate
+                                                      # passing a filter (each given key must hold):
+    # entity_categories = ["http://refeds.org/category/research-and-scholarship"]
+    # assurance_certifications = ["https://refeds.org/sirtfi"]
+    # registration_authorities = ["http://www.swamid.se/"]
+    # entity_attributes = { "urn:example:attribute" = ["value"] }   # any mdattr:EntityAttributes name
     metadata_signing_certificates = ["federation.crt"] # the aggregate must be signed by one of these
     backing_file = "idp-backing.xml"                  # metadata_url / mdq_base: last good copy, for start-up
     refresh_min_seconds = 600                         # metadata_url / mdq_base: refresh bounds (60..86400)
     refresh_max_seconds = 14400
+    mdq_form = "entity-id"                            # mdq_base: or "sha1" ({sha1}<hex> identifiers)
     allow_unsolicited = true                          # these five override [sp.policy] for this IdP only
     allow_in_response_to_on_unsolicited = false
     allow_sha1 = false
@@ -88,7 +95,9 @@ Rules:
   always for aggregates and MDQ; validUntil on aggregates; never expired). Each ServiceProvider built from
   the settings is attached to its providers, so a refresh swaps its trust atomically; refreshing runs in
   background threads started by ``Settings.start_refresh()`` (``TenantRegistry.from_settings`` does it).
-  Without ``entity_id``, every SAML 2.0 IdP of the fetched document is trusted.
+  Without ``entity_id``, every SAML 2.0 IdP of the fetched document is trusted, or only those that pass the
+  entry's filter keys (:class:`~fedlib.metadata.document.EntityFilter`; with ``metadata_file`` too); an IdP
+  that arrives with a later refresh gets the entry's policy and MFA keys.
 * **Paths** are relative to ``base_dir`` (for :func:`load_settings_toml`: the file's directory); a relative
   path without a ``base_dir`` is an error, never resolved against the working directory. A relative
   SQLite store URL (``sqlite:///./x.db``) is resolved against ``base_dir`` too when there is one.
@@ -98,17 +107,18 @@ Rules:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
 import re
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 from urllib.parse import urlsplit
 
 from cryptography import x509
@@ -120,7 +130,8 @@ from fedlib.authn_context import DEFAULT_AUTHN_CONTEXT_ORDER, AuthnContextOrder
 from fedlib.clock import Clock, ensure_aware
 from fedlib.config import ContactPerson, Organization, SecurityPolicy, SPConfig
 from fedlib.errors import ConfigurationError
-from fedlib.metadata.document import MetadataDocument, load_metadata_document
+from fedlib.metadata.document import EntityFilter, MetadataDocument, load_metadata_document
+from fedlib.metadata.idp import IdPMetadata
 from fedlib.sp import DEFAULT_REQUEST_LIFETIME, IdPConfig, ServiceProvider
 from fedlib.stores.base import Store
 from fedlib.stores.url import open_store
@@ -183,6 +194,17 @@ def check_distinct_sp_identities(tenants: Iterable[tuple[str, SPConfig]]) -> Non
 # ---- the values ------------------------------------------------------------------------------------
 
 
+class MetadataSource(NamedTuple):
+    """A tenant's share of a metadata provider (``metadata_url`` / ``mdq_base``)."""
+
+    provider: MetadataProvider
+    entity_ids: tuple[str, ...] | None
+    """The entity IDs this tenant takes from it; None: every IdP it serves."""
+    idp_defaults: Callable[[IdPMetadata], IdPConfig] | None = None
+    """The ``IdPConfig`` (the settings entry's policy and MFA keys) of an IdP that arrives with a later
+    refresh (``MetadataProvider.attach(idp_defaults=...)``)."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TenantSettings:
     """One tenant: an SP, the IdPs it trusts, and how its ServiceProvider is built."""
@@ -199,13 +221,15 @@ class TenantSettings:
     """Every login of this tenant's application must prove MFA (``authn-context-not-satisfied``)."""
     authn_context_order: AuthnContextOrder = DEFAULT_AUTHN_CONTEXT_ORDER
     attribute_map: AttributeMap | None = None
-    metadata_sources: tuple[tuple[MetadataProvider, tuple[str, ...] | None], ...] = ()
-    """IdPs fetched from URLs or MDQ: (provider, the entity IDs this tenant takes from it, None: all). Every
-    ServiceProvider built here is attached to them; tenants naming the same source share one provider."""
+    metadata_sources: tuple[MetadataSource, ...] = ()
+    """IdPs fetched from URLs or MDQ: :class:`MetadataSource` (provider, the entity IDs this tenant takes
+    from it or None for all, the settings of IdPs that arrive later; a plain ``(provider, entity_ids)`` pair
+    is accepted). Every ServiceProvider built here is attached to them; tenants naming the same source share
+    one provider."""
 
     def __post_init__(self) -> None:
         check_tenant_name(self.name)
-        object.__setattr__(self, "metadata_sources", tuple(self.metadata_sources))
+        object.__setattr__(self, "metadata_sources", tuple(MetadataSource(*source) for source in self.metadata_sources))
         object.__setattr__(self, "idps", tuple(self.idps))
         object.__setattr__(self, "relay_state_origins", tuple(self.relay_state_origins))
         if not self.idps:
@@ -234,8 +258,8 @@ class TenantSettings:
             authn_context_order=self.authn_context_order,
             attribute_map=self.attribute_map,
         )
-        for metadata_provider, entity_ids in self.metadata_sources:
-            metadata_provider.attach(provider, entity_ids)
+        for source in self.metadata_sources:
+            source.provider.attach(provider, source.entity_ids, idp_defaults=source.idp_defaults)
         return provider
 
 
@@ -273,8 +297,8 @@ class Settings:
         """Every metadata provider of every tenant (IdPs from ``metadata_url`` / ``mdq_base``), each once."""
         unique: dict[int, MetadataProvider] = {}
         for tenant in self.tenants.values():
-            for provider, _ in tenant.metadata_sources:
-                unique.setdefault(id(provider), provider)
+            for source in tenant.metadata_sources:
+                unique.setdefault(id(source.provider), source.provider)
         return tuple(unique.values())
 
     def start_refresh(self) -> None:
@@ -320,13 +344,22 @@ _SP_KEYS: Final = (
 )
 _IDP_AUTHZ_KEYS: Final = ("require_mfa", "mfa_from_authn_methods_references")
 _IDP_SOURCE_KEYS: Final = ("metadata_file", "metadata_xml", "metadata_url", "mdq_base")
+#: Every IdP of an aggregate that passes an EntityFilter (instead of entity_id).
+_IDP_FILTER_KEYS: Final = (
+    "entity_categories",
+    "assurance_certifications",
+    "registration_authorities",
+    "entity_attributes",
+)
 _IDP_KEYS: Final = (
     *_IDP_SOURCE_KEYS,
     "entity_id",
+    *_IDP_FILTER_KEYS,
     "metadata_signing_certificates",
     "backing_file",
     "refresh_min_seconds",
     "refresh_max_seconds",
+    "mdq_form",
     *_IDP_POLICY_KEYS,
     *_IDP_AUTHZ_KEYS,
 )
@@ -577,7 +610,7 @@ class _Loader:
         if not isinstance(idps_raw, list) or not idps_raw:
             raise ConfigurationError(f"[[{idps_where}]] is required: at least one trusted IdP")
         idps: list[IdPConfig] = []
-        sources: list[tuple[MetadataProvider, tuple[str, ...] | None]] = []
+        sources: list[MetadataSource] = []
         for i, item in enumerate(idps_raw):
             configs, source = self.idp(item, f"{idps_where}[{i}]", sp.policy)
             idps += configs
@@ -727,9 +760,7 @@ class _Loader:
         except ConfigurationError as exc:
             raise _wrap(where, exc) from None
 
-    def idp(
-        self, item: Any, where: str, sp_policy: SecurityPolicy
-    ) -> tuple[list[IdPConfig], tuple[MetadataProvider, tuple[str, ...] | None] | None]:
+    def idp(self, item: Any, where: str, sp_policy: SecurityPolicy) -> tuple[list[IdPConfig], MetadataSource | None]:
         raw = _table(item, where)
         _keys(raw, where, _IDP_KEYS)
         sources = [key for key in _IDP_SOURCE_KEYS if key in raw]
@@ -738,10 +769,22 @@ class _Loader:
         remote_only = [k for k in ("backing_file", "refresh_min_seconds", "refresh_max_seconds") if k in raw]
         if sources[0] in ("metadata_file", "metadata_xml") and remote_only:
             raise ConfigurationError(f"{where}: {remote_only[0]} needs metadata_url or mdq_base")
+        if "mdq_form" in raw and sources[0] != "mdq_base":
+            raise ConfigurationError(f"{where}: mdq_form needs mdq_base")
         policy = (
             self.policy(raw, where, _IDP_POLICY_KEYS, sp_policy) if any(k in raw for k in _IDP_POLICY_KEYS) else None
         )
         entity_id = _str(raw, "entity_id", where)
+        entity_filter = _entity_filter(raw, where)
+        if entity_filter is not None and entity_id is not None:
+            raise ConfigurationError(
+                f"{where}: entity_id names one IdP, {_first_filter_key(raw)} selects IdPs by what the federation "
+                "registered; give one or the other"
+            )
+        if entity_filter is not None and sources[0] == "mdq_base":
+            raise ConfigurationError(
+                f"{where}: {_first_filter_key(raw)} selects IdPs of an aggregate; mdq_base serves one named entity"
+            )
         authz = {
             "require_mfa": bool(_bool(raw, "require_mfa", where)),
             "mfa_from_authn_methods_references": bool(_bool(raw, "mfa_from_authn_methods_references", where)),
@@ -751,14 +794,22 @@ class _Loader:
             assert key is not None
             metadata_provider = self._providers.get(key)
             if metadata_provider is None:
-                metadata_provider = self.metadata_provider(raw, where, sources[0], self.wanted.get(key))
+                metadata_provider = self.metadata_provider(
+                    raw, where, sources[0], self.wanted.get(key), entity_filter=entity_filter
+                )
                 self._providers[key] = metadata_provider
             served = metadata_provider.current().idps
             if entity_id is not None and entity_id not in served:
                 raise ConfigurationError(f"{where}: the metadata has no entity {entity_id!r}")
             chosen = [served[entity_id]] if entity_id is not None else list(served.values())
             selection = (entity_id,) if entity_id is not None else None
-            return [IdPConfig(m, policy, **authz) for m in chosen], (metadata_provider, selection)
+            defaults = functools.partial(
+                IdPConfig,
+                policy=policy,
+                require_mfa=authz["require_mfa"],
+                mfa_from_authn_methods_references=authz["mfa_from_authn_methods_references"],
+            )
+            return [defaults(m) for m in chosen], MetadataSource(metadata_provider, selection, defaults)
         signers_raw = repr(raw.get("metadata_signing_certificates"))
         if sources[0] == "metadata_file":
             path = self.resolve(_str(raw, "metadata_file", where) or "", _path(where, "metadata_file"))
@@ -778,6 +829,11 @@ class _Loader:
                     require_valid_until=False,
                 )
                 self._documents[doc_key] = document
+            if entity_filter is not None:
+                chosen_ids = document.idp_entity_ids_matching(entity_filter)
+                if not chosen_ids:
+                    raise ConfigurationError(f"no SAML 2.0 IdP of the metadata passes {_first_filter_key(raw)}")
+                return [IdPConfig(document.idp(e, now=self.now), policy, **authz) for e in chosen_ids], None
             metadata = document.idp(entity_id, now=self.now)
         except ConfigurationError as exc:
             raise _wrap(where, exc) from None
@@ -796,7 +852,13 @@ class _Loader:
         return signed_by
 
     def metadata_provider(
-        self, raw: Mapping[str, Any], where: str, source_key: str, wanted: set[str] | None
+        self,
+        raw: Mapping[str, Any],
+        where: str,
+        source_key: str,
+        wanted: set[str] | None,
+        *,
+        entity_filter: EntityFilter | None = None,
     ) -> MetadataProvider:
         # The adapter is imported only when a setting needs the network (it needs the http extra).
         from fedlib.federation.mdq import mdq_url
@@ -817,13 +879,17 @@ class _Loader:
             if source_key == "mdq_base":
                 if entity_id is None or not signers:
                     raise ConfigurationError("mdq_base needs entity_id and metadata_signing_certificates")
-                url = mdq_url(_str(raw, "mdq_base", where) or "", entity_id)
+                form = raw.get("mdq_form", "entity-id")
+                if form not in ("entity-id", "sha1"):
+                    raise ConfigurationError('mdq_form must be "entity-id" or "sha1"')
+                url = mdq_url(_str(raw, "mdq_base", where) or "", entity_id, form)
             else:
                 url = _str(raw, "metadata_url", where) or ""
             return MetadataProvider(
                 URLSource(url, fetcher=self.fetcher),
                 signer=signers,
-                entity_ids=sorted(wanted) if wanted is not None else None,
+                entity_ids=sorted(wanted) if wanted is not None and entity_filter is None else None,
+                entity_filter=entity_filter,
                 require_signature=source_key == "mdq_base",
                 backing_file=self.resolve(backing, _path(where, "backing_file")) if backing else None,
                 refresh=refresh,
@@ -847,9 +913,41 @@ def _remote_key(raw: Any) -> tuple[str, ...] | None:
                 "refresh_max_seconds",
             ]
             if source == "mdq_base":
-                keys.append("entity_id")  # one MDQ URL per entity
+                keys += ["entity_id", "mdq_form"]  # one MDQ URL per entity
+            keys += _IDP_FILTER_KEYS  # one provider per filter: it decides which IdPs the document serves
             return (source, *(repr(raw.get(k)) for k in keys))
     return None
+
+
+def _entity_filter(raw: Mapping[str, Any], where: str) -> EntityFilter | None:
+    """The EntityFilter of an [[idps]] entry's filter keys, or None when it has none."""
+    if not any(key in raw for key in _IDP_FILTER_KEYS):
+        return None
+    lists: dict[str, tuple[str, ...]] = {}
+    for key in _IDP_FILTER_KEYS[:3]:
+        if key in raw:
+            lists[key] = _str_list(raw, key, where)
+            if not lists[key]:
+                raise ConfigurationError(f"{_path(where, key)} is empty (leave it out to not filter on it)")
+    attributes: dict[str, list[str]] | None = None
+    if "entity_attributes" in raw:
+        attributes_where = _path(where, "entity_attributes")
+        table = _table(raw["entity_attributes"], attributes_where)
+        if not table:
+            raise ConfigurationError(f"{attributes_where} is empty (leave it out to not filter on it)")
+        attributes = {}
+        for name in table:
+            attributes[name] = list(_str_list(table, name, attributes_where))
+            if not attributes[name]:
+                raise ConfigurationError(f"{_path(attributes_where, name)} lists no value")
+    try:
+        return EntityFilter(**lists, entity_attributes=attributes)
+    except ConfigurationError as exc:
+        raise _wrap(where, exc) from None
+
+
+def _first_filter_key(raw: Mapping[str, Any]) -> str:
+    return next(key for key in _IDP_FILTER_KEYS if key in raw)
 
 
 def _wanted_entities(root: Mapping[str, Any]) -> dict[tuple[str, ...], set[str] | None]:
@@ -973,6 +1071,7 @@ __all__ = [
     "DEFAULT_STORE_URL",
     "DEFAULT_TENANT",
     "TENANT_NAME_PATTERN",
+    "MetadataSource",
     "Settings",
     "TenantSettings",
     "check_tenant_name",

@@ -15,6 +15,7 @@ counts and the element's own attributes (:meth:`IdIndex.sole_holder`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -22,10 +23,7 @@ from lxml import etree
 
 from fedlib._xml.limits import ID_COUNT, too_complex
 
-_XML_ID: Final = "{http://www.w3.org/XML/1998/namespace}id"
-_ID_NAMES: Final = ("ID", "Id", "id", _XML_ID)
-
-# The same node-set as _ID_ATTRS, as plain strings (values only, in document order).
+# Every ID-like attribute value of the document (ID, Id, id, xml:id), as plain strings, in document order.
 _ID_VALUES: Final = etree.XPath(
     "/descendant-or-self::*/@ID | /descendant-or-self::*/@Id"
     " | /descendant-or-self::*/@id | /descendant-or-self::*/@xml:id",
@@ -108,7 +106,7 @@ class IdIndex:
         if self.counts is None:
             holders = self.holders.get(value, [])
             return len(holders) == 1 and holders[0] is element
-        return self.counts.get(value) == 1 and any(element.get(name) == value for name in _ID_NAMES)
+        return self.counts.get(value) == 1 and any(element.get(name) == value for name in ID_ATTRIBUTE_NAMES)
 
 
 def _holders(root: etree._Element, value: str) -> list[etree._Element]:
@@ -116,4 +114,23 @@ def _holders(root: etree._Element, value: str) -> list[etree._Element]:
     return [parent for attr in attrs if (parent := attr.getparent()) is not None]
 
 
-__all__ = ["IdIndex"]
+#: The ID-like attribute names (as lxml spells them), the same four as ``_ID_VALUES``.
+ID_ATTRIBUTE_NAMES: Final = frozenset({"ID", "Id", "id", "{http://www.w3.org/XML/1998/namespace}id"})
+
+
+def id_index_of_value(attributes: Iterable[Any], value: str) -> IdIndex:
+    """The :meth:`IdIndex.for_value` index of ``value``, built from attributes already found (by
+    ``fedlib._xml.limits.check_large_document(..., attribute_value=value)``, which returns every
+    attribute of the document whose value is ``value``, under any name) instead of another pass: the
+    ID-like ones are kept, with their elements, once per attribute."""
+    elements = [
+        parent
+        for attr in attributes
+        if getattr(attr, "attrname", None) in ID_ATTRIBUTE_NAMES
+        and attr == value
+        and (parent := attr.getparent()) is not None
+    ]
+    return IdIndex(holders={value: elements} if elements else {})
+
+
+__all__ = ["ID_ATTRIBUTE_NAMES", "IdIndex", "id_index_of_value"]

@@ -31,7 +31,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, fields
-from typing import Final
+from typing import Any, Final
 
 from lxml import etree
 
@@ -74,9 +74,10 @@ class XMLLimits:
     needs ~2 per value)."""
 
     max_id_attributes: int = 256
-    """``ID``/``Id``/``id``/``xml:id`` attributes in the document (real: <= 4). Counted where the
-    document's ID index is built (``IdIndex.build(root, max_ids=...)``, in the same XPath pass; the
-    response pipeline does it right after parsing, before any c14n), not by ``check_structure``."""
+    """``ID``/``Id``/``id``/``xml:id`` attributes in the document (real: <= 4). Checked by
+    ``check_structure`` (and ``check_large_document``) right after parsing, before anything indexes the IDs;
+    counted exactly only when the raw bytes do not already prove the document under the cap (its length, or
+    its count of ``=``); ``IdIndex.build(root, max_ids=...)`` takes the same cap for a tree parsed otherwise."""
 
     max_signatures: int = 8
     """``ds:Signature`` elements in the document (real: <= 2, Response and Assertion)."""
@@ -175,14 +176,7 @@ def check_structure(root: etree._Element, untrusted_xml: bytes, limits: XMLLimit
         attributes = max(len(element.attrib) for element in root.iter())
         raise too_complex("attributes on one element", attributes, max_attrs, "max_attributes_per_element")
 
-    # ID-like attributes, before anything indexes them (``fedlib._xml.ids``). Counted only when neither the
-    # length nor the attribute count of the raw bytes already proves the document under the cap.
-    max_ids = limits.max_id_attributes
-    too_long = len(untrusted_xml) // _SHORTEST_ID_ATTRIBUTE > max_ids
-    if too_long and not attributes_bounded_by(root, untrusted_xml, max_ids):
-        ids = int(ID_COUNT(root))  # type: ignore[arg-type]
-        if ids > max_ids:
-            raise too_complex("ID attributes", ids, max_ids, "max_id_attributes")
+    _check_id_count(root, untrusted_xml, limits.max_id_attributes)
 
     signatures = references = 0
     for element in root.iter(_DS_SIGNATURE, _DS_REFERENCE, _EC_INCLUSIVE_NAMESPACES):
@@ -201,6 +195,16 @@ def check_structure(root: etree._Element, untrusted_xml: bytes, limits: XMLLimit
                 raise too_complex(
                     "prefixes in an InclusiveNamespaces PrefixList", prefixes, limits.max_prefix_list, "max_prefix_list"
                 )
+
+
+def _check_id_count(root: etree._Element, untrusted_xml: bytes, max_ids: int) -> None:
+    """ID-like attributes, before anything indexes them (``fedlib._xml.ids``). Counted only when neither the
+    length nor the attribute count of the raw bytes already proves the document under the cap."""
+    too_long = len(untrusted_xml) // _SHORTEST_ID_ATTRIBUTE > max_ids
+    if too_long and not attributes_bounded_by(root, untrusted_xml, max_ids):
+        ids = int(ID_COUNT(root))  # type: ignore[arg-type]
+        if ids > max_ids:
+            raise too_complex("ID attributes", ids, max_ids, "max_id_attributes")
 
 
 def attributes_bounded_by(root: etree._Element, untrusted_xml: bytes, limit: int) -> bool:
@@ -272,11 +276,140 @@ def _check_namespaces_exactly(root: etree._Element, limits: XMLLimits) -> None:
             scope.pop()
 
 
+# ---- large documents (federation metadata) ------------------------------------------------------------------
+#
+# ``check_structure`` is tuned for 5-7 KB protocol messages. On a 44 MB signed aggregate (100,000+ elements,
+# ten thousand re-declared namespaces) its five passes (the raw ``xmlns`` count, the namespace walk, the
+# element count, the attribute XPath and the Signature/Reference iteration) cost about as much as parsing,
+# and the metadata loader then walked the tree twice more (the root ID's uniqueness, the entity index).
+# ``check_large_document`` enforces exactly the same limits in fewer passes and hands the caller what
+# those two extra walks were for. The differential property test in tests/unit/xml/test_large_document.py
+# holds it to ``check_structure``'s verdicts.
+
+_LARGE_TAGS: Final = (_DS_SIGNATURE, _DS_REFERENCE, _EC_INCLUSIVE_NAMESPACES)
+#: The fewest bytes an element takes in any encoding (``<a/>``): no DTD, entity or XInclude can add one.
+_MIN_ELEMENT_BYTES: Final = 4
+
+
+@functools.lru_cache(maxsize=16)
+def _attribute_past_or_equal(limit: int) -> etree.XPath:
+    """XPath: the ``limit + 1``-th attribute of any element, and every attribute whose value is ``$v``."""
+    return etree.XPath(f"descendant-or-self::*/@*[position() = {int(limit) + 1} or . = $v]")
+
+
+@dataclass(frozen=True, slots=True)
+class LargeDocumentScan:
+    """What :func:`check_large_document` found on its way (so the caller needs no walk of its own)."""
+
+    collected: tuple[etree._Element, ...]
+    """Every element with the ``collect`` tag, in document order (wherever it stands in the tree)."""
+    attributes_equal: tuple[Any, ...]
+    """Every attribute (an lxml attribute result: ``.attrname``, ``.getparent()``) whose value is
+    ``attribute_value``, under any name; empty when no value was asked for."""
+
+
+def check_large_document(
+    root: etree._Element,
+    untrusted_xml: bytes,
+    limits: XMLLimits,
+    *,
+    collect: str | None = None,
+    attribute_value: str | None = None,
+) -> LargeDocumentScan:
+    """Enforce ``limits`` exactly as :func:`check_structure` does, in fewer passes for a large document.
+
+    * elements: not counted when the input is too short to hold more than ``max_elements`` (an element
+      takes at least 4 bytes), else one XPath count;
+    * namespace declarations: a bounded search of the raw bytes (ASCII-compatible input) settles them
+      when there are at most as many ``xmlns`` as the tightest cap; otherwise their events join the one
+      C-level ``iterwalk`` below, which falls back to the exact per-element walk only past a bound;
+    * ds:Signature, ds:Reference, ec:InclusiveNamespaces and the ``collect`` elements: that same walk,
+      which stops only at those tags;
+    * attributes per element, and every attribute equal to ``attribute_value``: one XPath pass.
+
+    Raises:
+        XMLRejected: ``message-too-complex``, with the same wording as :func:`check_structure`.
+    """
+    max_elements = limits.max_elements
+    if len(untrusted_xml) // _MIN_ELEMENT_BYTES > max_elements:
+        elements = int(_COUNT_ELEMENTS(root))  # type: ignore[arg-type]
+        if elements > max_elements:
+            raise too_complex("elements", elements, max_elements, "max_elements")
+
+    bound = min(limits.max_namespace_declarations_per_element, limits.max_namespace_declarations_in_scope)
+    walk_namespaces = not _ascii_compatible(root, untrusted_xml) or _occurs_more_than(
+        untrusted_xml, b"xmlns", min(bound, limits.max_namespace_declarations)
+    )
+    events: tuple[str, ...] = ("start", "start-ns", "end-ns") if walk_namespaces else ("start",)
+    tags = (*_LARGE_TAGS, collect) if collect is not None else _LARGE_TAGS
+    collected: list[etree._Element] = []
+    open_declarations = total = signatures = references = 0
+    exact = False
+    for event, element in etree.iterwalk(root, events=events, tag=tags):
+        if event == "start-ns":
+            open_declarations += 1
+            total += 1
+            if open_declarations > bound or total > limits.max_namespace_declarations:
+                exact = True
+        elif event == "end-ns":
+            open_declarations -= 1
+        else:
+            tag = element.tag
+            if tag == collect:
+                collected.append(element)
+            if tag == _DS_SIGNATURE:
+                signatures += 1
+                if signatures > limits.max_signatures:
+                    raise too_complex("ds:Signature elements", signatures, limits.max_signatures, "max_signatures")
+            elif tag == _DS_REFERENCE:
+                references += 1
+                if references > limits.max_references:
+                    raise too_complex("ds:Reference elements", references, limits.max_references, "max_references")
+            elif tag == _EC_INCLUSIVE_NAMESPACES:
+                prefixes = len((element.get("PrefixList") or "").split())
+                if prefixes > limits.max_prefix_list:
+                    raise too_complex(
+                        "prefixes in an InclusiveNamespaces PrefixList",
+                        prefixes,
+                        limits.max_prefix_list,
+                        "max_prefix_list",
+                    )
+    if exact:
+        _check_namespaces_exactly(root, limits)
+
+    max_attrs = limits.max_attributes_per_element
+    equal: tuple[Any, ...] = ()
+    if attribute_value is None:
+        over = bool(_attribute_past(max_attrs)(root))  # only attributes past the cap
+    else:
+        found: Any = _attribute_past_or_equal(max_attrs)(root, v=attribute_value)
+        equal = tuple(a for a in found if a == attribute_value)
+        over = any(len(parent.attrib) > max_attrs for a in found if (parent := a.getparent()) is not None)
+    if over:
+        attributes = max(len(element.attrib) for element in root.iter())
+        raise too_complex("attributes on one element", attributes, max_attrs, "max_attributes_per_element")
+    _check_id_count(root, untrusted_xml, limits.max_id_attributes)
+    return LargeDocumentScan(collected=tuple(collected), attributes_equal=equal)
+
+
+def _occurs_more_than(data: bytes, needle: bytes, limit: int) -> bool:
+    """Whether ``needle`` occurs more than ``limit`` times in ``data`` (stops at the ``limit + 1``-th)."""
+    position = -1
+    for _ in range(limit + 1):
+        position = data.find(needle, position + 1)
+        if position < 0:
+            return False
+    return True
+
+
 __all__ = [
     "DEFAULT_XML_LIMITS",
+    "ID_COUNT",
     "METADATA_XML_LIMITS",
+    "LargeDocumentScan",
     "XMLLimits",
     "attributes_bounded_by",
+    "check_large_document",
     "check_structure",
     "too_complex",
 ]

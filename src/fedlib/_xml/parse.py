@@ -30,6 +30,7 @@ import binascii
 import re
 import threading
 import zlib
+from collections.abc import Callable
 from typing import Any, Final
 
 import pybase64
@@ -91,11 +92,14 @@ def parse_xml(
     *,
     max_bytes: int = DEFAULT_MAX_XML_BYTES,
     limits: XMLLimits = DEFAULT_XML_LIMITS,
+    structure: Callable[[etree._Element, bytes, XMLLimits], object] = check_structure,
 ) -> etree._Element:
     """Parse untrusted XML bytes and return the document element.
 
     ``limits`` caps the structure (``fedlib._xml.limits``); the default suits SAML protocol messages,
-    IdP metadata passes ``METADATA_XML_LIMITS``.
+    IdP metadata passes ``METADATA_XML_LIMITS``. ``structure`` is the pass that enforces them, right after
+    parsing: ``check_structure``, or for a large document (metadata) a function built on
+    ``check_large_document`` (the same limits in fewer passes; it must raise as ``check_structure`` would).
 
     Raises:
         XMLRejected: ``malformed-xml`` (too large, not well-formed, not one document element, a
@@ -137,7 +141,7 @@ def parse_xml(
             "the XML message contains a processing instruction inside its document element; SAML messages "
             "have none, and canonicalization would sign it"
         )
-    check_structure(root, untrusted_xml, limits)
+    structure(root, untrusted_xml, limits)
     return root
 
 

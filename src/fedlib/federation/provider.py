@@ -15,10 +15,11 @@ Lifecycle (docs/metadata.md):
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -42,7 +43,7 @@ from fedlib.metadata.document import (
 from fedlib.metadata.idp import DEFAULT_MAX_METADATA_BYTES, IdPMetadata
 
 if TYPE_CHECKING:  # pragma: no cover
-    from fedlib.sp import ServiceProvider
+    from fedlib.sp import IdPConfig, ServiceProvider
 
 log = logging.getLogger("fedlib.federation")
 
@@ -60,6 +61,10 @@ class MetadataSnapshot:
     valid_until: datetime | None
     """The earliest validUntil among the document and the selected IdPs: after it nothing here is used."""
     warnings: tuple[str, ...] = ()
+    """Entities skipped, then signing certificates expired or expiring within ``warn_within``, as of the
+    last refresh (each refresh re-evaluates the certificates, 304 answers included)."""
+    skipped: tuple[str, ...] = ()
+    """The entities of the document that could not be used (the first part of ``warnings``)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -149,7 +154,9 @@ class MetadataProvider:
         self._last_error: str | None = None
         self._failures = 0
         self._next_refresh: datetime | None = None
-        self._attached: list[tuple[ServiceProvider, tuple[str, ...] | None]] = []
+        self._attached: list[
+            tuple[ServiceProvider, tuple[str, ...] | None, Callable[[IdPMetadata], IdPConfig] | None]
+        ] = []
         self._lock = threading.RLock()  # serialises refreshes; readers never take it
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -198,10 +205,21 @@ class MetadataProvider:
 
     # ---- attaching ----------------------------------------------------------------------------------
 
-    def attach(self, sp: ServiceProvider, entity_ids: Sequence[str] | None = None) -> None:
+    def attach(
+        self,
+        sp: ServiceProvider,
+        entity_ids: Sequence[str] | None = None,
+        *,
+        idp_defaults: Callable[[IdPMetadata], IdPConfig] | None = None,
+    ) -> None:
         """Keep ``sp``'s trust in these IdPs (or only ``entity_ids`` of them) current: now and after every
         good refresh (atomic swaps). One provider can serve many ServiceProviders (tenants), each its own
         selection of the document's IdPs: the document is fetched, parsed and verified once for all.
+
+        An IdP ``sp`` already trusts keeps its per-IdP settings (policy, MFA) across swaps. ``idp_defaults``
+        builds the ``IdPConfig`` of an IdP that ``sp`` does not trust yet (one that joins the aggregate
+        later, or passes its filter later), e.g. ``functools.partial(IdPConfig, policy=..., require_mfa=True)``;
+        without it such an IdP gets ``IdPConfig(metadata)`` (the SP's policy, no per-IdP MFA).
 
         Raises:
             ConfigurationError: no valid metadata, or an entity of ``entity_ids`` is not served.
@@ -213,8 +231,8 @@ class MetadataProvider:
             if wanted is not None and len(selected) != len(set(wanted)):
                 missing = sorted(set(wanted) - set(selected))
                 raise ConfigurationError(f"the metadata from {self.source.description} serves no IdP {missing[0]!r}")
-            sp.update_idps(selected.values())
-            self._attached.append((sp, wanted))
+            sp.update_idps(_with_defaults(sp, selected, idp_defaults))
+            self._attached.append((sp, wanted, idp_defaults))
 
     # ---- refreshing ---------------------------------------------------------------------------------
 
@@ -230,7 +248,7 @@ class MetadataProvider:
             try:
                 result = self.source.fetch(self._validators if self._snapshot is not None else None)
                 if result.body is None:  # 304: what we have is still current (its own validUntil still applies)
-                    snapshot = self.current()
+                    snapshot = self._rewarn(self.current(), now)
                     self._validators = result.validators
                 else:
                     snapshot = self._build(result.body, now, "source")
@@ -348,15 +366,9 @@ class MetadataProvider:
                 raise ConfigurationError(
                     f"the metadata from {self.source.description} holds no usable SAML 2.0 IdP{reason}"
                 )
-        for idp in idps.values():
-            for certificate, not_after, expired in certificates_expiring(idp, now=now, within=self.warn_within):
-                state = "expired" if expired else "expires"
-                warnings.append(
-                    f"{idp.entity_id}: signing certificate {certificate_subject(certificate)} "
-                    f"{state} {not_after.isoformat()}"
-                )
-        for warning in warnings:
-            log.warning("fedlib: metadata from %s: %s", self.source.description, warning)
+        skipped = tuple(warnings)
+        warnings += self._certificate_warnings(idps, now)
+        self._log_warnings(warnings)
         instants = [d for d in (document.valid_until, *(i.valid_until for i in idps.values())) if d is not None]
         return MetadataSnapshot(
             document=document,
@@ -365,15 +377,41 @@ class MetadataProvider:
             origin=origin,
             valid_until=min(instants) if instants else None,
             warnings=tuple(warnings),
+            skipped=skipped,
         )
+
+    def _certificate_warnings(self, idps: Mapping[str, IdPMetadata], now: datetime) -> list[str]:
+        warnings: list[str] = []
+        for idp in idps.values():
+            for certificate, not_after, expired in certificates_expiring(idp, now=now, within=self.warn_within):
+                state = "expired" if expired else "expires"
+                warnings.append(
+                    f"{idp.entity_id}: signing certificate {certificate_subject(certificate)} "
+                    f"{state} {not_after.isoformat()}"
+                )
+        return warnings
+
+    def _log_warnings(self, warnings: Sequence[str]) -> None:
+        for warning in warnings:
+            log.warning("fedlib: metadata from %s: %s", self.source.description, warning)
+
+    def _rewarn(self, snapshot: MetadataSnapshot, now: datetime) -> MetadataSnapshot:
+        """After a 304: the same metadata, its certificates re-evaluated at ``now`` (one may have aged into
+        the warning window); logged like after a fetch with a body. The trust itself is not swapped."""
+        warnings = (*snapshot.skipped, *self._certificate_warnings(snapshot.idps, now))
+        self._log_warnings(warnings)
+        if warnings != snapshot.warnings:
+            snapshot = dataclasses.replace(snapshot, warnings=warnings)
+            self._snapshot = snapshot
+        return snapshot
 
     def _install(self, snapshot: MetadataSnapshot) -> None:
         previous = self._snapshot
         self._snapshot = snapshot  # one reference assignment: readers see the old or the new snapshot
-        for sp, wanted in self._attached:
+        for sp, wanted, idp_defaults in self._attached:
             selected = _select(snapshot, wanted)
             removed = set(_select(previous, wanted)) - set(selected) if previous is not None else set()
-            sp.update_idps(selected.values(), remove=removed)
+            sp.update_idps(_with_defaults(sp, selected, idp_defaults), remove=removed)
 
     def _write_backing(self, body: bytes) -> None:
         if self.backing_file is None:
@@ -382,6 +420,19 @@ class MetadataProvider:
             write_atomically(self.backing_file, body)
         except OSError as exc:
             log.warning("fedlib: cannot write the backing file %s: %s", self.backing_file, exc)
+
+
+def _with_defaults(
+    sp: ServiceProvider,
+    selected: Mapping[str, IdPMetadata],
+    idp_defaults: Callable[[IdPMetadata], IdPConfig] | None,
+) -> list[IdPMetadata | IdPConfig]:
+    """Bare metadata for the IdPs ``sp`` trusts already (``update_idps`` keeps their settings), and
+    ``idp_defaults(metadata)`` for the others."""
+    if idp_defaults is None:
+        return list(selected.values())
+    known = sp.idps
+    return [m if entity_id in known else idp_defaults(m) for entity_id, m in selected.items()]
 
 
 def _select(snapshot: MetadataSnapshot, wanted: tuple[str, ...] | None) -> Mapping[str, IdPMetadata]:

@@ -27,10 +27,11 @@ from typing import Final, Literal
 from cryptography import x509
 from lxml import etree
 
-from fedlib._xml.limits import METADATA_XML_LIMITS
+from fedlib._xml.ids import IdIndex, id_index_of_value
+from fedlib._xml.limits import METADATA_XML_LIMITS, LargeDocumentScan, XMLLimits, check_large_document
 from fedlib._xml.parse import parse_xml
 from fedlib.clock import ensure_aware, parse_instant
-from fedlib.constants import NS_MD, NS_MDATTR, NS_MDRPI, NS_SAML, qname
+from fedlib.constants import DS_SIGNATURE, NS_MD, NS_MDATTR, NS_MDRPI, NS_SAML, qname
 from fedlib.errors import ConfigurationError, ResponseRejected
 from fedlib.metadata.idp import (
     _MD_ENTITIES,
@@ -151,7 +152,9 @@ class EntityFilter:
       (``mdattr:EntityAttributes``), e.g. :data:`REFEDS_RS`;
     * ``assurance_certifications``: values of ``urn:oasis:names:tc:SAML:attribute:assurance-certification``,
       e.g. :data:`SIRTFI`;
-    * ``registration_authorities``: ``mdrpi:RegistrationInfo/@registrationAuthority``.
+    * ``registration_authorities``: ``mdrpi:RegistrationInfo/@registrationAuthority``;
+    * ``entity_attributes``: any ``mdattr:EntityAttributes`` attribute, ``{name: [values]}``: each name
+      listed must carry one of its values (the two criteria above are shortcuts for two such names).
 
     Entity attributes and RegistrationInfo on an enclosing ``md:EntitiesDescriptor`` apply to the entities
     in it (the entity's own RegistrationInfo wins). Everything is read from the verified document only.
@@ -160,6 +163,8 @@ class EntityFilter:
     entity_categories: frozenset[str]
     assurance_certifications: frozenset[str]
     registration_authorities: frozenset[str]
+    entity_attributes: tuple[tuple[str, frozenset[str]], ...]
+    """``(name, values)`` pairs sorted by name (hashable); build with a mapping."""
 
     def __init__(
         self,
@@ -167,6 +172,7 @@ class EntityFilter:
         entity_categories: Iterable[str] = (),
         assurance_certifications: Iterable[str] = (),
         registration_authorities: Iterable[str] = (),
+        entity_attributes: Mapping[str, Iterable[str]] | None = None,
     ) -> None:
         object.__setattr__(self, "entity_categories", _str_set(entity_categories, "entity_categories"))
         object.__setattr__(
@@ -175,23 +181,52 @@ class EntityFilter:
         object.__setattr__(
             self, "registration_authorities", _str_set(registration_authorities, "registration_authorities")
         )
+        object.__setattr__(self, "entity_attributes", _attribute_criteria(entity_attributes))
 
     def __bool__(self) -> bool:
-        return bool(self.entity_categories or self.assurance_certifications or self.registration_authorities)
+        return bool(
+            self.entity_categories
+            or self.assurance_certifications
+            or self.registration_authorities
+            or self.entity_attributes
+        )
+
+    def _attribute_criteria(self) -> list[tuple[str, frozenset[str]]]:
+        criteria = list(self.entity_attributes)
+        if self.entity_categories:
+            criteria.append((ENTITY_CATEGORY, self.entity_categories))
+        if self.assurance_certifications:
+            criteria.append((ASSURANCE_CERTIFICATION, self.assurance_certifications))
+        return criteria
 
     def matches(self, entity: etree._Element) -> bool:
         """Whether the md:EntityDescriptor ``entity`` (from a verified document) passes the filter."""
-        if self.entity_categories or self.assurance_certifications:
+        criteria = self._attribute_criteria()
+        if criteria:
             attributes = _entity_attributes(entity)
-            if self.entity_categories and not self.entity_categories & attributes.get(ENTITY_CATEGORY, set()):
-                return False
-            if self.assurance_certifications and not self.assurance_certifications & attributes.get(
-                ASSURANCE_CERTIFICATION, set()
-            ):
+            if any(not accepted & attributes.get(name, set()) for name, accepted in criteria):
                 return False
         if self.registration_authorities:
             return _registration_authority(entity) in self.registration_authorities
         return True
+
+
+def _attribute_criteria(value: object) -> tuple[tuple[str, frozenset[str]], ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(
+            f"entity_attributes must map attribute names to lists of values, not {type(value).__name__}"
+        )
+    criteria: list[tuple[str, frozenset[str]]] = []
+    for name, values in value.items():
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigurationError("entity_attributes: attribute names must be non-empty strings")
+        accepted = _str_set(values, f"entity_attributes[{name[:100]!r}]")
+        if not accepted:
+            raise ConfigurationError(f"entity_attributes[{name[:100]!r}] lists no value")
+        criteria.append((name, accepted))
+    return tuple(sorted(criteria, key=lambda item: item[0]))
 
 
 def _extensions(element: etree._Element, tag: str) -> Iterable[etree._Element]:
@@ -315,19 +350,40 @@ def load_metadata_document(
     now = ensure_aware(now)
     if require_signature and not signed_by:
         raise ConfigurationError("a signature is required on this metadata: configure the signer's certificate")
+    # One structural pass (check_large_document: the metadata limits in fewer passes than check_structure)
+    # that also collects the entities and the attributes equal to the root's ID, so that neither the entity
+    # index nor the ID check walks the tree again.
+    scans: list[LargeDocumentScan] = []
+
+    def structure(untrusted_root: etree._Element, untrusted_xml: bytes, limits: XMLLimits) -> None:
+        own_id = untrusted_root.get("ID") if signed_by else None
+        collect = _MD_ENTITY if untrusted_root.tag == _MD_ENTITIES else None
+        scans.append(
+            check_large_document(untrusted_root, untrusted_xml, limits, collect=collect, attribute_value=own_id)
+        )
+
     try:
-        root = parse_xml(xml, max_bytes=max_bytes, limits=METADATA_XML_LIMITS)
+        root = parse_xml(xml, max_bytes=max_bytes, limits=METADATA_XML_LIMITS, structure=structure)
     except ResponseRejected as exc:
         raise ConfigurationError(f"IdP metadata is not usable XML: {exc.message}", detail=exc.detail) from None
+    (scan,) = scans
     if root.tag not in (_MD_ENTITY, _MD_ENTITIES):
         raise ConfigurationError(
             f"metadata must be an md:EntityDescriptor or md:EntitiesDescriptor, not {etree.QName(root).localname}"
         )
     kind: Literal["entity", "aggregate"] = "entity" if root.tag == _MD_ENTITY else "aggregate"
     signed = False
+    candidates: Sequence[etree._Element] = [root] if kind == "entity" else scan.collected
     if signed_by:
-        root = _verify_aggregate(root, signed_by)
+        own_id = root.get("ID")
+        ids = id_index_of_value(scan.attributes_equal, own_id) if own_id is not None else IdIndex(holders={})
+        # Entities inside the document's own Signature are not covered by it (it is detached, then the
+        # rest is digested): the index never holds them, as a walk after verification would not.
+        unsigned = {e for child in root.iterchildren(DS_SIGNATURE) for e in child.iter(_MD_ENTITY)}
+        root = _verify_aggregate(root, signed_by, ids=ids)
         signed = True
+        if unsigned:
+            candidates = [e for e in candidates if e not in unsigned]
     elif kind == "aggregate" and not allow_unsigned_aggregate:
         raise ConfigurationError(
             "a metadata aggregate must be signed: configure the federation's metadata signing certificate"
@@ -342,7 +398,7 @@ def load_metadata_document(
     cache_duration = parse_duration(raw_duration) if raw_duration is not None else None
     entities: dict[str, etree._Element] = {}
     duplicates: set[str] = set()
-    for entity in [root] if kind == "entity" else root.iter(_MD_ENTITY):
+    for entity in candidates:
         entity_id = entity.get("entityID") or ""
         if entity_id in entities:
             duplicates.add(entity_id)

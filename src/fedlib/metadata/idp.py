@@ -183,7 +183,11 @@ def _display_name(entity: etree._Element, idp: etree._Element) -> str | None:
     return None
 
 
-def _verify_aggregate(root: etree._Element, signed_by: Sequence[x509.Certificate]) -> etree._Element:
+def _verify_aggregate(
+    root: etree._Element, signed_by: Sequence[x509.Certificate], *, ids: IdIndex | None = None
+) -> etree._Element:
+    """Verify the document element's one enveloped signature; ``ids``: the index of the root's ID if the
+    caller already has it (``load_metadata_document`` gets it from its structural pass), else built here."""
     signatures = [child for child in root if child.tag == DS_SIGNATURE]
     if len(signatures) != 1:
         raise ConfigurationError("the metadata must carry exactly one signature on its document element")
@@ -196,9 +200,12 @@ def _verify_aggregate(root: etree._Element, signed_by: Sequence[x509.Certificate
     # (a quarter of the load time). Other duplicate IDs inside the signed aggregate are covered by the
     # signature and never looked up. Responses still build the full index and refuse any duplicate.
     own_id = root.get("ID")
-    ids = IdIndex.for_value(root, own_id) if own_id is not None else IdIndex(holders={})
+    if ids is None:
+        ids = IdIndex.for_value(root, own_id) if own_id is not None else IdIndex(holders={})
     try:
-        verified = verify_enveloped_signature(root, signatures[0], TrustAnchors.from_certificates(signed_by), ids=ids)
+        verified = verify_enveloped_signature(
+            root, signatures[0], TrustAnchors.from_certificates(signed_by), ids=ids, stream_digest=True
+        )
     except ResponseRejected as exc:
         raise ConfigurationError(f"the metadata signature is not valid ({exc.code}): {exc.message}") from None
     return verified.element

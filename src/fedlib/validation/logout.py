@@ -8,6 +8,8 @@ A LogoutRequest ends a user's session, so it is held to the same standard as a l
 1. read the message as received: HTTP-Redirect (the raw query, ``read_redirect_logout_request``) or
    HTTP-POST (the ``SAMLRequest`` form value, ``read_post_logout_request``); size caps, strict base64,
    capped inflate, hardened parse                                       malformed-xml, forbidden-dtd
+1b. the expected IdP's metadata is not past its validUntil (expired metadata no longer vouches for its
+   keys, as for a Response)                                             idp-metadata-expired
 2. document element is samlp:LogoutRequest; no encrypted element        malformed-xml,
                                                                         encrypted-claims-unsupported
 3. the signature, with the metadata keys of the expected IdP only:
@@ -30,10 +32,11 @@ Nothing is consumed when a check fails. The result keeps what the LogoutResponse
 (``ServiceProvider.answer_logout_request``): the request ID, the IdP and the binding it came over.
 
 ``validate_logout_response`` checks the IdP's ``<samlp:LogoutResponse>`` to a LogoutRequest of this SP
-(SP-initiated Single Logout) with the same reading, signature and time rules: samlp:LogoutResponse -> the
-signature with the IdP's metadata keys only -> Version, ID, IssueInstant age -> Issuer -> Destination ->
-InResponseTo = the pending request -> Status (success / partial / failure; not an error: the local
-session ends whatever the IdP reports). See docs/logout.md.
+(SP-initiated Single Logout) with the same reading, signature and time rules: the IdP's metadata not
+expired (``idp-metadata-expired``) -> samlp:LogoutResponse -> the signature with the IdP's metadata keys
+only -> Version, ID, IssueInstant age -> Issuer -> Destination -> InResponseTo = the pending request ->
+Status (success / partial / failure; not an error: the local session ends whatever the IdP reports). See
+docs/logout.md.
 """
 
 from __future__ import annotations
@@ -240,6 +243,7 @@ def validate_logout_request(
     now = ensure_aware(now)
     policy = sp.policy
     skew = policy.clock_skew
+    _check_metadata_current(idp, now)
     if session is not None and session.idp_entity_id != idp.entity_id:
         raise reject(
             ErrorCode.LOGOUT_SESSION_MISMATCH,
@@ -360,12 +364,13 @@ def validate_logout_response(
     The caller consumes the pending logout (``request_id``) once, before calling this (replay).
 
     Raises:
-        ResponseRejected: ``malformed-xml``, ``unsigned-message``, ``invalid-signature`` (and the other
-            signature codes), ``not-yet-valid``, ``expired``, ``wrong-issuer``, ``wrong-destination``,
-            ``missing-in-response-to``, ``wrong-in-response-to``.
+        ResponseRejected: ``idp-metadata-expired``, ``malformed-xml``, ``unsigned-message``,
+            ``invalid-signature`` (and the other signature codes), ``not-yet-valid``, ``expired``,
+            ``wrong-issuer``, ``wrong-destination``, ``missing-in-response-to``, ``wrong-in-response-to``.
         ConfigurationError: the IdP metadata holds no certificate.
     """
     now = ensure_aware(now)
+    _check_metadata_current(idp, now)
     response = _verified_message(received, idp, sp, SAMLP_LOGOUT_RESPONSE, "LogoutResponse")
     checks.check_version_and_instant(response)
     checks.check_issue_instant(response, now=now, skew=sp.policy.clock_skew, max_age=max_age)
@@ -402,6 +407,18 @@ def validate_logout_response(
         issue_instant=issue_instant,
         binding=received.binding,
     )
+
+
+def _check_metadata_current(idp: IdPMetadata, now: datetime) -> None:
+    """Expired metadata is never used (docs/metadata.md): past its validUntil it no longer vouches for the
+    IdP's keys, so nothing signed with them is verified (``idp-metadata-expired``, as for a Response)."""
+    if idp.valid_until is not None and idp.valid_until <= now:
+        raise reject(
+            ErrorCode.IDP_METADATA_EXPIRED,
+            "this site's copy of the IdP's metadata has expired, so its keys are no longer trusted; "
+            "the operator must restore the metadata source (fedlib check-metadata)",
+            detail=f"IdP {idp.entity_id!r}, validUntil {idp.valid_until.isoformat()}",
+        )
 
 
 def _verified_message(

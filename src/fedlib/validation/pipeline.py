@@ -166,7 +166,8 @@ def validate_parsed_response(
         )
 
     # No attribute named nil anywhere in the verified content (its canonical octets): no xsi:nil to honour.
-    attributes, friendly_names = _attributes(assertion, nil_possible=b'nil="' in verified.canonical)
+    canonical = verified.canonical
+    attributes, friendly_names = _attributes(assertion, nil_possible=canonical is None or b'nil="' in canonical)
     return AuthnResult(
         issuer=issuer,
         name_id=text_content(name_id),

@@ -63,9 +63,10 @@ class VerifiedElement:
     trusted_key: TrustedKey
     signature_method: SignatureMethod
     digest_method: DigestMethod
-    canonical: bytes = b""
+    canonical: bytes | None = None
     """The canonical octets of ``element`` that were digested (what the tree holds, in canonical form: a
-    byte search here answers "does the verified content contain X at all?" without walking the tree)."""
+    byte search here answers "does the verified content contain X at all?" without walking the tree);
+    None when the digest was streamed (``stream_digest``) and the octets never held."""
 
 
 def _fail(code: ErrorCode, message: str, detail: str | None = None) -> SignatureRejected:
@@ -102,6 +103,42 @@ def canonicalize(element: etree._Element, method: C14N, prefixes: tuple[str, ...
     except (etree.C14NError, ValueError, TypeError) as exc:
         # e.g. relative namespace URIs, which C14N 1.0 defines as an error.
         raise _fail(ErrorCode.INVALID_SIGNATURE, "the signed content cannot be canonicalized", str(exc)) from None
+
+
+class _DigestSink:
+    """A write-only file object that hashes what is written to it (lxml's ``write_c14n`` target)."""
+
+    def __init__(self, method: DigestMethod) -> None:
+        self.hash = DIGEST_FUNCTION[method](b"")
+
+    def write(self, data: bytes) -> int:
+        self.hash.update(data)
+        return len(data)
+
+
+def _whole_document(element: etree._Element) -> bool:
+    """``element`` is its document's root and the document holds nothing else (no prolog or epilog PI;
+    comments are dropped at parse time): then the document's canonical form is the element's."""
+    return element.getparent() is None and element.getprevious() is None and element.getnext() is None
+
+
+def streamed_digest(element: etree._Element, method: C14N, prefixes: tuple[str, ...], digest: DigestMethod) -> bytes:
+    """The digest of :func:`canonicalize` ``(element, method, prefixes)`` for a root ``element`` alone in its
+    document, computed while libxml2 writes the canonical form (chunk by chunk) instead of over one copy."""
+    if not _whole_document(element):
+        raise ValueError("streamed_digest needs the document's only top-level node")
+    sink = _DigestSink(digest)
+    tree: Any = element.getroottree()  # lxml-stubs: write_c14n takes any object with write(), and None prefixes
+    try:
+        tree.write_c14n(
+            sink,
+            exclusive=method is C14N.EXCLUSIVE,
+            with_comments=False,
+            inclusive_ns_prefixes=list(prefixes) or None,
+        )
+    except (etree.C14NError, ValueError, TypeError) as exc:
+        raise _fail(ErrorCode.INVALID_SIGNATURE, "the signed content cannot be canonicalized", str(exc)) from None
+    return bytes(sink.hash.digest())
 
 
 def _standalone_inclusive_copy(element: etree._Element) -> etree._Element:
@@ -181,12 +218,18 @@ def verify_enveloped_signature(
     *,
     allow_sha1: bool = False,
     ids: IdIndex | None = None,
+    stream_digest: bool = False,
 ) -> VerifiedElement:
     """Verify ``signature``, an enveloped ds:Signature that is an immediate child of ``parent``.
 
     Profile, then trust, then crypto. ``ids`` is the document's ID index if the caller built one
     (the pipeline does, to check uniqueness); otherwise it is built here. On success ``parent`` has had
     its Signature detached and is returned as the verified element.
+
+    ``stream_digest`` (large documents: metadata aggregates): when ``parent`` is the whole document (its
+    root, with no sibling node), its canonical form is fed to the digest as libxml2 writes it, never held
+    in memory at once (tens of MB less at the peak, and faster); the octets are the same
+    (tests/unit/xmldsig/test_stream_digest.py). Otherwise, or when False, it is canonicalised to bytes.
 
     Raises:
         SignatureRejected: the code of the first failing check.
@@ -202,8 +245,12 @@ def verify_enveloped_signature(
     verify_signature_value(parsed.signature_method, trusted.public_key, parsed.signature_value, signed_info_octets)
 
     _detach_enveloped(signature)
-    referenced_octets = canonicalize(parent, parsed.reference_c14n, parsed.reference_prefixes)
-    digest = DIGEST_FUNCTION[parsed.digest_method](referenced_octets).digest()
+    referenced_octets: bytes | None = None
+    if stream_digest and _whole_document(parent):
+        digest = streamed_digest(parent, parsed.reference_c14n, parsed.reference_prefixes, parsed.digest_method)
+    else:
+        referenced_octets = canonicalize(parent, parsed.reference_c14n, parsed.reference_prefixes)
+        digest = DIGEST_FUNCTION[parsed.digest_method](referenced_octets).digest()
     if not hmac.compare_digest(digest, parsed.digest_value):
         raise _fail(
             ErrorCode.INVALID_SIGNATURE,

@@ -326,6 +326,31 @@ def test_certificate_expiry_warnings(http_server: Any, caplog: pytest.LogCapture
     assert "signing certificate" in caplog.text
 
 
+def test_the_refresher_warns_when_a_certificate_nears_expiry_in_unchanged_metadata(
+    http_server: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Metadata that does not change (the server answers 304 for weeks) still carries a certificate that
+    ages into the warning window: each refresh re-evaluates the warnings at its own time, logs them and
+    shows them in status(), as after a fetch with a body."""
+    key = default_key()
+    not_after = key.certificate.not_valid_after_utc
+    clock = Clock(at=not_after - timedelta(days=40))
+    http_server.script.serve("/idp.xml", idp_document([key]), etag='"v1"')
+    provider = MetadataProvider(http_server.url("/idp.xml"), fetcher=loopback(), clock=clock)
+    assert provider.status().warnings == ()
+    first = provider.current()
+    clock.advance(timedelta(days=15))
+    with caplog.at_level(logging.WARNING, logger="fedlib.federation"):
+        assert provider.refresh_now()
+    assert http_server.script.requests[-1][1].get("If-None-Match") == '"v1"'  # answered 304
+    assert provider.current().idps is first.idps  # the same trust: nothing was swapped
+    assert any("expires" in w for w in provider.status().warnings)
+    assert "signing certificate" in caplog.text
+    clock.advance(timedelta(days=30))
+    assert provider.refresh_now()
+    assert any("expired" in w for w in provider.status().warnings)
+
+
 # ---- the background refresher ---------------------------------------------------------------------
 
 

@@ -3,14 +3,16 @@ and swapped atomically in a TenantRegistry without a restart."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from tests.integration.metadata.test_lifecycle import ACS, IDP, NOW, SP_ENTITY, Clock, idp_document, login, refused
 from tests.metadata_support import federation_key
 
-from fedlib.errors import ErrorCode
+from fedlib.errors import ConfigurationError, ErrorCode
 from fedlib.federation import HTTPFetcher, mdq_url
 from fedlib.settings import load_settings
 from fedlib.tenants import TenantRegistry
@@ -96,6 +98,36 @@ def test_mdq_base_in_settings(http_server: Any, tmp_path: Path) -> None:
     assert "signature" in (provider.status().last_error or "")
 
 
+def test_mdq_sha1_form_in_settings(http_server: Any, tmp_path: Path) -> None:
+    """mdq_form = "sha1": the transformed identifier ``{sha1}<hex>`` (MDQ protocol draft), which some
+    services (and static MDQ mirrors) serve instead of the percent-encoded entityID."""
+    fed, key = federation_key(), default_key()
+    (tmp_path / "mdq.crt").write_bytes(fed.cert_pem)
+    http_server.script.serve(mdq_url("", IDP, "sha1"), idp_document([key], signer=fed))
+    entry = {
+        "mdq_base": http_server.base,
+        "mdq_form": "sha1",
+        "entity_id": IDP,
+        "metadata_signing_certificates": ["mdq.crt"],
+    }
+    clock = Clock()
+    fetcher = HTTPFetcher(allow_http=True, read_timeout=2.0)
+    settings = load_settings(settings_data(entry), base_dir=tmp_path, now=NOW, clock=clock, fetcher=fetcher)
+    path, _ = http_server.script.requests[-1]
+    assert path.endswith("/entities/%7Bsha1%7D" + hashlib.sha1(IDP.encode()).hexdigest())  # noqa: S324
+    assert login(settings.service_provider(clock=clock), key, clock).authn.issuer == IDP
+
+
+def test_mdq_form_settings_are_checked(tmp_path: Path) -> None:
+    (tmp_path / "mdq.crt").write_bytes(federation_key().cert_pem)
+    base = {"mdq_base": "https://mdq.example.org", "entity_id": IDP, "metadata_signing_certificates": ["mdq.crt"]}
+    with pytest.raises(ConfigurationError, match=r"idps\[0\]: mdq_form must be \"entity-id\" or \"sha1\""):
+        load_settings(settings_data({**base, "mdq_form": "md5"}), base_dir=tmp_path, now=NOW)
+    url = {"metadata_url": "https://md.example.org/idp.xml", "mdq_form": "sha1"}
+    with pytest.raises(ConfigurationError, match=r"idps\[0\]: mdq_form needs mdq_base"):
+        load_settings(settings_data(url), base_dir=tmp_path, now=NOW)
+
+
 B = "https://b.example.test/saml"
 
 
@@ -177,3 +209,78 @@ def test_one_metadata_file_is_parsed_once(tmp_path: Path, monkeypatch: Any) -> N
     assert [i.entity_id for i in settings.tenant("beta").idps] == [B]
     assert [i.entity_id for i in settings.tenant("gamma").idps] == [IDP]
     assert len(calls) == 1  # three entries, one file ("./agg.xml" is the same path): parsed and indexed once
+
+
+def test_filtered_aggregate_in_settings_follows_the_federation(http_server: Any, tmp_path: Path) -> None:
+    """An [[idps]] entry with a filter trusts every IdP of the aggregate that passes it: an IdP the federation
+    registers later arrives at the next refresh (without a restart) with the entry's own per-IdP settings
+    (policy, require_mfa), one that does not pass never does, and one whose registration lapses is dropped."""
+    from tests.metadata_support import signed_aggregate
+    from tests.unit.metadata.test_entity_selection import CATEGORY, _entity
+
+    from fedlib.metadata.document import REFEDS_RS
+
+    fed, until = federation_key(), NOW + timedelta(days=7)
+    (tmp_path / "fed.crt").write_bytes(fed.cert_pem)
+    rs = {CATEGORY: [REFEDS_RS]}
+    http_server.script.serve(
+        "/fed.xml", signed_aggregate([_entity(IDP, attributes=rs), _entity(B)], signer=fed, valid_until=until)
+    )
+    entry = {
+        "metadata_url": http_server.url("/fed.xml"),
+        "metadata_signing_certificates": ["fed.crt"],
+        "entity_categories": [REFEDS_RS],
+        "require_mfa": True,
+        "allow_unsolicited": True,
+    }
+    clock = Clock()
+    fetcher = HTTPFetcher(allow_http=True, read_timeout=2.0)
+    settings = load_settings(settings_data(entry), base_dir=tmp_path, now=NOW, clock=clock, fetcher=fetcher)
+    (provider,) = settings.metadata_providers
+    assert set(provider.current().idps) == {IDP}
+    registry = TenantRegistry.from_settings(settings, clock=clock, refresh=False)
+    sp = registry.get("default")
+    assert set(sp.idps) == {IDP}
+    c_entity = "https://c.example.org/idp"
+    http_server.script.serve(
+        "/fed.xml",
+        signed_aggregate([_entity(IDP), _entity(B), _entity(c_entity, attributes=rs)], signer=fed, valid_until=until),
+    )
+    assert provider.refresh_now()
+    assert set(sp.idps) == {c_entity}  # IDP no longer registered as R&S: dropped; B never passed
+    joined = sp.idp(c_entity)
+    assert joined.require_mfa is True
+    assert joined.policy is not None
+    assert joined.policy.allow_unsolicited is True
+    registry.close()
+
+
+def test_entries_with_one_source_and_one_filter_share_a_provider(http_server: Any, tmp_path: Path) -> None:
+    from tests.metadata_support import signed_aggregate
+    from tests.unit.metadata.test_entity_selection import CATEGORY, _entity
+
+    from fedlib.metadata.document import REFEDS_RS
+
+    fed, until = federation_key(), NOW + timedelta(days=7)
+    (tmp_path / "fed.crt").write_bytes(fed.cert_pem)
+    http_server.script.serve(
+        "/fed.xml",
+        signed_aggregate([_entity(IDP, attributes={CATEGORY: [REFEDS_RS]}), _entity(B)], signer=fed, valid_until=until),
+    )
+    source = {"metadata_url": http_server.url("/fed.xml"), "metadata_signing_certificates": ["fed.crt"]}
+    rs = {**source, "entity_categories": [REFEDS_RS]}
+    data = {
+        "tenants": {
+            "alpha": _tenant("https://alpha.example", rs),
+            "beta": _tenant("https://beta.example", rs),
+            "gamma": _tenant("https://gamma.example", {**source, "entity_id": B}),
+        }
+    }
+    fetcher = HTTPFetcher(allow_http=True, read_timeout=2.0)
+    settings = load_settings(data, base_dir=tmp_path, now=NOW, clock=Clock(), fetcher=fetcher)
+    assert len(settings.metadata_providers) == 2  # one per (source, filter): the filter decides what it serves
+    assert len(http_server.script.requests) == 2
+    assert [i.entity_id for i in settings.tenant("alpha").idps] == [IDP]
+    assert [i.entity_id for i in settings.tenant("beta").idps] == [IDP]
+    assert [i.entity_id for i in settings.tenant("gamma").idps] == [B]
+    settings.stop_refresh()

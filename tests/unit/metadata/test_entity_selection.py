@@ -199,3 +199,59 @@ def test_the_root_carrying_its_id_twice_under_two_names_is_refused() -> None:
     xml = etree.tostring(root)
     with pytest.raises(ConfigurationError, match="signature-wrapping"):
         load_metadata_document(xml, now=NOW, signed_by=[fed.certificate])
+
+
+def test_an_entity_hidden_in_the_aggregates_signature_is_not_served() -> None:
+    """The document's Signature is detached before the digest, so nothing in it is signed: an entity slipped
+    into its KeyInfo (which the profile tolerates) must not be indexed, although the loader collects entities
+    in its structural pass, before verification."""
+    fed = federation_key()
+    root = etree.fromstring(signed(aggregate_xml([_entity(A)], valid_until=NOW.replace(year=2027)), fed))
+    key_info = root.find("{http://www.w3.org/2000/09/xmldsig#}Signature/{http://www.w3.org/2000/09/xmldsig#}KeyInfo")
+    assert key_info is not None
+    key_info.append(etree.fromstring(_entity(B)))
+    document = load_metadata_document(etree.tostring(root), now=NOW, signed_by=[fed.certificate])
+    assert document.idp_entity_ids == (A,)
+    with pytest.raises(ConfigurationError, match="no entity"):
+        document.idp(B, now=NOW)
+
+
+def test_filter_by_any_entity_attribute() -> None:
+    """``entity_attributes``: any mdattr:EntityAttributes attribute by name (each listed name must hold one
+    of its values); the category and certification criteria are shortcuts for two such names and combine
+    with it (AND)."""
+    fed = federation_key()
+    entities = [
+        _entity(A, attributes={"urn:example:support": ["x", "y"], CATEGORY: [REFEDS_RS]}),
+        _entity(B, attributes={"urn:example:support": ["y"]}),
+        _entity(C, attributes={"urn:example:other": ["x"]}),
+    ]
+    xml = signed(aggregate_xml(entities, valid_until=NOW.replace(year=2027)), fed)
+    doc = load_metadata_document(xml, now=NOW, signed_by=[fed.certificate])
+    assert doc.idp_entity_ids_matching(EntityFilter(entity_attributes={"urn:example:support": ["x"]})) == (A,)
+    assert doc.idp_entity_ids_matching(EntityFilter(entity_attributes={"urn:example:support": ["x", "y"]})) == (A, B)
+    two_names = EntityFilter(entity_attributes={"urn:example:support": ["y"], "urn:example:other": ["x"]})
+    assert doc.idp_entity_ids_matching(two_names) == ()
+    assert doc.idp_entity_ids_matching(EntityFilter(entity_attributes={CATEGORY: [REFEDS_RS]})) == (A,)
+    both = EntityFilter(entity_categories=[REFEDS_RS], entity_attributes={"urn:example:support": ["y"]})
+    assert doc.idp_entity_ids_matching(both) == (A,)
+    assert EntityFilter(entity_attributes={"urn:example:support": ["x"]})
+    assert EntityFilter(entity_attributes={"n": ["v"]}) == EntityFilter(entity_attributes={"n": ("v",)})
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "urn:example:support",
+        ["urn:example:support"],
+        {"": ["x"]},
+        {"urn:example:support": []},
+        {"urn:example:support": "x"},
+        {"urn:example:support": [""]},
+        {"urn:example:support": [1]},
+        {3: ["x"]},
+    ],
+)
+def test_filter_rejects_bad_entity_attributes(bad: object) -> None:
+    with pytest.raises(ConfigurationError, match="entity_attributes"):
+        EntityFilter(entity_attributes=bad)  # type: ignore[arg-type]

@@ -458,3 +458,39 @@ def test_login_result_keeps_the_name_id_qualifiers_a_logout_request_must_repeat(
     )
     authn = validate_response(xml, sp=sp.config, idp=sp.idp().metadata, now=NOW, store=MemoryStore())
     assert (authn.name_qualifier, authn.sp_name_qualifier) == (idp.entity_id, SP_ID)
+
+
+# ---- expired IdP metadata --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("binding", [BINDING_HTTP_REDIRECT, BINDING_HTTP_POST])
+def test_request_checked_with_expired_idp_metadata_is_refused(binding: str) -> None:
+    """Like a Response (validation.pipeline step 1b): metadata past its validUntil no longer vouches for the
+    IdP's keys, so a LogoutRequest signed with them is refused (idp-metadata-expired) before anything is
+    verified; one second earlier the same request is accepted."""
+    idp = make_idp()
+    sp = make_sp(idp)
+    if binding == BINDING_HTTP_REDIRECT:
+        received = read_redirect_logout_request(urlsplit(idp.logout_request_url(SLO, USER)).query)
+    else:
+        from fedlib.validation.logout import read_post_logout_request
+
+        received = read_post_logout_request(idp.logout_request_post(SLO, USER).fields["SAMLRequest"])
+    metadata = sp.idp().metadata
+    kwargs: dict[str, Any] = {"sp": sp.config, "session": None, "now": NOW, "store": MemoryStore()}
+    expired = dataclasses.replace(metadata, valid_until=NOW)
+    rejection = refused(ErrorCode.IDP_METADATA_EXPIRED, validate_logout_request, received, idp=expired, **kwargs)
+    assert rejection.detail is not None
+    assert idp.entity_id in rejection.detail
+    fresh = dataclasses.replace(metadata, valid_until=NOW + timedelta(seconds=1))
+    assert validate_logout_request(received, idp=fresh, **kwargs).name_id == USER
+
+
+def test_service_provider_refuses_a_logout_request_once_the_idp_metadata_expired() -> None:
+    idp = make_idp()
+    sp = make_sp(idp)
+    expiry = NOW + timedelta(minutes=1)
+    sp.update_idps([dataclasses.replace(sp.idp().metadata, valid_until=expiry)])
+    url = idp.logout_request_url(SLO, USER, session_index="_s1")
+    refused(ErrorCode.IDP_METADATA_EXPIRED, redirect, sp, url, now=expiry)
+    assert redirect(sp, url, now=expiry - timedelta(seconds=1)).session_matched

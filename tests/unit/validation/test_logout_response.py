@@ -407,3 +407,30 @@ def test_any_change_to_a_signed_logout_response_is_refused_with_a_typed_error(da
         return
     with pytest.raises(ResponseRejected):
         sp.finish_logout(query_string=mutated)
+
+
+@pytest.mark.parametrize("binding", [BINDING_HTTP_REDIRECT, BINDING_HTTP_POST])
+def test_logout_response_checked_with_expired_idp_metadata_is_refused(
+    sp: ServiceProvider, idp: TestIdP, binding: str
+) -> None:
+    """Expired IdP metadata no longer vouches for its keys, for a LogoutResponse as for a Response."""
+    import dataclasses
+
+    from fedlib.validation.logout import (
+        read_post_logout_response,
+        read_redirect_logout_response,
+        validate_logout_response,
+    )
+
+    info = start(sp, idp, binding)
+    answer = idp.answer_logout(info, SLO, binding=binding)
+    if isinstance(answer, PostForm):
+        received = read_post_logout_response(answer.fields["SAMLResponse"])
+    else:
+        received = read_redirect_logout_response(urlsplit(answer).query)
+    metadata = sp.idps[IDP_ID].metadata
+    kwargs: dict[str, Any] = {"sp": sp.config, "request_id": info.id, "now": NOW}
+    expired = dataclasses.replace(metadata, valid_until=NOW)
+    refused(ErrorCode.IDP_METADATA_EXPIRED, validate_logout_response, received, idp=expired, **kwargs)
+    fresh = dataclasses.replace(metadata, valid_until=NOW + timedelta(seconds=1))
+    assert validate_logout_response(received, idp=fresh, **kwargs).success
