@@ -159,7 +159,8 @@ def check_structure(root: etree._Element, untrusted_xml: bytes, limits: XMLLimit
         limits.max_namespace_declarations_in_scope,
         limits.max_namespace_declarations,
     )
-    if not _ascii_compatible(root, untrusted_xml) or untrusted_xml.count(b"xmlns") > ns_bound:
+    ascii_compatible = _ascii_compatible(root, untrusted_xml)
+    if not ascii_compatible or untrusted_xml.count(b"xmlns") > ns_bound:
         _check_namespaces(root, limits)
 
     # Both in C, no Python object per element: the element count, and whether any element has an attribute
@@ -176,7 +177,7 @@ def check_structure(root: etree._Element, untrusted_xml: bytes, limits: XMLLimit
         attributes = max(len(element.attrib) for element in root.iter())
         raise too_complex("attributes on one element", attributes, max_attrs, "max_attributes_per_element")
 
-    _check_id_count(root, untrusted_xml, limits.max_id_attributes)
+    _check_id_count(root, untrusted_xml, limits.max_id_attributes, ascii_compatible=ascii_compatible)
 
     signatures = references = 0
     for element in root.iter(_DS_SIGNATURE, _DS_REFERENCE, _EC_INCLUSIVE_NAMESPACES):
@@ -197,11 +198,17 @@ def check_structure(root: etree._Element, untrusted_xml: bytes, limits: XMLLimit
                 )
 
 
-def _check_id_count(root: etree._Element, untrusted_xml: bytes, max_ids: int) -> None:
+def _check_id_count(
+    root: etree._Element, untrusted_xml: bytes, max_ids: int, *, ascii_compatible: bool | None = None
+) -> None:
     """ID-like attributes, before anything indexes them (``fedlib._xml.ids``). Counted only when neither the
-    length nor the attribute count of the raw bytes already proves the document under the cap."""
-    too_long = len(untrusted_xml) // _SHORTEST_ID_ATTRIBUTE > max_ids
-    if too_long and not attributes_bounded_by(root, untrusted_xml, max_ids):
+    length nor the attribute count of the raw bytes already proves the document under the cap
+    (``ascii_compatible``: :func:`_ascii_compatible`'s answer if the caller has it)."""
+    if len(untrusted_xml) // _SHORTEST_ID_ATTRIBUTE <= max_ids:
+        return
+    if ascii_compatible is None:
+        ascii_compatible = _ascii_compatible(root, untrusted_xml)
+    if not ascii_compatible or untrusted_xml.count(b"=") > max_ids:
         ids = int(ID_COUNT(root))  # type: ignore[arg-type]
         if ids > max_ids:
             raise too_complex("ID attributes", ids, max_ids, "max_id_attributes")
