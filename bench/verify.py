@@ -390,32 +390,57 @@ class Row:
         return ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))] / 1000
 
 
-def time_batch(row: Row, pool: Sequence[str], count: int, cursor: int) -> int:
-    """Run ``count`` timed calls, cycling through the pool; returns the new cursor."""
-    assert row.run is not None
-    run = row.run
-    samples = row.samples_ns
+CHUNK = 8
+
+
+def time_interleaved(rows: Sequence[Row], pool: Sequence[str], rounds: int, chunk: int = CHUNK) -> None:
+    """Time every available row side by side in short turns: each turn times ``chunk`` consecutive calls of
+    each row that is due (a row with fewer iterations, pysaml2, is due at evenly spread turns), the rows in a
+    rotating order, each cycling through the pool on its own cursor (``new_pass`` untimed when it wraps).
+
+    Why turns of a few calls: batches of hundreds of calls of one row at a time let a busy phase of a shared
+    machine fall on one row only (the fedlib/floor ratio moved by +-0.3 between runs here); one call per
+    turn measures every call with the previous row's working set in the CPU caches instead of its own
+    (signxml's in particular), which is no steady state either. A few milliseconds per turn keep the rows
+    in the same machine phase and each call in its own warm state. GC is off while timing and collected
+    ``rounds`` times. A row that fails is marked unavailable and dropped."""
+    active = [row for row in rows if row.run is not None]
+    if not active:
+        return
+    turns = -(-max(row.iterations for row in active) // chunk)
+    done = {row.name: 0 for row in active}
+    cursors = {row.name: 0 for row in active}
+    collect_every = max(1, turns // max(1, rounds))
     clock = time.perf_counter_ns
     gc.collect()
     gc.disable()
     try:
-        for _ in range(count):
-            if cursor == len(pool):
-                cursor = 0
-                gc.enable()
-                row.new_pass()  # untimed
+        for turn in range(turns):
+            if turn and turn % collect_every == 0:
                 gc.collect()
-                gc.disable()
-            b64 = pool[cursor]
-            cursor += 1
-            t0 = clock()
-            name_id = run(b64)
-            samples.append(clock() - t0)
-            if name_id != NAME_ID:
-                raise Rejected(f"accepted, but returned NameID {name_id!r}")
+            shift = turn % len(active)
+            for row in active[shift:] + active[:shift]:
+                due = min(row.iterations, -(-(turn + 1) * row.iterations // turns))
+                while row.run is not None and done[row.name] < due:
+                    cursor = cursors[row.name]
+                    if cursor == len(pool):
+                        cursor = 0
+                        row.new_pass()  # untimed
+                    b64 = pool[cursor]
+                    cursors[row.name] = cursor + 1
+                    try:
+                        t0 = clock()
+                        name_id = row.run(b64)
+                        row.samples_ns.append(clock() - t0)
+                        if name_id != NAME_ID:
+                            raise Rejected(f"accepted, but returned NameID {name_id!r}")
+                    except Exception as exc:
+                        row.unavailable = f"failed while timing: {type(exc).__name__}: {exc}"
+                        row.run = None
+                        break
+                    done[row.name] += 1
     finally:
         gc.enable()
-    return cursor
 
 
 def check_and_warm_up(row: Row, fx: Fixture, warmup: int) -> str | None:
@@ -452,7 +477,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="smoke run: few iterations")
     ap.add_argument("--iterations", type=int, help="timed calls per implementation (default 1000; quick 20)")
     ap.add_argument("--pysaml2-iterations", type=int, help="timed calls for pysaml2 (default 100; quick 5)")
-    ap.add_argument("--rounds", type=int, help="interleaved rounds the calls are split into (default 4)")
+    ap.add_argument("--rounds", type=int, help="garbage collections spread over the timed calls (default 4)")
     ap.add_argument("--pool", type=int, default=200, help="distinct Responses minted (default 200)")
     ap.add_argument("-v", "--verbose", action="store_true", help="also show how each refused the tampered copy")
     args = ap.parse_args(argv)
@@ -491,7 +516,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(
         f"timing: {warmup} warm-up calls, then {iterations} timed calls each "
-        f"(pysaml2: {slow_iterations}) in {rounds} interleaved round(s); GC off while timing"
+        f"(pysaml2: {slow_iterations}), side by side in turns of {CHUNK} calls per row; GC off while timing"
     )
 
     for row in rows:
@@ -506,17 +531,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     sys.stdout.flush()
 
-    cursors = {row.name: 0 for row in rows}
-    for r in range(rounds):
-        for row in rows:
-            if row.run is None:
-                continue
-            count = row.iterations // rounds + (1 if r < row.iterations % rounds else 0)
-            try:
-                cursors[row.name] = time_batch(row, fx.pool, count, cursors[row.name])
-            except Exception as exc:
-                row.unavailable = f"failed while timing: {type(exc).__name__}: {exc}"
-                row.run = None
+    time_interleaved(rows, fx.pool, rounds)
 
     by_name = {row.name: row for row in rows}
     floor = by_name["floor"]

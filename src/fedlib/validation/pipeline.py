@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from types import MappingProxyType
+from typing import Any
 
 from lxml import etree
 
@@ -215,8 +216,9 @@ def _attributes(
     """
     merged: dict[str, list[str]] = {}
     friendly: dict[str, str] = {}
-    for attribute in _ATTRIBUTES(assertion):  # type: ignore[union-attr]
-        assert isinstance(attribute, etree._Element)
+    # (The XPath results are elements; typed Any rather than narrowed by an isinstance per node.)
+    found: Any = _ATTRIBUTES(assertion)
+    for attribute in found:
         name = attribute.get("Name")
         if not name:
             continue
@@ -229,8 +231,8 @@ def _attributes(
     nil = _XSI_NIL
     parent: etree._Element | None = None
     values: list[str] | None = None
-    for value in _ATTRIBUTE_VALUES(assertion):  # type: ignore[union-attr]
-        assert isinstance(value, etree._Element)
+    found = _ATTRIBUTE_VALUES(assertion)
+    for value in found:
         holder = value.getparent()
         if holder is not parent:
             parent = holder
