@@ -24,6 +24,7 @@ Order (each stage raises ``ResponseRejected``; later stages never see the raw do
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
 
@@ -35,7 +36,7 @@ from fedlib._xml.parse import decode_message, parse_xml, text_content
 from fedlib.clock import ensure_aware
 from fedlib.config import SPConfig
 from fedlib.constants import DS_SIGNATURE, NS_SAML, NS_XSI, qname
-from fedlib.errors import ErrorCode, reject
+from fedlib.errors import ErrorCode, ResponseRejected, reject
 from fedlib.metadata.idp import IdPMetadata
 from fedlib.protocol.models import AuthnResult
 from fedlib.stores.base import Store
@@ -92,12 +93,19 @@ def validate_parsed_response(
     now: datetime,
     store: Store,
     request_id: str | None = None,
+    defer_replay: list[ReplayEntry] | None = None,
 ) -> AuthnResult:
     """:func:`validate_response` from stage 2 on, for a caller that already parsed the message with
     ``fedlib._xml.parse.parse_xml`` (the ``ServiceProvider`` facade, which reads routing hints first).
 
     ``untrusted_root`` must be a freshly parsed document used for nothing else afterwards: verification
     detaches its signatures.
+
+    ``defer_replay``: None (default), stage 11 records the assertion in ``store`` (``replayed`` if it is
+    already there). A list: stage 11 writes nothing and appends the :class:`ReplayEntry` to it instead; the
+    caller must then record it (``add`` to the unprefixed store; ``replayed`` unless that returns True)
+    before accepting the login. ``ServiceProvider.finish_login`` does, atomically with consuming its
+    pending request (``consume_and_add``).
     """
     now = ensure_aware(now)
     policy = sp.policy
@@ -159,20 +167,11 @@ def validate_parsed_response(
 
     # 11: replay. Remember the assertion for as long as any copy of it could still be accepted.
     assertion_id = assertion.get("ID") or ""
-    expires = checks.replay_expiry(assertion, skew=skew, max_age=policy.max_assertion_age)
-    if expires <= now:  # unreachable after the checks above (defence in depth; and now == the last instant)
-        raise reject(
-            ErrorCode.EXPIRED,
-            "the assertion is past the last instant at which it could be accepted (its NotOnOrAfter or its "
-            "IssueInstant plus the maximum age, plus the clock skew)",
-            detail=f"now {now.isoformat()}, replay entry would expire at {expires.isoformat()}",
-        )
-    if not unprefixed(store).add(_replay_key(sp.entity_id, issuer, assertion_id), expires_at=expires, now=now):
-        raise reject(
-            ErrorCode.REPLAYED,
-            "this assertion was already used to log in; each assertion is accepted once",
-            detail=f"assertion ID {assertion_id[:100]!r}",
-        )
+    entry = replay_entry(assertion, sp=sp, issuer=issuer, now=now)
+    if defer_replay is not None:
+        defer_replay.append(entry)
+    elif not unprefixed(store).add(entry.key, expires_at=entry.expires_at, now=now):
+        raise replayed(assertion_id)
 
     return AuthnResult(
         issuer=issuer,
@@ -189,6 +188,39 @@ def validate_parsed_response(
         name_qualifier=name_id.get("NameQualifier"),
         sp_name_qualifier=name_id.get("SPNameQualifier"),
         friendly_names=_friendly_names(assertion),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayEntry:
+    """What stage 11 records for an accepted assertion: ``key`` in the unprefixed store until ``expires_at``."""
+
+    key: str
+    expires_at: datetime
+
+
+def replay_entry(assertion: etree._Element, *, sp: SPConfig, issuer: str, now: datetime) -> ReplayEntry:
+    """Stage 11's entry for the verified ``assertion`` (its key, and until when no copy of it could be
+    accepted: the latest NotOnOrAfter of Conditions and all bearer confirmations, capped by IssueInstant +
+    max_assertion_age, plus skew); ``expired`` if that is not after ``now``."""
+    policy = sp.policy
+    expires = checks.replay_expiry(assertion, skew=policy.clock_skew, max_age=policy.max_assertion_age)
+    if expires <= now:  # unreachable after the checks above (defence in depth; and now == the last instant)
+        raise reject(
+            ErrorCode.EXPIRED,
+            "the assertion is past the last instant at which it could be accepted (its NotOnOrAfter or its "
+            "IssueInstant plus the maximum age, plus the clock skew)",
+            detail=f"now {now.isoformat()}, replay entry would expire at {expires.isoformat()}",
+        )
+    return ReplayEntry(_replay_key(sp.entity_id, issuer, assertion.get("ID") or ""), expires)
+
+
+def replayed(assertion_id: str) -> ResponseRejected:
+    """The ``replayed`` rejection of an assertion whose replay entry was already recorded."""
+    return reject(
+        ErrorCode.REPLAYED,
+        "this assertion was already used to log in; each assertion is accepted once",
+        detail=f"assertion ID {assertion_id[:100]!r}",
     )
 
 
@@ -236,4 +268,4 @@ def _friendly_names(assertion: etree._Element) -> Mapping[str, str]:
     return MappingProxyType(names)
 
 
-__all__ = ["validate_parsed_response", "validate_response"]
+__all__ = ["ReplayEntry", "replay_entry", "replayed", "validate_parsed_response", "validate_response"]
