@@ -4,9 +4,10 @@ It adds to :func:`fedlib.validation.validate_response` what a web application mu
 by itself:
 
 * **pending requests, server-side and once**: ``start_login`` records the AuthnRequest (its ID, the IdP,
-  the tenant, the RelayState, an expiry) in the store; ``finish_login`` consumes it atomically before
-  anything else, so a Response answers exactly one request, once, on any worker sharing the store. An
-  unknown, expired or already-used request is ``unknown-request``.
+  the tenant, the RelayState, an expiry) in the store; ``finish_login`` validates the Response, then
+  consumes the request and records the assertion in one atomic store operation, so a Response answers
+  exactly one request, once, on any worker sharing the store; a refused Response consumes the request it
+  names all the same. An unknown, expired or already-used request is ``unknown-request``.
 * **bound to the browser that started it** (login CSRF): ``start_login`` returns a per-request secret
   (``LoginRequest.browser_binding``, and ``binding_cookie`` for the adapter to set) and stores only its
   SHA-256; ``finish_login(form, browser_binding=...)`` takes the request's cookies (or the secret) and
