@@ -46,8 +46,10 @@ unknown), so a failed call is reported as a failure instead.
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import math
+import os
 import threading
 import types
 from datetime import UTC, datetime, timedelta
@@ -199,6 +201,7 @@ class _RedisModules:
         self.package: types.ModuleType = package
         self.redis_error = cast(type[Exception], exceptions.RedisError)
         self.no_script_error = cast(type[Exception], exceptions.NoScriptError)
+        self.response_error = cast(type[Exception], exceptions.ResponseError)
         self.retry: types.ModuleType = retry
         self.backoff: types.ModuleType = backoff
 
@@ -280,6 +283,9 @@ class RedisStore:
         self._owns_client = True
         self._errors = (modules.redis_error, OSError)
         self._no_script_error = modules.no_script_error
+        self._response_error = modules.response_error
+        # The client is ours, a plain redis.Redis: calls use its pool's connections directly (_call).
+        self._pool = getattr(self._client, "connection_pool", None)
 
     @classmethod
     def from_client(
@@ -317,6 +323,8 @@ class RedisStore:
         store._owns_client = False
         store._errors = (modules.redis_error, OSError)
         store._no_script_error = modules.no_script_error
+        store._response_error = modules.response_error
+        store._pool = None  # someone else's client (maybe a cluster): used through its own methods
         return store
 
     def _setup(self, prefix: str, tolerance: timedelta, location: str) -> None:
@@ -326,6 +334,8 @@ class RedisStore:
         self._grace_ms = math.ceil(tolerance / timedelta(milliseconds=1))
         self._location = location
         self._closed = False
+        self._idle: collections.deque[Any] = collections.deque()
+        self._pid = os.getpid()
 
     @property
     def prefix(self) -> str:
@@ -430,9 +440,11 @@ class RedisStore:
         self._closed = True
         if self._owns_client:
             try:
-                self._client.close()
+                self._client.close()  # disconnects every connection of its pool, those kept in _idle too
             except self._errors as exc:
                 raise self._error("close", exc) from exc
+            finally:
+                self._idle.clear()
 
     # -- internals ---------------------------------------------------------------------------------------
 
@@ -446,12 +458,66 @@ class RedisStore:
             raise StoreError(f"the Redis replay store {self._location} is closed")
         keys = (key,) if isinstance(key, bytes) else key
         try:
+            if self._pool is not None:
+                return self._call(self._pool, script, keys, args)
             try:
                 return self._client.evalsha(script.sha, len(keys), *keys, *args)
             except self._no_script_error:
                 return self._client.eval(script.source, len(keys), *keys, *args)
         except self._errors as exc:
             raise self._error(operation, exc) from exc
+
+    def _call(self, pool: Any, script: _Script, keys: tuple[bytes, ...], args: tuple[bytes | str, ...]) -> object:
+        """``EVALSHA`` (``EVAL`` if the server lacks the script) on a connection of the client's pool that this
+        store keeps between calls: redis-py's per-command pool checkout, checks and wrappers cost about as
+        much as the round trip itself on loopback (bench/stores.py).
+
+        A connection is taken from ``_idle`` (a new one from the pool when none is idle, so there are as many
+        as concurrent calls, never more; one the server closed while idle is reconnected first) and put back
+        after a reply, error replies included (the reply was read whole: the connection is in step). After
+        anything else (timeout, reset, interruption) it is disconnected and given back to the pool, never
+        reused: no later call can read a stale reply. In a forked child the parent's connections are dropped
+        unused (the pool then opens the child's own).
+        """
+        if self._pid != os.getpid():
+            self._idle = collections.deque()
+            self._pid = os.getpid()
+        idle = self._idle
+        try:
+            conn = idle.pop()
+        except IndexError:
+            conn = pool.get_connection()
+            was_idle = False
+        else:
+            was_idle = True
+        try:
+            if was_idle and self._stale(conn):
+                # Readable while idle: the server closed it (a restart, its idle timeout) or sent something
+                # unasked. Reconnect, as redis-py's pool does on checkout, rather than fail this call.
+                conn.disconnect()
+                conn.connect()
+            try:
+                conn.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
+                result: object = conn.read_response()
+            except self._no_script_error:
+                conn.send_command("EVAL", script.source, len(keys), *keys, *args)
+                result = conn.read_response()
+        except self._response_error:
+            idle.append(conn)
+            raise
+        except BaseException:
+            conn.disconnect()
+            pool.release(conn)
+            raise
+        idle.append(conn)
+        return result
+
+    def _stale(self, conn: Any) -> bool:
+        """Whether an idle connection has something to read (unasked data, or the end of the stream)."""
+        try:
+            return bool(conn.can_read())
+        except self._errors:  # redis-py reports the end of the stream as ConnectionError
+            return True
 
     def _error(self, operation: str, exc: BaseException) -> StoreError:
         reason = str(exc).rstrip(".") or type(exc).__name__
