@@ -1004,7 +1004,8 @@ def _routing_hints(untrusted_root: etree._Element) -> tuple[str | None, str | No
     keys), never claims. ``validate_parsed_response`` proves both on the verified tree."""
     if untrusted_root.tag != SAMLP_RESPONSE:
         return None, None
-    issuer = next(untrusted_root.iterchildren(SAML_ISSUER), None)  # the first child Issuer, as find() would
+    first = untrusted_root[0] if len(untrusted_root) else None  # Issuer comes first in a Response
+    issuer = first if first is not None and first.tag == SAML_ISSUER else untrusted_root.find(SAML_ISSUER)
     return untrusted_root.get("InResponseTo"), (issuer.text or "").strip() if issuer is not None else None
 
 

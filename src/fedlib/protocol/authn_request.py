@@ -153,8 +153,10 @@ def build_authn_request(
             one of the SP's ACS URLs.
     """
     issue_instant = ensure_aware(now).replace(microsecond=0)
-    request_id = new_request_id() if request_id is None else request_id
-    check_request_id(request_id)
+    if request_id is None:
+        request_id = new_request_id()  # an xs:ID by construction
+    else:
+        check_request_id(request_id)
     acs = sp.acs_url if acs_url is None else acs_url
     if acs not in sp.acs_urls:
         raise ValueError(f"acs_url {acs!r} is not one of the SP's ACS URLs {list(sp.acs_urls)!r}")

@@ -239,7 +239,8 @@ def encode_post_form(
     ):
         raise ValueError("script_nonce must be a base64 / base64url token")
     esc = html.escape
-    fields = [f'<input type="hidden" name="{parameter}" value="{esc(base64.b64encode(xml).decode("ascii"))}">']
+    # base64 text has nothing to escape in an attribute value ([A-Za-z0-9+/=])
+    fields = [f'<input type="hidden" name="{parameter}" value="{base64.b64encode(xml).decode("ascii")}">']
     if relay_state is not None:
         fields.append(f'<input type="hidden" name="RelayState" value="{esc(relay_state)}">')
     script = ""
