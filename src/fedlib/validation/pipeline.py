@@ -167,7 +167,8 @@ def validate_parsed_response(
 
     # 11: replay. Remember the assertion for as long as any copy of it could still be accepted.
     assertion_id = assertion.get("ID") or ""
-    entry = replay_entry(assertion, sp=sp, issuer=issuer, now=now)
+    expires = checks.replay_expiry(assertion, skew=skew, max_age=policy.max_assertion_age)
+    entry = replay_entry(sp.entity_id, issuer, assertion_id, expires, now=now)
     if defer_replay is not None:
         defer_replay.append(entry)
     elif not unprefixed(store).add(entry.key, expires_at=entry.expires_at, now=now):
@@ -199,12 +200,10 @@ class ReplayEntry:
     expires_at: datetime
 
 
-def replay_entry(assertion: etree._Element, *, sp: SPConfig, issuer: str, now: datetime) -> ReplayEntry:
-    """Stage 11's entry for the verified ``assertion`` (its key, and until when no copy of it could be
-    accepted: the latest NotOnOrAfter of Conditions and all bearer confirmations, capped by IssueInstant +
-    max_assertion_age, plus skew); ``expired`` if that is not after ``now``."""
-    policy = sp.policy
-    expires = checks.replay_expiry(assertion, skew=policy.clock_skew, max_age=policy.max_assertion_age)
+def replay_entry(sp_entity_id: str, issuer: str, assertion_id: str, expires: datetime, *, now: datetime) -> ReplayEntry:
+    """Stage 11's entry for a verified assertion: its key, until ``expires`` (when no copy of it could be
+    accepted any more: the latest NotOnOrAfter of Conditions and all bearer confirmations, capped by
+    IssueInstant + max_assertion_age, plus skew); ``expired`` if that is not after ``now``."""
     if expires <= now:  # unreachable after the checks above (defence in depth; and now == the last instant)
         raise reject(
             ErrorCode.EXPIRED,
@@ -212,7 +211,7 @@ def replay_entry(assertion: etree._Element, *, sp: SPConfig, issuer: str, now: d
             "IssueInstant plus the maximum age, plus the clock skew)",
             detail=f"now {now.isoformat()}, replay entry would expire at {expires.isoformat()}",
         )
-    return ReplayEntry(_replay_key(sp.entity_id, issuer, assertion.get("ID") or ""), expires)
+    return ReplayEntry(_replay_key(sp_entity_id, issuer, assertion_id), expires)
 
 
 def replayed(assertion_id: str) -> ResponseRejected:
