@@ -5,11 +5,11 @@ WSGI workers) as long as they use the same file on a local filesystem (SQLite lo
 network filesystems such as NFS):
 
 * ``add`` runs in a ``BEGIN IMMEDIATE`` transaction (it takes the database write lock before reading):
-  it deletes the key if its entry is expired for the caller (the replacement always expires later, see
-  :mod:`fedlib.stores.base`), inserts with ``ON CONFLICT DO NOTHING`` and reports whether a row was
-  inserted; one write in eight then purges a batch of rows that expired at least ``clock_tolerance``
-  ago, so that a worker whose clock is ahead never deletes a row that a worker whose clock is behind
-  still needs;
+  one ``INSERT ... ON CONFLICT (key) DO UPDATE ... WHERE expires_at <= now`` inserts the key, or replaces
+  its entry if that is expired for the caller (the replacement always expires later, see
+  :mod:`fedlib.stores.base`), and reports whether a row was written; one write in eight then purges a
+  batch of rows that expired at least ``clock_tolerance`` ago, so that a worker whose clock is ahead
+  never deletes a row that a worker whose clock is behind still needs;
 * ``consume`` is a single ``DELETE ... WHERE key = ? AND expires_at > ? RETURNING value`` statement;
 * ``consume_and_add`` (a login: consume the pending request, record the replay key) is the consume and
   the add in one ``BEGIN IMMEDIATE`` transaction, one commit.
@@ -63,8 +63,12 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS fedlib_store (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at REAL NOT NULL)",
     "CREATE INDEX IF NOT EXISTS fedlib_store_expires_at ON fedlib_store (expires_at)",
 )
-_SQL_DELETE_EXPIRED_KEY = "DELETE FROM fedlib_store WHERE key = ? AND expires_at <= ?"
-_SQL_INSERT = "INSERT INTO fedlib_store (key, value, expires_at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING"
+# Insert the key, or replace its entry if that is expired for the caller (expires_at <= now); a live entry
+# is left alone and the statement changes no row (rowcount 0). One statement: one b-tree descent.
+_SQL_ADD = (
+    "INSERT INTO fedlib_store (key, value, expires_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
+    "value = excluded.value, expires_at = excluded.expires_at WHERE fedlib_store.expires_at <= ?"
+)
 _SQL_CONSUME = "DELETE FROM fedlib_store WHERE key = ? AND expires_at > ? RETURNING value"
 _SQL_SELECT_LIVE = "SELECT value FROM fedlib_store WHERE key = ? AND expires_at > ?"
 _SQL_DELETE_KEY = "DELETE FROM fedlib_store WHERE key = ?"
@@ -195,8 +199,7 @@ class SQLiteStore:
             try:
                 self._begin_immediate(conn)
                 try:
-                    conn.execute(_SQL_DELETE_EXPIRED_KEY, (key, now_ts))
-                    inserted = conn.execute(_SQL_INSERT, (key, value, expires_ts)).rowcount == 1
+                    inserted = conn.execute(_SQL_ADD, (key, value, expires_ts, now_ts)).rowcount == 1
                     self._maybe_purge(conn, now_ts)
                     conn.execute("COMMIT")
                 except BaseException:
@@ -267,8 +270,7 @@ class SQLiteStore:
                             conn.execute(_SQL_DELETE_KEY, (consume_key,))
                     inserted = False
                     if rows:
-                        conn.execute(_SQL_DELETE_EXPIRED_KEY, (add_key, now_ts))
-                        inserted = conn.execute(_SQL_INSERT, (add_key, "", expires_ts)).rowcount == 1
+                        inserted = conn.execute(_SQL_ADD, (add_key, "", expires_ts, now_ts)).rowcount == 1
                         self._maybe_purge(conn, now_ts)
                     conn.execute("COMMIT")
                 except BaseException:
