@@ -6,6 +6,10 @@ A store is a small key/value map with per-entry expiry, used for two security de
   Response answers exactly one outstanding request, once;
 * **assertion IDs** (``add`` when an assertion is accepted), so that a replayed assertion is refused.
 
+A login does both at once: ``ServiceProvider.finish_login`` consumes the pending request and records the
+assertion in one atomic :meth:`AtomicStore.consume_and_add` (every fedlib backend has it; a store without
+it gets ``consume`` then ``add`` from :func:`consume_and_add`).
+
 Both decisions depend on the backend being *atomic* and *failing closed*:
 
 * ``add`` of a key succeeds (returns ``True``) for exactly one caller while the entry is live, even when
