@@ -27,6 +27,7 @@ only: in production the ACS is https.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -70,6 +71,7 @@ def matches(stored_hash: object, secret: str | None) -> bool:
     return hmac.compare_digest(secret_hash(secret).encode("ascii"), stored_hash.encode("ascii", "replace"))
 
 
+@functools.lru_cache(maxsize=64)
 def cookie_prefix(acs_url: str) -> str:
     """The cookie-name prefix for an ACS URL: ``__Host-`` over https, none over http."""
     return COOKIE_PREFIX_HTTPS if urlsplit(acs_url).scheme.lower() == "https" else COOKIE_PREFIX_HTTP

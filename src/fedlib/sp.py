@@ -4,9 +4,10 @@ It adds to :func:`fedlib.validation.validate_response` what a web application mu
 by itself:
 
 * **pending requests, server-side and once**: ``start_login`` records the AuthnRequest (its ID, the IdP,
-  the tenant, the RelayState, an expiry) in the store; ``finish_login`` consumes it atomically before
-  anything else, so a Response answers exactly one request, once, on any worker sharing the store. An
-  unknown, expired or already-used request is ``unknown-request``.
+  the tenant, the RelayState, an expiry) in the store; ``finish_login`` validates the Response, then
+  consumes the request and records the assertion in one atomic store operation, so a Response answers
+  exactly one request, once, on any worker sharing the store; a refused Response consumes the request it
+  names all the same. An unknown, expired or already-used request is ``unknown-request``.
 * **bound to the browser that started it** (login CSRF): ``start_login`` returns a per-request secret
   (``LoginRequest.browser_binding``, and ``binding_cookie`` for the adapter to set) and stores only its
   SHA-256; ``finish_login(form, browser_binding=...)`` takes the request's cookies (or the secret) and
@@ -33,7 +34,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 from urllib.parse import urlsplit
 
 from lxml import etree
@@ -50,14 +51,14 @@ from fedlib.authn_context import (
 from fedlib.clock import Clock, SystemClock, ensure_aware
 from fedlib.config import SecurityPolicy, SPConfig
 from fedlib.constants import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, SAML_ISSUER, SAMLP_RESPONSE
-from fedlib.errors import ConfigurationError, ErrorCode, StoreError, reject
+from fedlib.errors import ConfigurationError, ErrorCode, ResponseRejected, StoreError, reject
 from fedlib.metadata.idp import Endpoint, IdPMetadata
 from fedlib.protocol.authn_request import NameIDPolicy, RequestedAuthnContext, build_authn_request
 from fedlib.protocol.bindings import MAX_RELAY_STATE_BYTES
 from fedlib.protocol.logout import SAMLP_LOGOUT_RESPONSE, LogoutMessage, build_logout_request, build_logout_response
 from fedlib.protocol.models import AuthnResult
-from fedlib.stores.base import Store
-from fedlib.stores.prefixed import PrefixedStore
+from fedlib.stores.base import Store, consume_and_add
+from fedlib.stores.prefixed import PrefixedStore, base_and_prefix
 from fedlib.validation.logout import (
     LogoutRequestResult,
     LogoutResponseResult,
@@ -71,7 +72,7 @@ from fedlib.validation.logout import (
     validate_logout_request,
     validate_logout_response,
 )
-from fedlib.validation.pipeline import validate_parsed_response
+from fedlib.validation.pipeline import ReplayEntry, replayed, validate_parsed_response
 from fedlib.xmldsig.sign import Signer
 
 log = logging.getLogger("fedlib")
@@ -371,22 +372,15 @@ class ServiceProvider:
             name_id_policy=name_id_policy,
             requested_authn_context=requested_authn_context,
         )
-        pending = json.dumps(
-            {
-                "idp": target.entity_id,
-                "relay_state": relay_state,
-                "acs_url": request.acs_url,
-                "browser": _binding.secret_hash(browser_binding),
-                "authn_context": (
-                    AuthnContextRequirement(
-                        requested_authn_context.class_refs, requested_authn_context.comparison
-                    ).to_json()
-                    if requested_authn_context is not None
-                    else None
-                ),
-            },
-            separators=(",", ":"),
-        )
+        pending = _PendingLogin(
+            target.entity_id,
+            relay_state,
+            request.acs_url,
+            _binding.secret_hash(browser_binding),
+            AuthnContextRequirement(requested_authn_context.class_refs, requested_authn_context.comparison)
+            if requested_authn_context is not None
+            else None,
+        ).encode()
         if not self.store.add(_request_key(request.id), expires_at=now + self.request_lifetime, now=now, value=pending):
             raise ConfigurationError("request ID collision: the id source is not random")  # pragma: no cover
         # The IdP echoes RelayState; send the request ID (opaque) rather than the app's URL.
@@ -441,51 +435,154 @@ class ServiceProvider:
             raise reject(ErrorCode.MALFORMED_XML, "the POST carries no SAMLResponse")
         untrusted_root = _parse(untrusted_message, self.config.policy.max_message_bytes)
         untrusted_irt, untrusted_issuer = _routing_hints(untrusted_root)
-        if untrusted_irt is not None:
-            # Consumed before validation: whatever happens next, this request cannot be answered twice.
-            stored = self.store.consume(_request_key(untrusted_irt), now=now)
-            if stored is None and self._in_response_to_quirk(untrusted_issuer):
-                # Rippling-style IdP-initiated Response that carries an InResponseTo of its own: no pending
-                # request of ours, and this IdP's policy allows exactly that. Validated as unsolicited
-                # (allow_unsolicited + allow_in_response_to_on_unsolicited), no weaker than one without it.
-                return self._finish_unsolicited(form, untrusted_root, untrusted_issuer, now)
-            if stored is None:
-                raise reject(
-                    ErrorCode.UNKNOWN_REQUEST,
-                    "the Response answers no pending login request of this site (it expired, was already used, "
-                    "or was never sent from here); start the login again"
-                    + self._unknown_request_hint(untrusted_issuer),
-                    detail=f"InResponseTo {untrusted_irt[:100]!r}",
-                )
-            pending = _pending_entry(stored)
-            idp = self.idps.get(pending["idp"])
-            if idp is None:  # the IdP was removed from the configuration since
-                raise reject(ErrorCode.WRONG_ISSUER, "the IdP of this login request is no longer trusted")
-            config = self._config_for(idp, pending.get("acs_url"))
-            authn = validate_parsed_response(
-                untrusted_root, sp=config, idp=idp.metadata, now=now, store=self.store, request_id=untrusted_irt
+        if untrusted_irt is None:
+            return self._finish_unsolicited(form, untrusted_root, untrusted_issuer, now)
+        if self._in_response_to_quirk(untrusted_issuer):
+            return self._finish_consuming_first(
+                form, untrusted_root, untrusted_irt, untrusted_issuer, browser_binding, now
             )
-            # Browser binding (login CSRF), after validation so that an IdP misconfiguration is still named
-            # by its own code; either way the request is already consumed (and a valid Assertion recorded).
-            name = _binding.cookie_name(config.acs_url, untrusted_irt)
-            presented = browser_binding.get(name) if isinstance(browser_binding, Mapping) else browser_binding
-            if not _binding.matches(pending.get("browser"), presented):
-                raise reject(
-                    ErrorCode.BROWSER_MISMATCH,
-                    "this login was not started in this browser (or the browser dropped its sign-in cookie); "
-                    "start the login again in this browser",
-                    detail=f"InResponseTo {untrusted_irt[:100]!r}: {'no' if presented is None else 'a wrong'} binding",
-                )
-            authn = self._authorize(idp, authn, AuthnContextRequirement.from_json(pending.get("authn_context")))
-            return LoginResult(
-                authn,
-                pending.get("relay_state"),
-                idp.entity_id,
-                solicited=True,
-                clear_cookie=_binding.expired_cookie(name),
-            )
+        return self._finish_solicited(untrusted_root, untrusted_irt, untrusted_issuer, browser_binding, now)
 
-        return self._finish_unsolicited(form, untrusted_root, untrusted_issuer, now)
+    def _finish_solicited(
+        self,
+        untrusted_root: etree._Element,
+        untrusted_irt: str,
+        untrusted_issuer: str | None,
+        browser_binding: str | Mapping[str, str] | None,
+        now: datetime,
+    ) -> LoginResult:
+        """A Response that names a request: validate it, then consume the request and record the assertion in
+        one atomic store operation (``consume_and_add``), then check the consumed request's IdP, ACS URL and
+        browser binding.
+
+        Why validating *before* consuming weakens nothing (the order before issue #9 was: consume, validate,
+        record the assertion, check the binding):
+
+        * The request's data is not needed to validate: the IdP whose keys verify is the one the untrusted
+          Issuer names (as for an unsolicited Response; the signature then proves it) and the ACS URL is the
+          untrusted Destination if it is one of this SP's (else the main one, which then refuses it). Both
+          are hints only: once consumed, the request must name that same IdP (``wrong-issuer``) and ACS URL
+          (``wrong-destination``) or the login is refused, so a login is accepted exactly when validating
+          against the request's own IdP and ACS URL accepts it.
+        * Two concurrent posts of one Response (or of two Responses answering one request): each
+          ``consume_and_add`` is atomic, so exactly one receives the pending request; the other finds none
+          (``unknown-request``) and records nothing. A Response whose request was already consumed (or
+          expired, or never existed) is refused the same way, and a valid assertion is recorded once: a
+          second use, even answering another request, is ``replayed`` (that request is consumed too).
+        * A forged or invalid post (validation fails, whatever the reason) consumes the request it names
+          before its refusal is returned, exactly as the consume-first order did: the request cannot be
+          answered after that, by anyone. The only difference is that it is consumed when the refusal is
+          decided rather than when the post arrives, one validation later; during that time the request was
+          equally open to a genuine Response arriving a moment earlier, and the forged post learns nothing
+          from it. It cannot steal the request: the pending entry, with the browser binding, is only read
+          from the store by the post that consumes it, after its own Response was accepted.
+        * The browser binding is checked against the SHA-256 stored with the request this very call consumed
+          (``consume_and_add`` returns it), so a Response is only ever accepted for the browser that started
+          the request it answers. As before, a Response posted from the wrong browser has consumed the
+          request and recorded its assertion (a valid assertion is never accepted twice).
+        """
+        request_key = _request_key(untrusted_irt)
+        try:
+            idp = self._unsolicited_idp(untrusted_issuer)
+            if idp is None:
+                raise reject(ErrorCode.WRONG_ISSUER, "the Response comes from no IdP this site trusts")
+            config = self._config_for(idp, _acs_url_hint(untrusted_root, self.config))
+            deferred: list[ReplayEntry] = []
+            authn = validate_parsed_response(
+                untrusted_root,
+                sp=config,
+                idp=idp.metadata,
+                now=now,
+                store=self.store,
+                request_id=untrusted_irt,
+                defer_replay=deferred,
+            )
+        except Exception:
+            # Refused: the request it names is consumed all the same (a forged post burns it, as before);
+            # a request that was no longer pending is reported as such, as the consume-first order did.
+            if self.store.consume(request_key, now=now) is None:
+                raise self._unknown_request(untrusted_irt, untrusted_issuer) from None
+            raise
+        (entry,) = deferred
+        base, prefix = base_and_prefix(self.store)
+        stored, recorded = consume_and_add(base, prefix + request_key, entry.key, expires_at=entry.expires_at, now=now)
+        if stored is None:
+            raise self._unknown_request(untrusted_irt, untrusted_issuer)
+        pending = _PendingLogin.decode(stored)
+        if not recorded:
+            raise replayed(authn.assertion_id)
+        if pending.idp != idp.entity_id:
+            raise reject(
+                ErrorCode.WRONG_ISSUER,
+                "the Response comes from another IdP than the one its login request was sent to",
+                detail=f"InResponseTo {untrusted_irt[:100]!r}",
+            )
+        if (pending.acs_url if pending.acs_url is not None else self.config.acs_url) != config.acs_url:
+            raise reject(
+                ErrorCode.WRONG_DESTINATION,
+                "the Response was sent to another ACS URL than the one its login request asked for",
+                detail=f"InResponseTo {untrusted_irt[:100]!r}",
+            )
+        return self._solicited_result(idp, config, pending, authn, untrusted_irt, browser_binding)
+
+    def _finish_consuming_first(
+        self,
+        form: Mapping[str, str],
+        untrusted_root: etree._Element,
+        untrusted_irt: str,
+        untrusted_issuer: str | None,
+        browser_binding: str | Mapping[str, str] | None,
+        now: datetime,
+    ) -> LoginResult:
+        """The consume-first order (two store operations), for a Response whose IdP allows unsolicited
+        Responses *with* an InResponseTo (Rippling): whether it answers a pending request decides how it is
+        validated, so the request is consumed first; none pending, it is validated as unsolicited (no weaker
+        than an allowed IdP-initiated login)."""
+        stored = self.store.consume(_request_key(untrusted_irt), now=now)
+        if stored is None:
+            return self._finish_unsolicited(form, untrusted_root, untrusted_issuer, now)
+        pending = _PendingLogin.decode(stored)
+        idp = self.idps.get(pending.idp)
+        if idp is None:  # the IdP was removed from the configuration since
+            raise reject(ErrorCode.WRONG_ISSUER, "the IdP of this login request is no longer trusted")
+        config = self._config_for(idp, pending.acs_url)
+        authn = validate_parsed_response(
+            untrusted_root, sp=config, idp=idp.metadata, now=now, store=self.store, request_id=untrusted_irt
+        )
+        return self._solicited_result(idp, config, pending, authn, untrusted_irt, browser_binding)
+
+    def _solicited_result(
+        self,
+        idp: IdPConfig,
+        config: SPConfig,
+        pending: _PendingLogin,
+        authn: AuthnResult,
+        request_id: str,
+        browser_binding: str | Mapping[str, str] | None,
+    ) -> LoginResult:
+        """After validation of a Response to ``pending`` (consumed): the browser binding (login CSRF; after
+        validation so that an IdP misconfiguration is still named by its own code), then authorisation."""
+        name = _binding.cookie_name(config.acs_url, request_id)
+        presented = browser_binding.get(name) if isinstance(browser_binding, Mapping) else browser_binding
+        if not _binding.matches(pending.browser, presented):
+            raise reject(
+                ErrorCode.BROWSER_MISMATCH,
+                "this login was not started in this browser (or the browser dropped its sign-in cookie); "
+                "start the login again in this browser",
+                detail=f"InResponseTo {request_id[:100]!r}: {'no' if presented is None else 'a wrong'} binding",
+            )
+        authn = self._authorize(idp, authn, pending.authn_context)
+        return LoginResult(
+            authn, pending.relay_state, idp.entity_id, solicited=True, clear_cookie=_binding.expired_cookie(name)
+        )
+
+    def _unknown_request(self, untrusted_irt: str, untrusted_issuer: str | None) -> ResponseRejected:
+        return reject(
+            ErrorCode.UNKNOWN_REQUEST,
+            "the Response answers no pending login request of this site (it expired, was already used, "
+            "or was never sent from here); start the login again" + self._unknown_request_hint(untrusted_issuer),
+            detail=f"InResponseTo {untrusted_irt[:100]!r}",
+        )
 
     def _unsolicited_idp(self, untrusted_issuer: str | None) -> IdPConfig | None:
         """The IdP whose keys verify an unsolicited Response: the one its untrusted Issuer names, or the only
@@ -810,6 +907,90 @@ def _pending_entry(stored: str) -> dict[str, Any]:
     return pending
 
 
+class _PendingLogin(NamedTuple):
+    """What ``start_login`` stores with a pending request, and ``finish_login`` reads back when it consumes it.
+
+    Stored as a compact JSON array, ``["l1", idp, relay_state, acs_url, browser, authn_context]``
+    (``authn_context``: null or ``[comparison, class, ...]``; ``acs_url`` null: the main ACS URL): one
+    C-level ``json`` call each way. The JSON object fedlib stored before issue #9 is still read, so the
+    requests started before an upgrade finish after it. Anything else in its place is store corruption
+    (or a store shared with something else): ``StoreError``, never a crash, never an accept.
+    """
+
+    idp: str
+    relay_state: str | None
+    acs_url: str | None
+    browser: str
+    authn_context: AuthnContextRequirement | None
+
+    def encode(self) -> str:
+        context = self.authn_context
+        return _PENDING_ENCODER.encode(
+            [
+                _PENDING_VERSION,
+                self.idp,
+                self.relay_state,
+                self.acs_url,
+                self.browser,
+                None if context is None else [context.comparison, *context.class_refs],
+            ]
+        )
+
+    @classmethod
+    def decode(cls, stored: str) -> _PendingLogin:
+        try:
+            value = json.loads(stored)
+            if isinstance(value, dict):
+                value = _legacy_pending(value)
+            if (
+                isinstance(value, list)
+                and len(value) == 6
+                and value[0] == _PENDING_VERSION
+                and isinstance(value[1], str)
+                and isinstance(value[2], str | None)
+                and isinstance(value[3], str | None)
+                and isinstance(value[4], str)
+            ):
+                context = value[5]
+                if context is None:
+                    return cls(value[1], value[2], value[3], value[4], None)
+                if isinstance(context, list) and len(context) >= 2 and all(isinstance(c, str) for c in context):
+                    requirement = AuthnContextRequirement(tuple(context[1:]), context[0])
+                    return cls(value[1], value[2], value[3], value[4], requirement)
+        except (ValueError, RecursionError, ConfigurationError):  # not JSON, too deep, an unknown comparison
+            pass
+        raise StoreError("the pending login request in the store is unreadable (corrupt or foreign entry)")
+
+
+_PENDING_VERSION: Final = "l1"
+_PENDING_ENCODER: Final = json.JSONEncoder(separators=(",", ":"))
+
+
+def _legacy_pending(value: dict[str, Any]) -> list[object] | None:
+    """The pending request as the JSON object fedlib stored before issue #9, in the array form (None if
+    it is not one)."""
+    context = value.get("authn_context")
+    requirement = AuthnContextRequirement.from_json(context)
+    if context is not None and requirement is None:
+        return None
+    browser = value.get("browser")
+    return [
+        _PENDING_VERSION,
+        value.get("idp"),
+        value.get("relay_state"),
+        value.get("acs_url"),
+        browser if browser is not None else "",
+        None if requirement is None else [requirement.comparison, *requirement.class_refs],
+    ]
+
+
+def _acs_url_hint(untrusted_root: etree._Element, config: SPConfig) -> str | None:
+    """The untrusted Destination if it is one of this SP's ACS URLs (the one to validate against; the
+    consumed request must then name it), else None (the main ACS URL, which refuses it)."""
+    destination = untrusted_root.get("Destination")
+    return destination if destination is not None and destination in config.acs_urls else None
+
+
 def _request_key(request_id: str) -> str:
     return f"request:{request_id}"
 
@@ -823,7 +1004,8 @@ def _routing_hints(untrusted_root: etree._Element) -> tuple[str | None, str | No
     keys), never claims. ``validate_parsed_response`` proves both on the verified tree."""
     if untrusted_root.tag != SAMLP_RESPONSE:
         return None, None
-    issuer = untrusted_root.find(SAML_ISSUER)
+    first = untrusted_root[0] if len(untrusted_root) else None  # Issuer comes first in a Response
+    issuer = first if first is not None and first.tag == SAML_ISSUER else untrusted_root.find(SAML_ISSUER)
     return untrusted_root.get("InResponseTo"), (issuer.text or "").strip() if issuer is not None else None
 
 

@@ -15,7 +15,7 @@ import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Final, Literal
 
 from lxml import etree
@@ -153,9 +153,10 @@ def build_authn_request(
             one of the SP's ACS URLs.
     """
     issue_instant = ensure_aware(now).replace(microsecond=0)
-    check_destination(idp_sso_url)
-    request_id = new_request_id() if request_id is None else request_id
-    check_request_id(request_id)
+    if request_id is None:
+        request_id = new_request_id()  # an xs:ID by construction
+    else:
+        check_request_id(request_id)
     acs = sp.acs_url if acs_url is None else acs_url
     if acs not in sp.acs_urls:
         raise ValueError(f"acs_url {acs!r} is not one of the SP's ACS URLs {list(sp.acs_urls)!r}")
@@ -165,11 +166,53 @@ def build_authn_request(
         requested_authn_context = RequestedAuthnContext((requested_authn_context,))
     elif requested_authn_context is not None and not isinstance(requested_authn_context, RequestedAuthnContext):
         requested_authn_context = RequestedAuthnContext(tuple(requested_authn_context))
+    shape = (sp.entity_id, idp_sso_url, acs, force_authn, is_passive, name_id_policy, requested_authn_context)
+    template = _TEMPLATES.get(shape)
+    if template is None:
+        check_destination(idp_sso_url)
+        template = _template(shape)
+    head, middle, tail = template
+    last = _last_instant
+    if last[0] == issue_instant:
+        instant = last[1]
+    else:
+        instant = format_instant(issue_instant).encode("ascii")
+        _remember_instant((issue_instant, instant))
+    return AuthnRequest(
+        id=request_id,
+        xml=b"".join((head, request_id.encode("ascii"), middle, instant, tail)),
+        issue_instant=issue_instant,
+        destination=idp_sso_url,
+        acs_url=acs,
+    )
 
+
+# The XML of one request shape (SP, destination, ACS URL, options), written once by lxml with placeholders
+# for the two values that change per request (the ID and IssueInstant) and cut around them: a request is
+# then three cached pieces and two ASCII values that need no escaping (an NCName and an xs:dateTime), byte
+# for byte what lxml writes. Bounded: cleared when full (an SP has a handful of shapes).
+_ID_PLACEHOLDER: Final = "_fedlib-request-id-placeholder-7f3a9c"
+_INSTANT_PLACEHOLDER: Final = "fedlib-issue-instant-placeholder-7f3a9c"
+_MAX_TEMPLATES: Final = 256
+_Shape = tuple[str, str, str, bool, bool, NameIDPolicy | None, RequestedAuthnContext | None]
+_TEMPLATES: dict[_Shape, tuple[bytes, bytes, bytes]] = {}
+
+
+# The last IssueInstant written (requests started within one second share it).
+_last_instant: tuple[datetime, bytes] = (datetime.min.replace(tzinfo=UTC), b"")
+
+
+def _remember_instant(value: tuple[datetime, bytes]) -> None:
+    global _last_instant
+    _last_instant = value
+
+
+def _template(shape: _Shape) -> tuple[bytes, bytes, bytes]:
+    entity_id, idp_sso_url, acs, force_authn, is_passive, name_id_policy, requested_authn_context = shape
     root = etree.Element(SAMLP_AUTHN_REQUEST, nsmap={"samlp": NS_SAMLP, "saml": NS_SAML})
-    root.set("ID", request_id)
+    root.set("ID", _ID_PLACEHOLDER)
     root.set("Version", SAML_VERSION)
-    root.set("IssueInstant", format_instant(issue_instant))
+    root.set("IssueInstant", _INSTANT_PLACEHOLDER)
     root.set("Destination", idp_sso_url)
     if force_authn:
         root.set("ForceAuthn", "true")
@@ -177,7 +220,7 @@ def build_authn_request(
         root.set("IsPassive", "true")
     root.set("ProtocolBinding", BINDING_HTTP_POST)
     root.set("AssertionConsumerServiceURL", acs)
-    etree.SubElement(root, SAML_ISSUER).text = sp.entity_id
+    etree.SubElement(root, SAML_ISSUER).text = entity_id
     if name_id_policy is not None:
         policy = etree.SubElement(root, SAMLP_NAMEID_POLICY)
         if name_id_policy.format is not None:
@@ -190,13 +233,17 @@ def build_authn_request(
         context.set("Comparison", requested_authn_context.comparison)
         for ref in requested_authn_context.class_refs:
             etree.SubElement(context, SAML_AUTHN_CONTEXT_CLASS_REF).text = ref
-    return AuthnRequest(
-        id=request_id,
-        xml=etree.tostring(root, encoding="UTF-8", xml_declaration=False),
-        issue_instant=issue_instant,
-        destination=idp_sso_url,
-        acs_url=acs,
-    )
+    xml = etree.tostring(root, encoding="UTF-8", xml_declaration=False)
+    id_marker, instant_marker = f'ID="{_ID_PLACEHOLDER}"'.encode(), f'IssueInstant="{_INSTANT_PLACEHOLDER}"'.encode()
+    if xml.count(_ID_PLACEHOLDER.encode()) != 1 or xml.count(_INSTANT_PLACEHOLDER.encode()) != 1:
+        raise ValueError("the SP's entity ID or an endpoint URL contains a reserved placeholder text")
+    head, rest = xml.split(id_marker)
+    middle, tail = rest.split(instant_marker)
+    template = (head + b'ID="', b'"' + middle + b'IssueInstant="', b'"' + tail)
+    if len(_TEMPLATES) >= _MAX_TEMPLATES:
+        _TEMPLATES.clear()
+    _TEMPLATES[shape] = template
+    return template
 
 
 __all__ = [

@@ -1,6 +1,7 @@
 """Request-ID and replay stores: where fedlib remembers which IDs it has already seen.
 
-* :class:`Store` - the protocol every backend implements (atomic ``add`` / ``consume``, fail closed).
+* :class:`Store` - the protocol every backend implements (atomic ``add`` / ``consume``, fail closed), and
+  ``consume_and_add`` (a login's one operation; :class:`fedlib.stores.base.AtomicStore`).
 * :class:`MemoryStore` - in-process, for tests and single-process deployments.
 * :class:`SQLiteStore` - an SQLite file shared safely by threads and processes.
 * :class:`RedisStore` - a Redis server shared by any number of processes and hosts (``fedlib[redis]``;

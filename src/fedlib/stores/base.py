@@ -6,6 +6,10 @@ A store is a small key/value map with per-entry expiry, used for two security de
   Response answers exactly one outstanding request, once;
 * **assertion IDs** (``add`` when an assertion is accepted), so that a replayed assertion is refused.
 
+A login does both at once: ``ServiceProvider.finish_login`` consumes the pending request and records the
+assertion in one atomic :meth:`AtomicStore.consume_and_add` (every fedlib backend has it; a store without
+it gets ``consume`` then ``add`` from :func:`consume_and_add`).
+
 Both decisions depend on the backend being *atomic* and *failing closed*:
 
 * ``add`` of a key succeeds (returns ``True``) for exactly one caller while the entry is live, even when
@@ -138,6 +142,65 @@ class Store(Protocol):
         ...
 
 
+class AtomicStore(Store, Protocol):
+    """A :class:`Store` that also consumes one key and adds another in one atomic step (every backend of
+    fedlib; a store of your own that lacks it still works, see :func:`consume_and_add`)."""
+
+    def consume_and_add(
+        self, consume_key: str, add_key: str, *, expires_at: datetime, now: datetime
+    ) -> tuple[str | None, bool]:
+        """Consume ``consume_key`` and, if that found a live entry, add ``add_key``, as one atomic step.
+
+        What ``ServiceProvider.finish_login`` does with a validated Response: consume its pending request
+        and record its assertion (replay key) in one store operation. Exactly as if ``consume`` and then
+        (only if it returned a value) ``add`` ran with nothing in between:
+
+        * ``consume_key`` not live for the caller: nothing changes; returns ``(None, False)``;
+        * else its entry is deleted and ``add_key`` is inserted (empty value, ``expires_at``) unless a live
+          entry holds it; returns ``(value, inserted)``: ``(value, False)`` means the consume happened and
+          the add found the key taken (a replay).
+
+        Of any number of concurrent calls (or ``consume`` calls) for one live ``consume_key``, exactly one
+        receives its value. On a backend failure nothing may be concluded (StoreError).
+
+        Raises:
+            ValueError: a key is empty or not UTF-8, the keys are equal, a datetime is naive, or
+                ``expires_at`` is not later than ``now``.
+            fedlib.errors.StoreError: The backend failed; nothing can be concluded about either key.
+        """
+        ...
+
+
+def consume_and_add(
+    store: Store, consume_key: str, add_key: str, *, expires_at: datetime, now: datetime
+) -> tuple[str | None, bool]:
+    """:meth:`AtomicStore.consume_and_add` on ``store``: atomic when the store has the method (every
+    fedlib backend and view does), else ``consume`` then ``add`` (two steps, which is what fedlib did
+    before there was one: the consume still happens at most once, and a failed ``add`` raises StoreError)."""
+    method = getattr(store, "consume_and_add", None)
+    if method is not None:
+        result: tuple[str | None, bool] = method(consume_key, add_key, expires_at=expires_at, now=now)
+        return result
+    check_distinct_keys(consume_key, add_key)
+    value = store.consume(consume_key, now=now)
+    if value is None:
+        return None, False
+    return value, store.add(add_key, expires_at=expires_at, now=now)
+
+
+def check_distinct_keys(consume_key: str, add_key: str) -> None:
+    """Check both keys of ``consume_and_add`` (as :func:`check_key`) and that they differ.
+
+    Raises:
+        TypeError: a key is not a string.
+        ValueError: a key is empty or not UTF-8, or the two are equal.
+    """
+    check_key(consume_key)
+    check_key(add_key)
+    if consume_key == add_key:
+        raise ValueError("consume_and_add needs two different keys")
+
+
 def require_aware(value: datetime, name: str = "datetime") -> datetime:
     """Check that ``value`` is a timezone-aware datetime and return it converted to UTC.
 
@@ -251,10 +314,13 @@ def _check_utf8(text: str, what: str) -> None:
 
 __all__ = [
     "DEFAULT_CLOCK_TOLERANCE",
+    "AtomicStore",
     "Store",
     "check_add_times",
     "check_clock_tolerance",
+    "check_distinct_keys",
     "check_key",
     "check_value",
+    "consume_and_add",
     "require_aware",
 ]

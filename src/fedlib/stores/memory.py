@@ -18,6 +18,7 @@ from fedlib.stores.base import (
     DEFAULT_CLOCK_TOLERANCE,
     check_add_times,
     check_clock_tolerance,
+    check_distinct_keys,
     check_key,
     check_value,
     require_aware,
@@ -128,6 +129,33 @@ class MemoryStore:
                 return None  # an expired entry is left to the purge, as SQLiteStore does
             del self._entries[key]
             return entry.value
+
+    def consume_and_add(
+        self, consume_key: str, add_key: str, *, expires_at: datetime, now: datetime
+    ) -> tuple[str | None, bool]:
+        """:meth:`AtomicStore.consume_and_add <fedlib.stores.base.AtomicStore.consume_and_add>`, one step under
+        the store's lock. StoreError: closed, or full of live entries (then nothing changed).
+        """
+        check_distinct_keys(consume_key, add_key)
+        expires, current = check_add_times(expires_at, now)
+        with self._lock:
+            self._check_open()
+            entries = self._entries
+            entry = entries.get(consume_key)
+            if entry is None or current >= entry.expires_at:
+                return None, False
+            existing = entries.get(add_key)
+            if existing is not None and current < existing.expires_at:
+                del entries[consume_key]
+                return entry.value, False
+            # The consumed entry makes room for the new one: the count (hence max_entries) cannot grow.
+            del entries[consume_key]
+            if existing is not None:
+                del entries[add_key]
+            self._purge_locked(current, limit=self._purge_batch)
+            entries[add_key] = _Entry(expires, "")
+            heapq.heappush(self._expiry_heap, (expires, add_key))
+            return entry.value, True
 
     def purge_expired(self, *, now: datetime) -> int:
         """Remove every entry that expired at least ``clock_tolerance`` before ``now``.

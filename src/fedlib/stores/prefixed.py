@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fedlib.stores.base import Store
+from fedlib.stores.base import Store, consume_and_add
 
 
 class PrefixedStore:
@@ -30,6 +30,14 @@ class PrefixedStore:
     def consume(self, key: str, *, now: datetime) -> str | None:
         return self.inner.consume(self.prefix + key, now=now)
 
+    def consume_and_add(
+        self, consume_key: str, add_key: str, *, expires_at: datetime, now: datetime
+    ) -> tuple[str | None, bool]:
+        """Both keys in this view (see :func:`base_and_prefix` to put one of them outside it)."""
+        return consume_and_add(
+            self.inner, self.prefix + consume_key, self.prefix + add_key, expires_at=expires_at, now=now
+        )
+
     @property
     def base(self) -> Store:
         """The shared store under every prefix (``inner``, unwrapped through nested views)."""
@@ -46,4 +54,16 @@ def unprefixed(store: Store) -> Store:
     return store
 
 
-__all__ = ["PrefixedStore", "unprefixed"]
+def base_and_prefix(store: Store) -> tuple[Store, str]:
+    """The shared store under ``store`` and the prefix its view adds to a key: ``view.add(k, ...)`` is
+    ``base.add(prefix + k, ...)``. How one atomic operation reaches keys both inside a tenant's view and
+    outside it (``finish_login`` consumes the tenant's pending request and records the tenant-independent
+    replay key with one ``base.consume_and_add(prefix + request_key, replay_key, ...)``)."""
+    prefix = ""
+    while isinstance(store, PrefixedStore):
+        prefix = store.prefix + prefix
+        store = store.inner
+    return store, prefix
+
+
+__all__ = ["PrefixedStore", "base_and_prefix", "unprefixed"]

@@ -9,8 +9,11 @@ caller's ``now < expires_at``, whatever Redis's own clock says. Each entry is on
 expiry instant (seconds and microseconds since 0001-01-01 UTC, fixed width) followed by the value.
 ``add`` and ``consume`` each run one Lua script that reads the entry, compares its expiry with the
 caller's ``now`` and writes or deletes it; Redis runs a script without interleaving any other command,
-so both are atomic across every client of the server. The scripts never read the server clock, so they
-are deterministic and replicate safely.
+so both are atomic across every client of the server. ``consume_and_add`` (a login: consume the pending
+request, record the replay key) is one script over both keys, so one round trip (``EVALSHA``; the source
+is sent only when the server does not have it yet); it reads and checks both entries before writing
+anything, because Redis does not undo the writes of a script that fails halfway. The scripts never read
+the server clock, so they are deterministic and replicate safely.
 
 **Garbage collection.** Each entry is also written with a Redis TTL (``PX``) of
 ``(expires_at - now) + clock_tolerance``, in milliseconds rounded up, so Redis deletes it on its own some
@@ -43,8 +46,10 @@ unknown), so a failed call is reported as a failure instead.
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import math
+import os
 import threading
 import types
 from datetime import UTC, datetime, timedelta
@@ -56,6 +61,7 @@ from fedlib.stores.base import (
     DEFAULT_CLOCK_TOLERANCE,
     check_add_times,
     check_clock_tolerance,
+    check_distinct_keys,
     check_key,
     check_value,
     require_aware,
@@ -113,6 +119,46 @@ return string.sub(entry, 19)
 """
 )
 
+# KEYS[1] = the entry to consume, KEYS[2] = the entry to add (same prefix, hence the same Cluster slot);
+# ARGV as for add. Both entries are read and checked before anything is written: Redis does not roll a
+# script back when it fails halfway, so an error (corrupt entry, wrong type) must come before any write.
+# Returns nil (nothing consumed, nothing written), or {value, 1 if the add happened else 0}.
+_LUA_CONSUME_AND_ADD = """
+local function live(entry)
+  local s, u = string.match(entry, '^(%d%d%d%d%d%d%d%d%d%d%d%d)(%d%d%d%d%d%d)')
+  if not s then
+    return nil
+  end
+  local now_s, exp_s = tonumber(ARGV[1]), tonumber(s)
+  return now_s < exp_s or (now_s == exp_s and tonumber(ARGV[2]) < tonumber(u))
+end
+local consumed = redis.call('GET', KEYS[1])
+if not consumed then
+  return false
+end
+local consumed_live = live(consumed)
+if consumed_live == nil then
+  return redis.error_reply('fedlib: corrupt store entry')
+end
+if not consumed_live then
+  return false
+end
+local existing = redis.call('GET', KEYS[2])
+local taken = false
+if existing then
+  taken = live(existing)
+  if taken == nil then
+    return redis.error_reply('fedlib: corrupt store entry')
+  end
+end
+redis.call('DEL', KEYS[1])
+if taken then
+  return {string.sub(consumed, 19), 0}
+end
+redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
+return {string.sub(consumed, 19), 1}
+"""
+
 
 class _Script:
     """A Lua script and its SHA-1 (the name EVALSHA runs it by once the server has it cached)."""
@@ -124,6 +170,7 @@ class _Script:
 
 _ADD = _Script(_LUA_ADD)
 _CONSUME = _Script(_LUA_CONSUME)
+_CONSUME_AND_ADD = _Script(_LUA_CONSUME_AND_ADD)
 
 
 class _Client(Protocol):
@@ -154,6 +201,7 @@ class _RedisModules:
         self.package: types.ModuleType = package
         self.redis_error = cast(type[Exception], exceptions.RedisError)
         self.no_script_error = cast(type[Exception], exceptions.NoScriptError)
+        self.response_error = cast(type[Exception], exceptions.ResponseError)
         self.retry: types.ModuleType = retry
         self.backoff: types.ModuleType = backoff
 
@@ -235,6 +283,9 @@ class RedisStore:
         self._owns_client = True
         self._errors = (modules.redis_error, OSError)
         self._no_script_error = modules.no_script_error
+        self._response_error = modules.response_error
+        # The client is ours, a plain redis.Redis: calls use its pool's connections directly (_call).
+        self._pool = getattr(self._client, "connection_pool", None)
 
     @classmethod
     def from_client(
@@ -272,6 +323,8 @@ class RedisStore:
         store._owns_client = False
         store._errors = (modules.redis_error, OSError)
         store._no_script_error = modules.no_script_error
+        store._response_error = modules.response_error
+        store._pool = None  # someone else's client (maybe a cluster): used through its own methods
         return store
 
     def _setup(self, prefix: str, tolerance: timedelta, location: str) -> None:
@@ -281,6 +334,8 @@ class RedisStore:
         self._grace_ms = math.ceil(tolerance / timedelta(milliseconds=1))
         self._location = location
         self._closed = False
+        self._idle: collections.deque[Any] = collections.deque()
+        self._pid = os.getpid()
 
     @property
     def prefix(self) -> str:
@@ -344,6 +399,34 @@ class RedisStore:
             detail=f"reply of type {type(result).__name__}",
         )
 
+    def consume_and_add(
+        self, consume_key: str, add_key: str, *, expires_at: datetime, now: datetime
+    ) -> tuple[str | None, bool]:
+        """:meth:`AtomicStore.consume_and_add <fedlib.stores.base.AtomicStore.consume_and_add>`: one Lua script
+        (one round trip), atomic for every client of the server. StoreError: closed or Redis failed (nothing
+        consumed, or the outcome is unknown; either way nothing may be accepted).
+        """
+        check_distinct_keys(consume_key, add_key)
+        consume_redis_key, add_redis_key = self.redis_key(consume_key), self.redis_key(add_key)
+        expires, current = check_add_times(expires_at, now)
+        exp_s, exp_us = _instant(expires)
+        now_s, now_us = _instant(current)
+        entry = f"{exp_s:012d}{exp_us:06d}".encode("ascii")
+        ttl_ms = math.ceil((expires - current) / timedelta(milliseconds=1)) + self._grace_ms
+        keys = (consume_redis_key, add_redis_key)
+        result = self._run("consume_and_add", _CONSUME_AND_ADD, keys, str(now_s), str(now_us), entry, str(ttl_ms))
+        if result is None:
+            return None, False
+        if isinstance(result, list) and len(result) == 2 and isinstance(result[0], bytes) and result[1] in (0, 1):
+            try:
+                return result[0].decode("utf-8"), result[1] == 1
+            except UnicodeDecodeError:
+                pass
+        raise StoreError(
+            f"the Redis replay store {self._location} returned a corrupt entry",
+            detail=f"reply of type {type(result).__name__}",
+        )
+
     def close(self) -> None:
         """Close the connections (unless the client came from :meth:`from_client`).
 
@@ -357,13 +440,15 @@ class RedisStore:
         self._closed = True
         if self._owns_client:
             try:
-                self._client.close()
+                self._client.close()  # disconnects every connection of its pool, those kept in _idle too
             except self._errors as exc:
                 raise self._error("close", exc) from exc
+            finally:
+                self._idle.clear()
 
     # -- internals ---------------------------------------------------------------------------------------
 
-    def _run(self, operation: str, script: _Script, key: bytes, *args: bytes | str) -> object:
+    def _run(self, operation: str, script: _Script, key: bytes | tuple[bytes, ...], *args: bytes | str) -> object:
         """Run ``script`` on ``key`` by its SHA-1, sending its source if the server does not have it yet.
 
         After the first call (or a server restart / SCRIPT FLUSH) the server keeps the script, so each
@@ -371,13 +456,68 @@ class RedisStore:
         """
         if self._closed:
             raise StoreError(f"the Redis replay store {self._location} is closed")
+        keys = (key,) if isinstance(key, bytes) else key
         try:
+            if self._pool is not None:
+                return self._call(self._pool, script, keys, args)
             try:
-                return self._client.evalsha(script.sha, 1, key, *args)
+                return self._client.evalsha(script.sha, len(keys), *keys, *args)
             except self._no_script_error:
-                return self._client.eval(script.source, 1, key, *args)
+                return self._client.eval(script.source, len(keys), *keys, *args)
         except self._errors as exc:
             raise self._error(operation, exc) from exc
+
+    def _call(self, pool: Any, script: _Script, keys: tuple[bytes, ...], args: tuple[bytes | str, ...]) -> object:
+        """``EVALSHA`` (``EVAL`` if the server lacks the script) on a connection of the client's pool that this
+        store keeps between calls: redis-py's per-command pool checkout, checks and wrappers cost about as
+        much as the round trip itself on loopback (bench/stores.py).
+
+        A connection is taken from ``_idle`` (a new one from the pool when none is idle, so there are as many
+        as concurrent calls, never more; one the server closed while idle is reconnected first) and put back
+        after a reply, error replies included (the reply was read whole: the connection is in step). After
+        anything else (timeout, reset, interruption) it is disconnected and given back to the pool, never
+        reused: no later call can read a stale reply. In a forked child the parent's connections are dropped
+        unused (the pool then opens the child's own).
+        """
+        if self._pid != os.getpid():
+            self._idle = collections.deque()
+            self._pid = os.getpid()
+        idle = self._idle
+        try:
+            conn = idle.pop()
+        except IndexError:
+            conn = pool.get_connection()
+            was_idle = False
+        else:
+            was_idle = True
+        try:
+            if was_idle and self._stale(conn):
+                # Readable while idle: the server closed it (a restart, its idle timeout) or sent something
+                # unasked. Reconnect, as redis-py's pool does on checkout, rather than fail this call.
+                conn.disconnect()
+                conn.connect()
+            try:
+                conn.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
+                result: object = conn.read_response()
+            except self._no_script_error:
+                conn.send_command("EVAL", script.source, len(keys), *keys, *args)
+                result = conn.read_response()
+        except self._response_error:
+            idle.append(conn)
+            raise
+        except BaseException:
+            conn.disconnect()
+            pool.release(conn)
+            raise
+        idle.append(conn)
+        return result
+
+    def _stale(self, conn: Any) -> bool:
+        """Whether an idle connection has something to read (unasked data, or the end of the stream)."""
+        try:
+            return bool(conn.can_read())
+        except self._errors:  # redis-py reports the end of the stream as ConnectionError
+            return True
 
     def _error(self, operation: str, exc: BaseException) -> StoreError:
         reason = str(exc).rstrip(".") or type(exc).__name__

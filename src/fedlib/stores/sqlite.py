@@ -5,11 +5,17 @@ WSGI workers) as long as they use the same file on a local filesystem (SQLite lo
 network filesystems such as NFS):
 
 * ``add`` runs in a ``BEGIN IMMEDIATE`` transaction (it takes the database write lock before reading):
-  it deletes the key if its entry is expired for the caller (the replacement always expires later, see
-  :mod:`fedlib.stores.base`), inserts with ``ON CONFLICT DO NOTHING`` and reports whether a row was
-  inserted; it then purges a batch of rows that expired at least ``clock_tolerance`` ago, so that a
-  worker whose clock is ahead never deletes a row that a worker whose clock is behind still needs;
-* ``consume`` is a single ``DELETE ... WHERE key = ? AND expires_at > ? RETURNING value`` statement.
+  one ``INSERT ... ON CONFLICT (key) DO UPDATE ... WHERE expires_at <= now`` inserts the key, or replaces
+  its entry if that is expired for the caller (the replacement always expires later, see
+  :mod:`fedlib.stores.base`), and reports whether a row was written; one write in eight then purges a
+  batch of rows that expired at least ``clock_tolerance`` ago, so that a worker whose clock is ahead
+  never deletes a row that a worker whose clock is behind still needs;
+* ``consume`` is a single ``DELETE ... WHERE key = ? AND expires_at > ? RETURNING value`` statement;
+* ``consume_and_add`` (a login: consume the pending request, record the replay key) is the consume and
+  the add in one ``BEGIN IMMEDIATE`` transaction, one commit.
+
+The connection is opened once per instance (and process), its statements are prepared once and reused
+(:mod:`sqlite3`'s statement cache), and no PRAGMA runs per call.
 
 Every :class:`sqlite3.Error` becomes :class:`fedlib.errors.StoreError`: when the database cannot answer,
 nothing is accepted (fail closed).
@@ -32,6 +38,7 @@ from fedlib.stores.base import (
     DEFAULT_CLOCK_TOLERANCE,
     check_add_times,
     check_clock_tolerance,
+    check_distinct_keys,
     check_key,
     check_value,
     require_aware,
@@ -44,6 +51,9 @@ _T = TypeVar("_T")
 _FIRST_RETRY_DELAY = 50e-6
 _MAX_RETRY_DELAY = 1e-3
 
+# The opportunistic purge runs on one write in this many (with this many times the batch).
+_PURGE_EVERY = 8
+
 # ON CONFLICT ... DO NOTHING (upsert) needs SQLite 3.24; DELETE ... RETURNING needs 3.35.
 _MIN_SQLITE = (3, 24, 0)
 _HAS_RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
@@ -53,8 +63,12 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS fedlib_store (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at REAL NOT NULL)",
     "CREATE INDEX IF NOT EXISTS fedlib_store_expires_at ON fedlib_store (expires_at)",
 )
-_SQL_DELETE_EXPIRED_KEY = "DELETE FROM fedlib_store WHERE key = ? AND expires_at <= ?"
-_SQL_INSERT = "INSERT INTO fedlib_store (key, value, expires_at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING"
+# Insert the key, or replace its entry if that is expired for the caller (expires_at <= now); a live entry
+# is left alone and the statement changes no row (rowcount 0). One statement: one b-tree descent.
+_SQL_ADD = (
+    "INSERT INTO fedlib_store (key, value, expires_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
+    "value = excluded.value, expires_at = excluded.expires_at WHERE fedlib_store.expires_at <= ?"
+)
 _SQL_CONSUME = "DELETE FROM fedlib_store WHERE key = ? AND expires_at > ? RETURNING value"
 _SQL_SELECT_LIVE = "SELECT value FROM fedlib_store WHERE key = ? AND expires_at > ?"
 _SQL_DELETE_KEY = "DELETE FROM fedlib_store WHERE key = ?"
@@ -89,16 +103,18 @@ class SQLiteStore:
     Times are stored as POSIX seconds (``REAL``), which keeps microsecond resolution for dates up to the
     year 2242.
 
-    Each ``add`` also deletes up to ``purge_batch`` rows that expired at least ``clock_tolerance`` before
-    its ``now`` (oldest first, through an index on ``expires_at``), so the table does not grow with
-    expired entries, no call does unbounded work, and no worker's purge deletes a row that a worker whose
-    clock is up to ``clock_tolerance`` behind still considers live.
+    Every eighth write (``add`` or ``consume_and_add``) of an instance, the first one included, also
+    deletes up to ``8 * purge_batch`` rows that expired at least ``clock_tolerance`` before its ``now``
+    (oldest first, through an index on ``expires_at``), so the table does not grow with expired entries,
+    no call does unbounded work, the other writes skip the statement, and no worker's purge deletes a row
+    that a worker whose clock is up to ``clock_tolerance`` behind still considers live.
 
     Args:
         path: The database file, or ``":memory:"``. The directory must exist; the file is created.
         timeout: Seconds to wait for another connection's write lock (in short sleeps) before giving up
             with StoreError.
-        purge_batch: The most expired rows one ``add`` deletes (0 disables opportunistic purging).
+        purge_batch: Expired rows deleted per write, on average: every eighth write deletes up to eight
+            times this many (0 disables opportunistic purging).
         clock_tolerance: How long after its ``expires_at`` a row may be deleted: at least the largest
             difference between the clocks of the processes sharing the file (see :mod:`fedlib.stores.base`).
         synchronous: ``"NORMAL"`` (default: durable across process crashes, not across OS crashes or
@@ -136,6 +152,7 @@ class SQLiteStore:
         self._in_memory = self._path == _MEMORY
         self._timeout = float(timeout)
         self._purge_batch = purge_batch
+        self._writes = 0  # writes by this instance, for the amortised purge (_maybe_purge)
         self._use_returning = _HAS_RETURNING
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
@@ -182,10 +199,8 @@ class SQLiteStore:
             try:
                 self._begin_immediate(conn)
                 try:
-                    conn.execute(_SQL_DELETE_EXPIRED_KEY, (key, now_ts))
-                    inserted = conn.execute(_SQL_INSERT, (key, value, expires_ts)).rowcount == 1
-                    if self._purge_batch:
-                        conn.execute(_SQL_PURGE_BATCH, (now_ts - self._tolerance_s, self._purge_batch))
+                    inserted = conn.execute(_SQL_ADD, (key, value, expires_ts, now_ts)).rowcount == 1
+                    self._maybe_purge(conn, now_ts)
                     conn.execute("COMMIT")
                 except BaseException:
                     self._rollback(conn)
@@ -222,7 +237,9 @@ class SQLiteStore:
                 raise self._error("consume", exc) from exc
         if not rows:
             return None
-        result = rows[0][0]
+        return self._value(rows[0][0])
+
+    def _value(self, result: object) -> str:
         if not isinstance(result, str):
             raise StoreError(
                 f"the SQLite replay store {self._path!r} returned a corrupt entry",
@@ -230,10 +247,45 @@ class SQLiteStore:
             )
         return result
 
+    def consume_and_add(
+        self, consume_key: str, add_key: str, *, expires_at: datetime, now: datetime
+    ) -> tuple[str | None, bool]:
+        """:meth:`AtomicStore.consume_and_add <fedlib.stores.base.AtomicStore.consume_and_add>`: one
+        ``BEGIN IMMEDIATE`` transaction (one commit), atomic across threads and processes. StoreError: closed
+        or the database failed (the transaction is rolled back: nothing consumed, nothing recorded).
+        """
+        check_distinct_keys(consume_key, add_key)
+        expires, current = check_add_times(expires_at, now)
+        expires_ts, now_ts = expires.timestamp(), current.timestamp()
+        with self._lock:
+            conn = self._connection("consume_and_add")
+            try:
+                self._begin_immediate(conn)
+                try:
+                    if self._use_returning:
+                        rows = _fetch_all(conn, _SQL_CONSUME, (consume_key, now_ts))
+                    else:  # SQLite < 3.35
+                        rows = conn.execute(_SQL_SELECT_LIVE, (consume_key, now_ts)).fetchall()
+                        if rows:
+                            conn.execute(_SQL_DELETE_KEY, (consume_key,))
+                    inserted = False
+                    if rows:
+                        inserted = conn.execute(_SQL_ADD, (add_key, "", expires_ts, now_ts)).rowcount == 1
+                        self._maybe_purge(conn, now_ts)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    self._rollback(conn)
+                    raise
+            except sqlite3.Error as exc:
+                raise self._error("consume_and_add", exc) from exc
+        if not rows:
+            return None, False
+        return self._value(rows[0][0]), inserted
+
     def purge_expired(self, *, now: datetime) -> int:
         """Delete every row that expired at least ``clock_tolerance`` before ``now``.
 
-        Not needed for correctness (expiry is checked on read, and ``add`` purges a bounded batch); useful
+        Not needed for correctness (expiry is checked on read, and writes purge bounded batches); useful
         from a maintenance job to shrink the table after a burst.
 
         Args:
@@ -322,6 +374,15 @@ class SQLiteStore:
                     raise
             time.sleep(delay)
             delay = min(delay * 2, 0.1)
+
+    def _maybe_purge(self, conn: sqlite3.Connection, now_ts: float) -> None:
+        """Every :data:`_PURGE_EVERY`-th write of this instance (the first one included), inside its
+        transaction: delete up to ``purge_batch * _PURGE_EVERY`` rows that expired at least
+        ``clock_tolerance`` before ``now_ts`` (amortised: the other writes skip the statement)."""
+        writes = self._writes
+        self._writes = writes + 1
+        if self._purge_batch and writes % _PURGE_EVERY == 0:
+            conn.execute(_SQL_PURGE_BATCH, (now_ts - self._tolerance_s, self._purge_batch * _PURGE_EVERY))
 
     def _begin_immediate(self, conn: sqlite3.Connection) -> None:
         """``BEGIN IMMEDIATE``: take the database write lock, waiting for another connection to release it."""

@@ -24,6 +24,7 @@ Order (each stage raises ``ResponseRejected``; later stages never see the raw do
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
@@ -35,7 +36,7 @@ from fedlib._xml.parse import decode_message, parse_xml, text_content
 from fedlib.clock import ensure_aware
 from fedlib.config import SPConfig
 from fedlib.constants import NS_SAML, NS_XSI, qname
-from fedlib.errors import ErrorCode, reject
+from fedlib.errors import ErrorCode, ResponseRejected, reject
 from fedlib.metadata.idp import IdPMetadata
 from fedlib.protocol.models import AuthnResult
 from fedlib.stores.base import Store
@@ -92,12 +93,19 @@ def validate_parsed_response(
     now: datetime,
     store: Store,
     request_id: str | None = None,
+    defer_replay: list[ReplayEntry] | None = None,
 ) -> AuthnResult:
     """:func:`validate_response` from stage 2 on, for a caller that already parsed the message with
     ``fedlib._xml.parse.parse_xml`` (the ``ServiceProvider`` facade, which reads routing hints first).
 
     ``untrusted_root`` must be a freshly parsed document used for nothing else afterwards: verification
     detaches its signatures.
+
+    ``defer_replay``: None (default), stage 11 records the assertion in ``store`` (``replayed`` if it is
+    already there). A list: stage 11 writes nothing and appends the :class:`ReplayEntry` to it instead; the
+    caller must then record it (``add`` to the unprefixed store; ``replayed`` unless that returns True)
+    before accepting the login. ``ServiceProvider.finish_login`` does, atomically with consuming its
+    pending request (``consume_and_add``).
     """
     now = ensure_aware(now)
     policy = sp.policy
@@ -152,19 +160,11 @@ def validate_parsed_response(
     # 11: replay. Remember the assertion for as long as any copy of it could still be accepted.
     assertion_id = assertion.get("ID") or ""
     expires = claims.replay_expires
-    if expires <= now:  # unreachable after the checks above (defence in depth; and now == the last instant)
-        raise reject(
-            ErrorCode.EXPIRED,
-            "the assertion is past the last instant at which it could be accepted (its NotOnOrAfter or its "
-            "IssueInstant plus the maximum age, plus the clock skew)",
-            detail=f"now {now.isoformat()}, replay entry would expire at {expires.isoformat()}",
-        )
-    if not unprefixed(store).add(_replay_key(sp.entity_id, issuer, assertion_id), expires_at=expires, now=now):
-        raise reject(
-            ErrorCode.REPLAYED,
-            "this assertion was already used to log in; each assertion is accepted once",
-            detail=f"assertion ID {assertion_id[:100]!r}",
-        )
+    entry = replay_entry(sp.entity_id, issuer, assertion_id, expires, now=now)
+    if defer_replay is not None:
+        defer_replay.append(entry)
+    elif not unprefixed(store).add(entry.key, expires_at=entry.expires_at, now=now):
+        raise replayed(assertion_id)
 
     # No attribute named nil anywhere in the verified content (its canonical octets): no xsi:nil to honour.
     canonical = verified.canonical
@@ -184,6 +184,37 @@ def validate_parsed_response(
         name_qualifier=name_id.get("NameQualifier"),
         sp_name_qualifier=name_id.get("SPNameQualifier"),
         friendly_names=friendly_names,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayEntry:
+    """What stage 11 records for an accepted assertion: ``key`` in the unprefixed store until ``expires_at``."""
+
+    key: str
+    expires_at: datetime
+
+
+def replay_entry(sp_entity_id: str, issuer: str, assertion_id: str, expires: datetime, *, now: datetime) -> ReplayEntry:
+    """Stage 11's entry for a verified assertion: its key, until ``expires`` (when no copy of it could be
+    accepted any more: the latest NotOnOrAfter of Conditions and all bearer confirmations, capped by
+    IssueInstant + max_assertion_age, plus skew); ``expired`` if that is not after ``now``."""
+    if expires <= now:  # unreachable after the checks above (defence in depth; and now == the last instant)
+        raise reject(
+            ErrorCode.EXPIRED,
+            "the assertion is past the last instant at which it could be accepted (its NotOnOrAfter or its "
+            "IssueInstant plus the maximum age, plus the clock skew)",
+            detail=f"now {now.isoformat()}, replay entry would expire at {expires.isoformat()}",
+        )
+    return ReplayEntry(_replay_key(sp_entity_id, issuer, assertion_id), expires)
+
+
+def replayed(assertion_id: str) -> ResponseRejected:
+    """The ``replayed`` rejection of an assertion whose replay entry was already recorded."""
+    return reject(
+        ErrorCode.REPLAYED,
+        "this assertion was already used to log in; each assertion is accepted once",
+        detail=f"assertion ID {assertion_id[:100]!r}",
     )
 
 
@@ -246,4 +277,4 @@ def _attributes(
     )
 
 
-__all__ = ["validate_parsed_response", "validate_response"]
+__all__ = ["ReplayEntry", "replay_entry", "replayed", "validate_parsed_response", "validate_response"]

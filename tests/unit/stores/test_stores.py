@@ -306,16 +306,22 @@ def test_sqlite_instances_share_one_file(tmp_path: Path) -> None:
 
 
 def test_sqlite_opportunistic_purge_is_bounded(tmp_path: Path) -> None:
+    # Amortised: one write in eight (the first of an instance included) purges up to 8 * purge_batch rows.
     path = tmp_path / "purge.db"
-    s = SQLiteStore(path, purge_batch=7)
-    for i in range(30):
+    s = SQLiteStore(path, purge_batch=2)
+    for i in range(40):  # writes 0-39
         s.add(f"k{i}", expires_at=T0 + timedelta(seconds=1), now=T0)
-    assert _row_count(path) == 30
+    assert _row_count(path) == 40
     later = T0 + timedelta(seconds=2) + DEFAULT_CLOCK_TOLERANCE  # purges wait for the clock tolerance
-    s.add("trigger", expires_at=later + HOUR, now=later)
-    assert _row_count(path) == 30 - 7 + 1
-    assert s.purge_expired(now=later) == 23
-    assert _row_count(path) == 1
+    s.add("trigger-0", expires_at=later + HOUR, now=later)  # write 40: purges 16
+    assert _row_count(path) == 40 - 16 + 1
+    for j in range(1, 8):  # writes 41-47: no purge
+        s.add(f"trigger-{j}", expires_at=later + HOUR, now=later)
+    assert _row_count(path) == 40 - 16 + 8
+    assert s.add("p", expires_at=later + HOUR, now=later, value="v")  # write 48: purges 16 more
+    assert _row_count(path) == 40 - 32 + 9
+    assert s.purge_expired(now=later) == 8
+    assert _row_count(path) == 9
     s.close()
 
 
