@@ -10,7 +10,8 @@ network one entity at a time, so its signature is the only thing tying it to the
 exactly the entity asked for, and is refused once expired. Answers are cached until
 ``RefreshPolicy.next_delay`` (cacheDuration/validUntil, clamped), never past their validUntil; a 404 is
 remembered for ``negative_ttl``. A cache miss is the only network wait a login may make, bounded by the
-fetcher's timeouts; a failed re-fetch keeps serving the cached copy while it is still valid.
+fetcher's timeouts (by default 5 s to connect, 5 s per read and 10 s for the whole fetch); a failed
+re-fetch keeps serving the cached copy while it is still valid.
 
 Wiring: ``ensure(sp, entity_id)`` before ``sp.start_login(entity_id)``; ``ensure_for_response(sp, form)``
 before ``sp.finish_login(form)`` for IdP-initiated logins (the ServiceProvider itself never does I/O).
@@ -44,6 +45,7 @@ log = logging.getLogger("fedlib.federation")
 
 DEFAULT_NEGATIVE_TTL = timedelta(minutes=1)
 DEFAULT_MDQ_MAX_BYTES = 1024 * 1024  # one entity's metadata is a few KB
+DEFAULT_MDQ_TOTAL_TIMEOUT = 10.0  # a login may wait on a cache miss: the whole fetch, however the server paces it
 MDQ_ACCEPT = "application/samlmetadata+xml"
 
 
@@ -91,7 +93,9 @@ class MDQClient:
             raise ConfigurationError("an MDQ service needs its signing certificate: MDQ answers are always verified")
         if form not in ("entity-id", "sha1"):
             raise ConfigurationError(f"MDQ form must be 'entity-id' or 'sha1', not {form!r}")
-        self.fetcher = fetcher or HTTPFetcher(max_bytes=DEFAULT_MDQ_MAX_BYTES, read_timeout=5.0)
+        self.fetcher = fetcher or HTTPFetcher(
+            max_bytes=DEFAULT_MDQ_MAX_BYTES, read_timeout=5.0, total_timeout=DEFAULT_MDQ_TOTAL_TIMEOUT
+        )
         self.fetcher.check_url(base_url)
         self.base_url = base_url
         self.form = form
