@@ -351,3 +351,18 @@ def test_a_hanging_refresh_does_not_delay_logins(servers: Callable[..., _Server]
 
 def timedelta_ms(ms: int) -> dt.timedelta:
     return dt.timedelta(milliseconds=ms)
+
+
+def test_a_configured_proxy_is_used(servers: Callable[..., _Server]) -> None:
+    """Environment proxies are ignored (test_lifecycle); one passed as ``proxy=`` carries the request."""
+    target = "http://md.example.test/idp.xml"
+    seen: list[str] = []
+
+    def as_proxy(handler: BaseHTTPRequestHandler) -> None:
+        seen.append(handler.path)
+        _send(handler, 200, BODY)
+
+    proxy = servers({target: as_proxy})
+    fetcher = HTTPFetcher(allow_http=True, read_timeout=2.0, proxy=proxy.url(""))
+    assert fetcher.get(target).body == BODY
+    assert seen == [target]  # an absolute-form request: it went through the proxy
