@@ -9,17 +9,22 @@ Redirects are followed by hand (at most ``max_redirects``) so that every hop is 
 unless the caller explicitly allowed http (loopback test servers).
 
 Time: the connect and read timeouts bound each network operation; ``total_timeout`` bounds the whole
-fetch (every redirect hop and the body), so a server that sends its answer a byte at a time, each within
-the read timeout, cannot stretch a fetch (or a login waiting on an MDQ cache miss) beyond it. It is
-checked before each hop and after each piece of the body, and each hop's own timeouts are capped to the
-time left.
+fetch (every redirect hop, the headers and the body), so a server that sends its answer a byte at a time,
+each within the read timeout, cannot stretch a fetch (or a login waiting on an MDQ cache miss) beyond it.
+It is checked before each hop and after each piece of the body, each hop's own timeouts are capped to the
+time left, and a watchdog shuts the hop's socket down at the deadline (so a read blocked while the headers
+trickle in returns at once). The socket comes from httpcore's ``trace`` extension as the connection is
+made; connections are therefore not kept alive between fetches (metadata fetches are minutes apart).
 """
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import ssl
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urljoin, urlsplit
@@ -142,6 +147,7 @@ class HTTPFetcher:
                 proxy=self.proxy,
                 follow_redirects=False,
                 timeout=httpx.Timeout(self.read_timeout, connect=self.connect_timeout),
+                limits=httpx.Limits(max_keepalive_connections=0),  # a new connection per fetch: see _Watchdog
             )
         return self._client
 
@@ -167,8 +173,11 @@ class HTTPFetcher:
             self.check_url(current)
             left = self._time_left(deadline, url)
             timeout = httpx.Timeout(min(self.read_timeout, left), connect=min(self.connect_timeout, left))
+            watchdog = _Watchdog(left)
             try:
-                with client.stream("GET", current, headers=headers, timeout=timeout) as response:
+                with client.stream(
+                    "GET", current, headers=headers, timeout=timeout, extensions={"trace": watchdog.trace}
+                ) as response:
                     if response.status_code in (301, 302, 303, 307, 308):
                         location = response.headers.get("Location")
                         if not location:
@@ -204,7 +213,11 @@ class HTTPFetcher:
                 raise
             except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, ValueError, OSError) as exc:
                 # network, TLS, protocol and URL errors (a Location header that is not a URL) alike
+                if watchdog.fired:
+                    self._time_left(deadline, url)  # raises: the deadline, not the broken read, is the cause
                 raise FetchError(f"cannot fetch {_short(current)}: {type(exc).__name__}: {exc}") from None
+            finally:
+                watchdog.cancel()
         raise FetchError(f"{_short(url)}: more than {self.max_redirects} redirects")
 
     def _time_left(self, deadline: float, url: str) -> float:
@@ -218,6 +231,53 @@ class HTTPFetcher:
             if self._client is not None:
                 self._client.close()
                 self._client = None
+
+
+class _Watchdog:
+    """Shuts the sockets of one request down when its time is up (a blocked read then returns at once).
+
+    ``trace`` is httpcore's trace extension: it sees each connection's stream as it is made (TCP, then
+    TLS) and keeps its socket. The timer starts with the first one."""
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._sockets: list[socket.socket] = []
+        self._timer: threading.Timer | None = None
+        self._lock = threading.Lock()
+        self._cancelled = False
+        self.fired = False
+
+    def trace(self, event: str, info: Mapping[str, Any]) -> None:
+        if not event.endswith(("connect_tcp.complete", "start_tls.complete")):
+            return
+        stream = info.get("return_value")
+        get_extra_info = getattr(stream, "get_extra_info", None)
+        sock = get_extra_info("socket") if get_extra_info is not None else None
+        if not isinstance(sock, socket.socket):
+            return
+        with self._lock:
+            self._sockets.append(sock)
+            if self._timer is None and not self._cancelled:
+                self._timer = threading.Timer(self._seconds, self._fire)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._cancelled:
+                return
+            self.fired = True
+            sockets = list(self._sockets)
+        for sock in reversed(sockets):  # the TLS socket, then the TCP one (detached once wrapped: ignored)
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._cancelled = True
+            timer = self._timer
+        if timer is not None:
+            timer.cancel()
 
 
 def _short(url: str) -> str:

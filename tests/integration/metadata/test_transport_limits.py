@@ -267,6 +267,40 @@ def test_a_dripping_server_cannot_stretch_a_fetch_past_the_total_deadline(server
     assert time.monotonic() - started < 2.0
 
 
+def _drip_headers(every: float, count: int) -> Behaviour:
+    """A status line, then header lines one byte at a time: no response object exists yet to give up on."""
+
+    def behaviour(handler: BaseHTTPRequestHandler) -> None:
+        wire = b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-Pad-%d: y\r\n" % i for i in range(count))
+        try:
+            for i in range(len(wire)):
+                handler.wfile.write(wire[i : i + 1])
+                handler.wfile.flush()
+                time.sleep(every)
+        except OSError:
+            return
+
+    return behaviour
+
+
+@pytest.mark.parametrize("over_tls", [False, True])
+def test_a_server_dripping_its_headers_is_cut_off_at_the_deadline(
+    servers: Callable[..., _Server], tls: tuple[ssl.SSLContext, Path], over_tls: bool
+) -> None:
+    """Every header byte within the read timeout: only a deadline on the whole fetch, enforced while the
+    client still waits for the headers, ends it (h11 alone would accept 16 KiB of them)."""
+    context, ca_file = tls
+    # ~500 bytes x 20 ms: far more than the deadline
+    server = servers({"/idp.xml": _drip_headers(0.02, 40)}, context if over_tls else None)
+    verify = ssl.create_default_context(cafile=str(ca_file))
+    fetcher = HTTPFetcher(allow_http=True, read_timeout=1.0, total_timeout=0.5, verify=verify)
+    for _ in range(2):  # a second fetch on the same client is bounded the same way
+        started = time.monotonic()
+        with pytest.raises(FetchError, match="deadline"):
+            fetcher.get(server.url("/idp.xml"))
+        assert time.monotonic() - started < 1.5
+
+
 def test_the_deadline_covers_every_redirect_hop(servers: Callable[..., _Server]) -> None:
     def slow_hop(handler: BaseHTTPRequestHandler) -> None:
         time.sleep(0.2)
