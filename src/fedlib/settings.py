@@ -65,6 +65,8 @@ One tenant (called ``default``)::
     refresh_min_seconds = 600                         # metadata_url / mdq_base: refresh bounds (60..86400)
     refresh_max_seconds = 14400
     mdq_form = "entity-id"                            # mdq_base: or "sha1" ({sha1}<hex> identifiers)
+    require_valid_until = true                        # an aggregate must carry validUntil (default: true for
+                                                      # metadata_url / mdq_base, false for metadata_file/_xml)
     allow_unsolicited = true                          # these five override [sp.policy] for this IdP only
     allow_in_response_to_on_unsolicited = false
     allow_sha1 = false
@@ -360,6 +362,7 @@ _IDP_KEYS: Final = (
     "refresh_min_seconds",
     "refresh_max_seconds",
     "mdq_form",
+    "require_valid_until",
     *_IDP_POLICY_KEYS,
     *_IDP_AUTHZ_KEYS,
 )
@@ -771,6 +774,9 @@ class _Loader:
             raise ConfigurationError(f"{where}: {remote_only[0]} needs metadata_url or mdq_base")
         if "mdq_form" in raw and sources[0] != "mdq_base":
             raise ConfigurationError(f"{where}: mdq_form needs mdq_base")
+        # An aggregate (md:EntitiesDescriptor) must carry validUntil: on by default for what is fetched
+        # (metadata_url, mdq_base), off for a local file (its historical rule); either way if set.
+        require_valid_until = _bool(raw, "require_valid_until", where)
         policy = (
             self.policy(raw, where, _IDP_POLICY_KEYS, sp_policy) if any(k in raw for k in _IDP_POLICY_KEYS) else None
         )
@@ -795,7 +801,12 @@ class _Loader:
             metadata_provider = self._providers.get(key)
             if metadata_provider is None:
                 metadata_provider = self.metadata_provider(
-                    raw, where, sources[0], self.wanted.get(key), entity_filter=entity_filter
+                    raw,
+                    where,
+                    sources[0],
+                    self.wanted.get(key),
+                    entity_filter=entity_filter,
+                    require_valid_until=require_valid_until is not False,
                 )
                 self._providers[key] = metadata_provider
             served = metadata_provider.current().idps
@@ -811,13 +822,14 @@ class _Loader:
             )
             return [defaults(m) for m in chosen], MetadataSource(metadata_provider, selection, defaults)
         signers_raw = repr(raw.get("metadata_signing_certificates"))
+        file_requires_valid_until = require_valid_until is True
         if sources[0] == "metadata_file":
             path = self.resolve(_str(raw, "metadata_file", where) or "", _path(where, "metadata_file"))
-            doc_key = ("file", str(path), signers_raw)
+            doc_key = ("file", str(path), signers_raw, repr(file_requires_valid_until))
             xml = b"" if doc_key in self._documents else self.read(str(path), _path(where, "metadata_file"))
         else:
             xml = (_str(raw, "metadata_xml", where) or "").encode("utf-8")
-            doc_key = ("xml", hashlib.sha256(xml).hexdigest(), signers_raw)
+            doc_key = ("xml", hashlib.sha256(xml).hexdigest(), signers_raw, repr(file_requires_valid_until))
         try:
             document = self._documents.get(doc_key)
             if document is None:
@@ -826,7 +838,7 @@ class _Loader:
                     now=self.now,
                     signed_by=self.metadata_signers(raw, where),
                     allow_unsigned_aggregate=True,  # a local file: the historical rules (docs/metadata.md)
-                    require_valid_until=False,
+                    require_valid_until=file_requires_valid_until,
                 )
                 self._documents[doc_key] = document
             if entity_filter is not None:
@@ -859,6 +871,7 @@ class _Loader:
         wanted: set[str] | None,
         *,
         entity_filter: EntityFilter | None = None,
+        require_valid_until: bool = True,
     ) -> MetadataProvider:
         # The adapter is imported only when a setting needs the network (it needs the http extra).
         from fedlib.federation.mdq import mdq_url
@@ -890,6 +903,7 @@ class _Loader:
                 signer=signers,
                 entity_ids=sorted(wanted) if wanted is not None and entity_filter is None else None,
                 entity_filter=entity_filter,
+                require_valid_until=require_valid_until,
                 require_signature=source_key == "mdq_base",
                 backing_file=self.resolve(backing, _path(where, "backing_file")) if backing else None,
                 refresh=refresh,
@@ -915,7 +929,8 @@ def _remote_key(raw: Any) -> tuple[str, ...] | None:
             if source == "mdq_base":
                 keys += ["entity_id", "mdq_form"]  # one MDQ URL per entity
             keys += _IDP_FILTER_KEYS  # one provider per filter: it decides which IdPs the document serves
-            return (source, *(repr(raw.get(k)) for k in keys))
+            # the rule in effect, so that leaving the key out and its default value are the same source
+            return (source, *(repr(raw.get(k)) for k in keys), repr(raw.get("require_valid_until", True)))
     return None
 
 

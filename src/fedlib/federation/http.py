@@ -7,12 +7,24 @@ and lets us ignore the environment's proxy settings (``trust_env=False``). It is
 
 Redirects are followed by hand (at most ``max_redirects``) so that every hop is checked: only https,
 unless the caller explicitly allowed http (loopback test servers).
+
+Time: the connect and read timeouts bound each network operation; ``total_timeout`` bounds the whole
+fetch (every redirect hop, the headers and the body), so a server that sends its answer a byte at a time,
+each within the read timeout, cannot stretch a fetch (or a login waiting on an MDQ cache miss) beyond it.
+It is checked before each hop and after each piece of the body, each hop's own timeouts are capped to the
+time left, and a watchdog shuts the hop's socket down at the deadline (so a read blocked while the headers
+trickle in returns at once). The socket comes from httpcore's ``trace`` extension as the connection is
+made; connections are therefore not kept alive between fetches (metadata fetches are minutes apart).
 """
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import ssl
 import threading
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urljoin, urlsplit
@@ -24,6 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 DEFAULT_CONNECT_TIMEOUT: Final = 5.0
 DEFAULT_READ_TIMEOUT: Final = 30.0
+DEFAULT_TOTAL_TIMEOUT: Final = 300.0
 DEFAULT_MAX_BYTES: Final = 128 * 1024 * 1024
 DEFAULT_MAX_REDIRECTS: Final = 5
 METADATA_ACCEPT: Final = "application/samlmetadata+xml, application/xml;q=0.9, text/xml;q=0.8"
@@ -67,7 +80,9 @@ class HTTPFetcher:
     """GET metadata over https.
 
     Args:
-        connect_timeout / read_timeout: seconds.
+        connect_timeout / read_timeout: seconds, per network operation.
+        total_timeout: seconds for the whole fetch, redirects and body included (a slow-drip server is
+            abandoned at this deadline; see the module docstring).
         max_bytes: cap on the (decoded) body; larger bodies are abandoned while streaming.
         allow_http: accept http:// URLs (and redirects to them). For loopback tests only.
         verify: True (system CAs), False is refused, or a path to a CA bundle / an ``ssl.SSLContext``.
@@ -80,6 +95,7 @@ class HTTPFetcher:
         *,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         read_timeout: float = DEFAULT_READ_TIMEOUT,
+        total_timeout: float = DEFAULT_TOTAL_TIMEOUT,
         max_bytes: int = DEFAULT_MAX_BYTES,
         allow_http: bool = False,
         verify: bool | str | ssl.SSLContext = True,
@@ -90,10 +106,19 @@ class HTTPFetcher:
             raise ConfigurationError("TLS verification cannot be turned off for metadata")
         if not 0 < connect_timeout <= 300 or not 0 < read_timeout <= 600:
             raise ConfigurationError("metadata timeouts must be positive (connect <= 300 s, read <= 600 s)")
+        if isinstance(total_timeout, bool) or not 0 < total_timeout <= 3600:
+            raise ConfigurationError("the metadata total_timeout must be positive and at most 3600 s")
         if max_bytes < 1024:
             raise ConfigurationError("max_bytes must be at least 1024")
+        if isinstance(verify, str):  # a CA bundle: read now (a bad path stops start-up), as httpx wants it
+            bundle = verify
+            try:
+                verify = ssl.create_default_context(cafile=bundle)
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigurationError(f"cannot use the CA bundle {bundle[:200]!r}: {exc}") from None
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
+        self.total_timeout = float(total_timeout)
         self.max_bytes = max_bytes
         self.allow_http = allow_http
         self.verify = verify
@@ -122,6 +147,7 @@ class HTTPFetcher:
                 proxy=self.proxy,
                 follow_redirects=False,
                 timeout=httpx.Timeout(self.read_timeout, connect=self.connect_timeout),
+                limits=httpx.Limits(max_keepalive_connections=0),  # a new connection per fetch: see _Watchdog
             )
         return self._client
 
@@ -129,9 +155,11 @@ class HTTPFetcher:
         """GET ``url`` (conditionally when ``validators`` are given).
 
         Raises:
-            FetchError: unreachable, TLS failure, timeout, an HTTP status other than 200/304, too large, or a
-                redirect to a non-https URL / too many redirects.
+            FetchError: unreachable, TLS failure, timeout (an operation's, or the whole fetch past
+                ``total_timeout``), an HTTP status other than 200/304, too large, or a redirect to a
+                non-https URL / too many redirects.
         """
+        deadline = time.monotonic() + self.total_timeout
         httpx = _httpx()
         client = self._get_client()
         headers = {"Accept": accept}
@@ -143,8 +171,13 @@ class HTTPFetcher:
         current = url
         for _hop in range(self.max_redirects + 1):
             self.check_url(current)
+            left = self._time_left(deadline, url)
+            timeout = httpx.Timeout(min(self.read_timeout, left), connect=min(self.connect_timeout, left))
+            watchdog = _Watchdog(left)
             try:
-                with client.stream("GET", current, headers=headers) as response:
+                with client.stream(
+                    "GET", current, headers=headers, timeout=timeout, extensions={"trace": watchdog.trace}
+                ) as response:
                     if response.status_code in (301, 302, 303, 307, 308):
                         location = response.headers.get("Location")
                         if not location:
@@ -169,6 +202,7 @@ class HTTPFetcher:
                         if size > self.max_bytes:
                             raise FetchError(f"{_short(current)} sent more than {self.max_bytes} bytes")
                         chunks.append(chunk)
+                        self._time_left(deadline, url)
                     return FetchResult(
                         b"".join(chunks),
                         Validators(response.headers.get("ETag"), response.headers.get("Last-Modified")),
@@ -179,14 +213,71 @@ class HTTPFetcher:
                 raise
             except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, ValueError, OSError) as exc:
                 # network, TLS, protocol and URL errors (a Location header that is not a URL) alike
+                if watchdog.fired:
+                    self._time_left(deadline, url)  # raises: the deadline, not the broken read, is the cause
                 raise FetchError(f"cannot fetch {_short(current)}: {type(exc).__name__}: {exc}") from None
+            finally:
+                watchdog.cancel()
         raise FetchError(f"{_short(url)}: more than {self.max_redirects} redirects")
+
+    def _time_left(self, deadline: float, url: str) -> float:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise FetchError(f"{_short(url)}: not fetched within the deadline ({self.total_timeout:g} s in all)")
+        return left
 
     def close(self) -> None:
         with self._client_lock:
             if self._client is not None:
                 self._client.close()
                 self._client = None
+
+
+class _Watchdog:
+    """Shuts the sockets of one request down when its time is up (a blocked read then returns at once).
+
+    ``trace`` is httpcore's trace extension: it sees each connection's stream as it is made (TCP, then
+    TLS) and keeps its socket. The timer starts with the first one."""
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._sockets: list[socket.socket] = []
+        self._timer: threading.Timer | None = None
+        self._lock = threading.Lock()
+        self._cancelled = False
+        self.fired = False
+
+    def trace(self, event: str, info: Mapping[str, Any]) -> None:
+        if not event.endswith(("connect_tcp.complete", "start_tls.complete")):
+            return
+        stream = info.get("return_value")
+        get_extra_info = getattr(stream, "get_extra_info", None)
+        sock = get_extra_info("socket") if get_extra_info is not None else None
+        if not isinstance(sock, socket.socket):
+            return
+        with self._lock:
+            self._sockets.append(sock)
+            if self._timer is None and not self._cancelled:
+                self._timer = threading.Timer(self._seconds, self._fire)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._cancelled:
+                return
+            self.fired = True
+            sockets = list(self._sockets)
+        for sock in reversed(sockets):  # the TLS socket, then the TCP one (detached once wrapped: ignored)
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._cancelled = True
+            timer = self._timer
+        if timer is not None:
+            timer.cancel()
 
 
 def _short(url: str) -> str:

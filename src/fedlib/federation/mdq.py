@@ -10,7 +10,8 @@ network one entity at a time, so its signature is the only thing tying it to the
 exactly the entity asked for, and is refused once expired. Answers are cached until
 ``RefreshPolicy.next_delay`` (cacheDuration/validUntil, clamped), never past their validUntil; a 404 is
 remembered for ``negative_ttl``. A cache miss is the only network wait a login may make, bounded by the
-fetcher's timeouts; a failed re-fetch keeps serving the cached copy while it is still valid.
+fetcher's timeouts (by default 5 s to connect, 5 s per read and 10 s for the whole fetch); a failed
+re-fetch keeps serving the cached copy while it is still valid.
 
 Wiring: ``ensure(sp, entity_id)`` before ``sp.start_login(entity_id)``; ``ensure_for_response(sp, form)``
 before ``sp.finish_login(form)`` for IdP-initiated logins (the ServiceProvider itself never does I/O).
@@ -21,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -44,7 +46,10 @@ log = logging.getLogger("fedlib.federation")
 
 DEFAULT_NEGATIVE_TTL = timedelta(minutes=1)
 DEFAULT_MDQ_MAX_BYTES = 1024 * 1024  # one entity's metadata is a few KB
+DEFAULT_MDQ_TOTAL_TIMEOUT = 10.0  # a login may wait on a cache miss: the whole fetch, however the server paces it
 MDQ_ACCEPT = "application/samlmetadata+xml"
+DEFAULT_MDQ_MAX_ENTRIES = 10_000
+MAX_ENTITY_ID_LENGTH = 1024  # SAML core §8.3.6: an entity identifier is at most 1024 characters
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +78,9 @@ class MDQClient:
         refresh: cache bounds (``next_delay`` of cacheDuration / validUntil).
         negative_ttl: how long a 404 is remembered.
         clock: the time source.
+        max_entries: the most entities (404s included) the cache holds; the least recently used goes
+            first. Lookups are keyed by the unverified Issuer of posted Responses (``ensure_for_response``),
+            which anyone can choose: the cache must not grow with them.
     """
 
     def __init__(
@@ -85,32 +93,43 @@ class MDQClient:
         refresh: RefreshPolicy | None = None,
         negative_ttl: timedelta = DEFAULT_NEGATIVE_TTL,
         clock: Clock | None = None,
+        max_entries: int = DEFAULT_MDQ_MAX_ENTRIES,
     ) -> None:
+        if isinstance(max_entries, bool) or not isinstance(max_entries, int) or max_entries < 1:
+            raise ConfigurationError("MDQ max_entries must be a positive integer")
         self.signers = (signer,) if isinstance(signer, x509.Certificate) else tuple(signer)
         if not self.signers:
             raise ConfigurationError("an MDQ service needs its signing certificate: MDQ answers are always verified")
         if form not in ("entity-id", "sha1"):
             raise ConfigurationError(f"MDQ form must be 'entity-id' or 'sha1', not {form!r}")
-        self.fetcher = fetcher or HTTPFetcher(max_bytes=DEFAULT_MDQ_MAX_BYTES, read_timeout=5.0)
+        self.fetcher = fetcher or HTTPFetcher(
+            max_bytes=DEFAULT_MDQ_MAX_BYTES, read_timeout=5.0, total_timeout=DEFAULT_MDQ_TOTAL_TIMEOUT
+        )
         self.fetcher.check_url(base_url)
         self.base_url = base_url
         self.form = form
         self.refresh_policy = refresh or RefreshPolicy()
         self.negative_ttl = negative_ttl
         self.clock = clock or SystemClock()
-        self._cache: dict[str, _Entry] = {}
+        self.max_entries = max_entries
+        self._cache: OrderedDict[str, _Entry] = OrderedDict()  # least recently used first
         self._lock = threading.Lock()
 
     def lookup(self, entity_id: str) -> IdPMetadata | None:
-        """The verified metadata of ``entity_id``, or None if the service does not know it (404).
+        """The verified metadata of ``entity_id``, or None if the service does not know it (404) or no
+        entity can have that identifier (empty, or longer than 1024 characters: never sent to the service).
 
         Raises:
             ConfigurationError: the service failed or answered something unusable, and no still-valid
                 cached copy exists.
         """
+        if not entity_id or len(entity_id) > MAX_ENTITY_ID_LENGTH:
+            return None
         now = self.clock.now()
         with self._lock:
             entry = self._cache.get(entity_id)
+            if entry is not None:
+                self._cache.move_to_end(entity_id)
         if entry is not None and now < entry.fresh_until and (entry.metadata is None or _valid(entry.metadata, now)):
             return entry.metadata
         try:
@@ -130,6 +149,9 @@ class MDQClient:
                 fresh_until = min(fresh_until, metadata.valid_until)
         with self._lock:
             self._cache[entity_id] = _Entry(metadata, fresh_until)
+            self._cache.move_to_end(entity_id)
+            while len(self._cache) > self.max_entries:
+                self._cache.popitem(last=False)
         return metadata
 
     def ensure(self, sp: ServiceProvider, entity_id: str) -> IdPConfig:
