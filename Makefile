@@ -35,7 +35,7 @@ PYSAML2_STAMP := $(PYSAML2_VENV)/.stamp-$(PYSAML2_PIN)
 # libxml2, which must be the one lxml was built with, and fedlib's dev venv has a newer lxml (another
 # libxml2). Pinned to a pair built against libxml2 2.14.6; only what that row imports goes in.
 BENCH_VENV ?= .venv-bench
-BENCH_PINS ?= lxml==6.1.3 xmlsec==1.3.17 cryptography==51.0.1
+BENCH_PINS ?= lxml==6.1.3 xmlsec==1.3.17 cryptography==51.0.1 pybase64==1.5.1
 BENCH_VENV_STAMP := $(BENCH_VENV)/.stamp-pins
 
 SHARED   ?= ../shared
