@@ -12,9 +12,11 @@ import pytest
 from lxml import etree
 from tests.support import World
 
+from fedlib._xml.limits import DEFAULT_XML_LIMITS
 from fedlib._xml.parse import parse_xml
 from fedlib.config import SecurityPolicy
-from fedlib.errors import ErrorCode, SignatureRejected
+from fedlib.errors import ErrorCode, SignatureRejected, XMLRejected
+from fedlib.testing.responses import build_response, serialize, sign_element
 from fedlib.xmldsig.profile import _prevalidate_rule_by_rule, prevalidate_signature
 
 DS_SIGNATURE = "{http://www.w3.org/2000/09/xmldsig#}Signature"
@@ -51,3 +53,89 @@ def test_pipeline_with_non_bool_allow_sha1_decides_by_truthiness(flag: Any) -> N
         assert w.check(legacy).name_id == "alice@example.com"
     else:
         assert w.code_of(legacy) == ErrorCode.WEAK_ALGORITHM
+
+
+# --- the byte-level bounds of check_structure (the ID cap and the element count skip their exact count) ----
+
+
+def _utf7_ids(count: int) -> bytes:
+    # UTF-7 may spell '=' as "+AD0-": the attributes then carry no '=' byte at all (only the declaration does).
+    ids = "".join(f'<x ID+AD0-"i{i}"/>' for i in range(count))
+    return f'<?xml version="1.0" encoding="UTF-7"?><r>{ids}</r>'.encode("ascii")
+
+
+def test_id_cap_is_not_skipped_by_an_encoding_that_hides_the_equals_sign() -> None:
+    """The '=' count proves the ID cap only in an ASCII-compatible document: a UTF-7 one holds 257 ID
+    attributes in 4.5 KB with two '=' bytes. libxml2 reads UTF-7, so the exact count must run."""
+    limit = DEFAULT_XML_LIMITS.max_id_attributes
+    under, over = _utf7_ids(limit), _utf7_ids(limit + 1)
+    assert over.count(b"=") == 2  # neither the '=' count
+    assert len(over) // 6 > limit  # nor the length proves it under the cap
+    assert len(parse_xml(under)) == limit
+    with pytest.raises(XMLRejected) as info:
+        parse_xml(over)
+    assert info.value.code == ErrorCode.MESSAGE_TOO_COMPLEX
+    assert "max_id_attributes" in info.value.message
+
+
+@pytest.mark.parametrize("encoding", ["UTF-16", "UTF-16-LE", "UTF-16-BE", "UTF-32", "ISO-8859-1", "Shift_JIS"])
+def test_id_cap_holds_in_other_encodings(encoding: str) -> None:
+    limit = DEFAULT_XML_LIMITS.max_id_attributes
+    names = ["ID", "Id", "id", "xml:id"]
+    ids = "".join(f'<x {names[i % 4]}="i{i}"/>' for i in range(limit + 1))
+    declared = encoding.replace("-LE", "LE").replace("-BE", "BE")
+    xml = f'<?xml version="1.0" encoding="{declared}"?><r>{ids}</r>'.encode(encoding.lower())
+    with pytest.raises(XMLRejected) as info:
+        parse_xml(xml)
+    assert info.value.code == ErrorCode.MESSAGE_TOO_COMPLEX
+
+
+# --- attributes: the one-pass reader and the nil="" skip, on genuinely signed Responses --------------------
+
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+SAML = "{urn:oasis:names:tc:SAML:2.0:assertion}"
+
+
+def _signed_with_statement(w: World, statement_xml: str) -> bytes:
+    root = build_response(w.spec())
+    assertion = root.find(f"{SAML}Assertion")
+    assert assertion is not None
+    assertion.append(etree.fromstring(statement_xml))
+    sign_element(root, w.key)
+    return serialize(root)
+
+
+def test_nil_under_any_prefix_and_only_in_the_xsi_namespace() -> None:
+    """xsi:nil drops a value whatever prefix binds the namespace; a `nil` attribute of another namespace or
+    of none keeps it (the canonical octets then hold `nil="`, so the per-value lookup runs)."""
+    w = World()
+    xml = _signed_with_statement(
+        w,
+        f'<saml:AttributeStatement xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" xmlns:o="urn:other">'
+        f'<saml:Attribute Name="a">'
+        f'<saml:AttributeValue xmlns:q="{XSI}" q:nil="true">dropped</saml:AttributeValue>'
+        f'<saml:AttributeValue o:nil="true">kept1</saml:AttributeValue>'
+        f'<saml:AttributeValue nil="true">kept2</saml:AttributeValue>'
+        f'<saml:AttributeValue xmlns:xsi="{XSI}" xsi:nil="1"/>'
+        f'<saml:AttributeValue xmlns:xsi="{XSI}" xsi:nil=" true">kept3</saml:AttributeValue>'
+        f"</saml:Attribute></saml:AttributeStatement>",
+    )
+    assert dict(w.check(xml).attributes) == {"a": ("kept1", "kept2", "kept3")}
+
+
+def test_same_name_attributes_merge_across_interleaving_and_statements() -> None:
+    w = World()
+    xml = _signed_with_statement(
+        w,
+        '<saml:AttributeStatement xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion">'
+        '<saml:Attribute Name="m" FriendlyName=""><saml:AttributeValue>1</saml:AttributeValue></saml:Attribute>'
+        '<saml:Attribute Name="n" FriendlyName="en"><saml:AttributeValue>x</saml:AttributeValue></saml:Attribute>'
+        '<saml:Attribute Name="m" FriendlyName="em"><saml:AttributeValue>2</saml:AttributeValue>'
+        "<saml:AttributeValue>3</saml:AttributeValue></saml:Attribute>"
+        '<saml:Attribute Name=""><saml:AttributeValue>lost</saml:AttributeValue></saml:Attribute>'
+        '<saml:Attribute Name="m" FriendlyName="late"><saml:AttributeValue>4</saml:AttributeValue></saml:Attribute>'
+        "</saml:AttributeStatement>",
+    )
+    result = w.check(xml)
+    assert dict(result.attributes) == {"m": ("1", "2", "3", "4"), "n": ("x",)}
+    assert dict(result.friendly_names) == {"m": "em", "n": "en"}
