@@ -78,7 +78,8 @@ class IdIndex:
         in an ID-like attribute (once per attribute, like :meth:`build`). One XPath pass and no Python
         object per other attribute: for a large signed document where one ID (the one a signature
         references) must be proven unique, and no other ID is ever looked up."""
-        return cls(holders={value: _holders(root, value)} if value else {})
+        # Every value, the empty one too: an element alone in carrying ID="" is its sole holder, as in build().
+        return cls(holders={value: _holders(root, value)})
 
     def duplicates(self) -> set[str]:
         """ID values carried by more than one element (or twice by one element under different names)."""

@@ -9,13 +9,18 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from lxml import etree
-from tests.support import World
+from tests.support import NOW, World
 
+from fedlib._xml.ids import IdIndex
 from fedlib._xml.limits import DEFAULT_XML_LIMITS
 from fedlib._xml.parse import parse_xml
 from fedlib.config import SecurityPolicy
 from fedlib.errors import ErrorCode, SignatureRejected, XMLRejected
+from fedlib.metadata.idp import parse_idp_metadata
+from fedlib.testing import default_key, idp_metadata_xml
 from fedlib.testing.responses import build_response, serialize, sign_element
 from fedlib.xmldsig.profile import _prevalidate_rule_by_rule, prevalidate_signature
 
@@ -139,3 +144,51 @@ def test_same_name_attributes_merge_across_interleaving_and_statements() -> None
     result = w.check(xml)
     assert dict(result.attributes) == {"m": ("1", "2", "3", "4"), "n": ("x",)}
     assert dict(result.friendly_names) == {"m": "em", "n": "en"}
+
+
+# --- IdIndex: the targeted form (metadata) answers as the counted form (Responses), the empty ID included ---
+
+ID_NAMES = ["ID", "Id", "id", "{http://www.w3.org/XML/1998/namespace}id", "{urn:x}ID", "other"]
+ID_VALUES = ["", "_a", "_a ", "_b"]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 10), st.lists(st.tuples(st.sampled_from(ID_NAMES), st.sampled_from(ID_VALUES)), max_size=3)
+        ),
+        max_size=10,
+    ),
+    st.sampled_from(ID_VALUES),
+)
+def test_id_index_forms_agree_for_every_value(nodes: list[tuple[int, list[tuple[str, str]]]], value: str) -> None:
+    """``IdIndex.for_value(root, "")`` held nothing, so an element that alone carries ``ID=""`` (signed
+    metadata with ``URI="#"``) was no longer its sole holder: a refusal where 225f489 and the counted index
+    (the Response path) both accept."""
+    root = etree.Element("root")
+    elements = [root]
+    for parent_index, attributes in nodes:
+        element = etree.SubElement(elements[parent_index % len(elements)], "e")
+        for name, attribute_value in attributes:
+            element.set(name, attribute_value)
+        elements.append(element)
+    counted, targeted = IdIndex.build(root), IdIndex.for_value(root, value)
+    assert [id(e) for e in targeted.elements(value)] == [id(e) for e in counted.elements(value)]
+    assert [targeted.sole_holder(value, e) for e in elements] == [counted.sole_holder(value, e) for e in elements]
+
+
+def test_sole_empty_id_is_its_own_holder_in_both_forms() -> None:
+    root = etree.fromstring(b'<r ID=""><x/></r>')
+    assert IdIndex.build(root).sole_holder("", root)
+    assert IdIndex.for_value(root, "").sole_holder("", root)
+
+
+def test_signed_metadata_with_an_empty_id_verifies_as_before() -> None:
+    """End to end: signxml signs a document element with ``ID=""`` as ``URI="#"``; 225f489 verified it, the
+    targeted index refused it as signature-wrapping ("carried by more than one element", by none)."""
+    key, federation = default_key(), default_key(label="federation")
+    root = etree.fromstring(idp_metadata_xml("https://idp.example.org/", [key], sso_url="https://idp.example.org/sso"))
+    root.set("ID", "")
+    sign_element(root, federation)
+    metadata = parse_idp_metadata(serialize(root), now=NOW, signed_by=[federation.certificate])
+    assert metadata.entity_id == "https://idp.example.org/"
