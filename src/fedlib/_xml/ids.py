@@ -30,7 +30,7 @@ _ID_VALUES: Final = etree.XPath(
     smart_strings=False,
 )
 # One pass over every attribute of the document, keeping those equal to $v whose name is ID-like (the
-# same four names as _ID_ATTRS: ID, Id, id without a namespace, xml:id). The value test comes first: it
+# same four names as _ID_VALUES: ID, Id, id without a namespace, xml:id). The value test comes first: it
 # rejects nearly every attribute with one string comparison.
 _ID_ATTRS_EQUAL: Final = etree.XPath(
     "/descendant-or-self::*/@*[. = $v]"
