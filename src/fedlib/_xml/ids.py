@@ -30,7 +30,7 @@ _ID_VALUES: Final = etree.XPath(
     smart_strings=False,
 )
 # One pass over every attribute of the document, keeping those equal to $v whose name is ID-like (the
-# same four names as _ID_ATTRS: ID, Id, id without a namespace, xml:id). The value test comes first: it
+# same four names as _ID_VALUES: ID, Id, id without a namespace, xml:id). The value test comes first: it
 # rejects nearly every attribute with one string comparison.
 _ID_ATTRS_EQUAL: Final = etree.XPath(
     "/descendant-or-self::*/@*[. = $v]"
@@ -78,7 +78,8 @@ class IdIndex:
         in an ID-like attribute (once per attribute, like :meth:`build`). One XPath pass and no Python
         object per other attribute: for a large signed document where one ID (the one a signature
         references) must be proven unique, and no other ID is ever looked up."""
-        return cls(holders={value: _holders(root, value)} if value else {})
+        # Every value, the empty one too: an element alone in carrying ID="" is its sole holder, as in build().
+        return cls(holders={value: _holders(root, value)})
 
     def duplicates(self) -> set[str]:
         """ID values carried by more than one element (or twice by one element under different names)."""

@@ -421,7 +421,10 @@ def _prevalidate_common_shape(signature: etree._Element, *, allow_sha1: bool) ->
     if c14n_el.tag != DS_C14N_METHOD or method_el.tag != DS_SIGNATURE_METHOD or reference.tag != DS_REFERENCE:
         return None
     c14n_method = _FAST_C14N.get(c14n_el.get("Algorithm") or "")
-    signature_method = _FAST_SIGNATURE_METHODS[allow_sha1].get(method_el.get("Algorithm") or "")
+    # bool(): the rule-by-rule path reads allow_sha1 by truthiness, and a policy is not type-checked, so a
+    # None or "" there (or an unhashable value) must mean what it means there, not a KeyError/TypeError here.
+    sha1 = bool(allow_sha1)
+    signature_method = _FAST_SIGNATURE_METHODS[sha1].get(method_el.get("Algorithm") or "")
     reference_uri = reference.get("URI")
     if (
         c14n_method is None
@@ -451,7 +454,7 @@ def _prevalidate_common_shape(signature: etree._Element, *, allow_sha1: bool) ->
         if inclusive.tag != EC_INCLUSIVE_NAMESPACES or len(inclusive):
             return None
         reference_prefixes = tuple((inclusive.get("PrefixList") or "").split())
-    digest_method = _FAST_DIGEST_METHODS[allow_sha1].get(digest_method_el.get("Algorithm") or "")
+    digest_method = _FAST_DIGEST_METHODS[sha1].get(digest_method_el.get("Algorithm") or "")
     if digest_method is None:
         return None
     digest_value = _strict_b64(digest_value_el.text)
