@@ -390,20 +390,21 @@ class Row:
         return ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))] / 1000
 
 
-CHUNK = 8
+CHUNK = 50
 
 
 def time_interleaved(rows: Sequence[Row], pool: Sequence[str], rounds: int, chunk: int = CHUNK) -> None:
-    """Time every available row side by side in short turns: each turn times ``chunk`` consecutive calls of
-    each row that is due (a row with fewer iterations, pysaml2, is due at evenly spread turns), the rows in a
+    """Time every available row side by side in turns: each turn times ``chunk`` consecutive calls of each
+    row that is due (a row with fewer iterations, pysaml2, is due at evenly spread turns), the rows in a
     rotating order, each cycling through the pool on its own cursor (``new_pass`` untimed when it wraps).
 
-    Why turns of a few calls: batches of hundreds of calls of one row at a time let a busy phase of a shared
-    machine fall on one row only (the fedlib/floor ratio moved by +-0.3 between runs here); one call per
-    turn measures every call with the previous row's working set in the CPU caches instead of its own
-    (signxml's in particular), which is no steady state either. A few milliseconds per turn keep the rows
-    in the same machine phase and each call in its own warm state. GC is off while timing and collected
-    ``rounds`` times. A row that fails is marked unavailable and dropped."""
+    Why turns: batches of hundreds of calls of one row at a time let a busy phase of a shared machine fall on
+    one row only (the fedlib/floor ratio moved by +-0.3 between runs here); one call per turn measures each
+    call right after another library's (python3-saml's, pysaml2's) evicted its working set from the CPU
+    caches, which no steady state does either. Turns of ``chunk`` calls (a few to a few tens of
+    milliseconds) keep the rows in the same machine phase and each in its own warm state (the median is a
+    warm call). GC is off while timing and collected ``rounds`` times. A row that fails is marked
+    unavailable and dropped."""
     active = [row for row in rows if row.run is not None]
     if not active:
         return
