@@ -39,6 +39,7 @@ import contextlib
 import itertools
 import os
 import platform
+import secrets
 import signal
 import socket
 import subprocess
@@ -277,6 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     key = generate_key("rsa", bits=2048, common_name="fedlib bench IdP")
     metadata_xml = idp_metadata_xml(verify.IDP_ENTITY_ID, [key.certificate], sso_url=verify.IDP_SSO_URL)
     now = datetime.now(UTC).replace(microsecond=0)
+    secret_key = secrets.token_hex(32)
 
     with tempfile.TemporaryDirectory(prefix="fedlib-bench-acs-") as tmp, redis_url(Path(tmp) / "redis") as redis:
         workdir = Path(tmp)
@@ -318,6 +320,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     FEDLIB_BENCH_ACS_URL=ACS_URL,
                     FEDLIB_BENCH_IDP_METADATA=str(workdir / "idp.xml"),
                     FEDLIB_BENCH_STORE=phase.store_url or "memory://",
+                    FEDLIB_BENCH_SECRET_KEY=secret_key,
                 )
                 port = ports[phase.name]
                 chunk = slice(r * per_phase // rounds, (r + 1) * per_phase // rounds)
