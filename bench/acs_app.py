@@ -2,8 +2,9 @@
 
 * ``acs_app:example()``: the example Flask app (examples/flask_app/app.py) with fedlib's routes, its SP
   configured from the environment that bench/acs_load.py sets: ``FEDLIB_BENCH_ENTITY_ID``,
-  ``FEDLIB_BENCH_ACS_URL``, ``FEDLIB_BENCH_IDP_METADATA`` (a file) and ``FEDLIB_BENCH_STORE`` (a store URL:
-  every worker opens it, so they share pending requests and replay entries);
+  ``FEDLIB_BENCH_ACS_URL``, ``FEDLIB_BENCH_IDP_METADATA`` (a file), ``FEDLIB_BENCH_STORE`` (a store URL:
+  every worker opens it, so they share pending requests and replay entries) and ``FEDLIB_BENCH_SECRET_KEY``
+  (the session key, the same in every worker, as a deployment has it);
 * ``acs_app:bare()``: a Flask app whose ``POST /saml/acs`` reads the form and answers 200, nothing else:
   what the same server does for a POST without fedlib.
 """
@@ -31,7 +32,7 @@ def example() -> Flask:
         metadata,
         open_store(env["FEDLIB_BENCH_STORE"]),
     )
-    return create_app(sp)
+    return create_app(sp, secret_key=env.get("FEDLIB_BENCH_SECRET_KEY"))
 
 
 def bare() -> Flask:

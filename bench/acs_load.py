@@ -14,14 +14,17 @@ Each fedlib request is a real SP-initiated login: before the load, this script c
 workers), has the test IdP answer it (a signed Response like bench/verify.py's: RSA-2048, RSA-SHA256,
 12 attributes, ~7 KB) and builds the POST with the request's browser-binding cookie. Every login is used
 once; a fedlib request counts as served when the ACS answers 303 (login accepted), a bare one on 200. The
-bare server gets the same request bytes.
+bare server gets the same request bytes. Before each round's clock starts, the freshly started workers
+answer 10 untimed warm-up requests per worker, real logins prepared the same way (the bare server again
+gets the same bytes), so that no configuration times a worker's one-time costs.
 
 Load: ``--concurrency`` client threads (default 8), each opening one connection per request (gunicorn's
 sync workers close it after the response), all requests built before the clock starts. A configuration
 stops after its ``--requests`` (default 2,000) or ``--max-seconds`` (default 25), whichever comes first;
-the whole run sends at most 20,000 requests and its load phases last at most 120 s together. The requests
-are split into ``--rounds`` (default 3) interleaved rounds: in each, every configuration is started, serves
-its share and is stopped, so that a busy phase of the machine does not fall on one configuration only.
+the whole run sends at most 20,000 timed requests (and the warm-ups) and its load phases last at most
+120 s together. The requests are split into ``--rounds`` (default 3) interleaved rounds: in each, every
+configuration is started, serves its share and is stopped, so that a busy phase of the machine does not
+fall on one configuration only.
 
 Printed: req/s, p50 and p99 latency per configuration, the SQLite scaling from 1 to 2 workers, and last:
 
@@ -39,6 +42,7 @@ import contextlib
 import itertools
 import os
 import platform
+import secrets
 import signal
 import socket
 import subprocess
@@ -69,6 +73,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MAX_TOTAL_REQUESTS = 20_000
 MAX_TOTAL_SECONDS = 120.0
 START_TIMEOUT = 30.0
+WARM_UP_PER_WORKER = 10
 ENTITY_ID = "https://sp.example.org/saml/metadata"  # the app's URL does not matter: the ACS URL is configured
 ACS_URL = "https://sp.example.org/saml/acs"
 
@@ -81,6 +86,7 @@ class Phase:
     store_url: str | None
     expect: int  # the status of a served request
     requests: list[bytes] = field(default_factory=list)
+    warm: list[bytes] = field(default_factory=list)  # untimed, WARM_UP_PER_WORKER * workers per round
     latencies_ns: list[int] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
     seconds: float = 0.0
@@ -203,11 +209,13 @@ def send(port: int, request: bytes) -> int:
     return int(head[1]) if len(head) > 1 and head[1].isdigit() else 0
 
 
-def warm_up(port: int, phase: Phase) -> None:
-    """A few requests that the workers answer without using a login (imports, first Flask request)."""
-    probe = http_post(port, b"SAMLResponse=", None)
-    for _ in range(10 * phase.workers):
-        send(port, probe)
+def warm_up(port: int, phase: Phase, r: int) -> None:
+    """Round ``r``'s untimed requests, real logins like the timed ones (the bare server gets the same bytes),
+    so that each fresh worker's first login (lazy imports, first Flask request, first store and key use:
+    a few ms once) falls before the clock starts, for every configuration alike."""
+    per_round = WARM_UP_PER_WORKER * phase.workers
+    for request in phase.warm[r * per_round : (r + 1) * per_round]:
+        send(port, request)
     time.sleep(0.5)  # a worker still importing the app would otherwise start the clock late
 
 
@@ -277,6 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     key = generate_key("rsa", bits=2048, common_name="fedlib bench IdP")
     metadata_xml = idp_metadata_xml(verify.IDP_ENTITY_ID, [key.certificate], sso_url=verify.IDP_SSO_URL)
     now = datetime.now(UTC).replace(microsecond=0)
+    secret_key = secrets.token_hex(32)
 
     with tempfile.TemporaryDirectory(prefix="fedlib-bench-acs-") as tmp, redis_url(Path(tmp) / "redis") as redis:
         workdir = Path(tmp)
@@ -298,12 +307,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         ports = {phase.name: free_port() for phase in phases}
         for phase in phases[1:]:
             if phase.unavailable is None:
-                prepare_logins(phase, ports[phase.name], per_phase, key, metadata_xml, now)
+                warm = WARM_UP_PER_WORKER * phase.workers * rounds
+                prepare_logins(phase, ports[phase.name], warm + per_phase, key, metadata_xml, now)
+                phase.warm, phase.requests = phase.requests[:warm], phase.requests[warm:]
         # The bare server gets the same request bytes as the 2-worker SQLite run (it never reads them).
-        phases[0].requests = [
-            r.replace(f":{ports['acs-sqlite']}".encode(), f":{ports['bare']}".encode(), 1) for r in phases[2].requests
-        ]
-        print(f"prepared {sum(len(p.requests) for p in phases)} requests in {time.perf_counter() - t0:.1f} s (untimed)")
+        phases[0].requests, phases[0].warm = (
+            [r.replace(f":{ports['acs-sqlite']}".encode(), f":{ports['bare']}".encode(), 1) for r in requests]
+            for requests in (phases[2].requests, phases[2].warm)
+        )
+        prepared = sum(len(p.requests) for p in phases)
+        warm = sum(len(p.warm) for p in phases)
+        print(f"prepared {prepared} requests and {warm} warm-up logins in {time.perf_counter() - t0:.1f} s (untimed)")
         sys.stdout.flush()
 
         # Interleaved rounds: each configuration serves its share of requests in every round, so a slow
@@ -318,12 +332,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                     FEDLIB_BENCH_ACS_URL=ACS_URL,
                     FEDLIB_BENCH_IDP_METADATA=str(workdir / "idp.xml"),
                     FEDLIB_BENCH_STORE=phase.store_url or "memory://",
+                    FEDLIB_BENCH_SECRET_KEY=secret_key,
                 )
                 port = ports[phase.name]
                 chunk = slice(r * per_phase // rounds, (r + 1) * per_phase // rounds)
                 try:
                     with gunicorn(phase, port, env, workdir):
-                        warm_up(port, phase)
+                        warm_up(port, phase, r)
                         drive(phase, port, concurrency, max_seconds / rounds, chunk)
                 except RuntimeError as exc:
                     phase.unavailable = str(exc)
