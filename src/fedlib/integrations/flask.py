@@ -72,7 +72,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, current_app, redirect, request, session, url_for
 from markupsafe import Markup
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Response as BaseResponse
 
 from fedlib.binding import BindingCookie
@@ -142,6 +142,9 @@ def logout_form(label: str = "Sign out", *, next: str | None = None, tenant: str
 
 
 _URLENCODED = "application/x-www-form-urlencoded"
+
+DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
+"""``FedLib(max_body_bytes=...)``'s default: a SAMLResponse is at most 256 KiB of XML (~350 KB in base64)."""
 
 
 def _plain_urlencoded(body: bytes) -> dict[str, str] | None:
@@ -220,9 +223,15 @@ class FedLib:
         login_options: Mapping[str, LoginOptions] | None = None,
         single_logout: bool = True,
         render_page: PageRenderer = default_render_page,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
         if service_provider is not None and tenants is not None:
             raise ConfigurationError("give FedLib at most one of service_provider= or tenants=")
+        if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int) or max_body_bytes < 1:
+            raise ConfigurationError("max_body_bytes must be a positive number of bytes")
+        self.max_body_bytes = max_body_bytes
+        """The most a POST to a fedlib route may carry (a 413 past it, declared or streamed), unless the app's
+        ``MAX_CONTENT_LENGTH`` is smaller; as the Starlette and Django adapters."""
         self.routes = SamlRoutes(
             binding=binding, login_options=login_options, single_logout=single_logout, render_page=render_page
         )
@@ -390,13 +399,26 @@ class FedLib:
     def _login(self, tenant: str | None = None) -> Any:
         return self._respond(self.routes.login(_web_request(), self._sp(tenant)))
 
+    def _cap_body(self) -> None:
+        """Before a fedlib route reads a POST body: a 413 for a body over the cap, whether its Content-Length
+        says so (werkzeug refuses it unread) or it streams past it (no Content-Length: werkzeug reads at most
+        ``cap + 1`` bytes, so one byte too many proves it); never more than that read into memory. The body
+        is cached, and every later read (the form) uses the cache."""
+        app_limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        cap = self.max_body_bytes if app_limit is None else min(int(app_limit), self.max_body_bytes)
+        request.max_content_length = cap + 1
+        if request.method == "POST" and len(request.get_data(cache=True)) > cap:
+            raise RequestEntityTooLarge()
+
     def _acs(self, tenant: str | None = None) -> Any:
+        self._cap_body()
         sp = self._sp(tenant)
         return self._respond(self.routes.acs(_acs_request(), sp, self._app_hook(self.login_hook)))
 
     def _logout(self, tenant: str | None = None) -> Any:
         """``/logout``: an IdP LogoutRequest (Redirect or POST binding), a local logout (POST with the CSRF
         token), or (GET) the page with the logout form. See the module docstring."""
+        self._cap_body()
         sp = self._sp(tenant)
         action = url_for("fedlib.logout", tenant=tenant) if tenant is not None else url_for("fedlib.logout")
         outcome = self.routes.logout(

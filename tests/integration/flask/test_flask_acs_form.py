@@ -118,3 +118,34 @@ def test_the_acs_body_limit_is_flasks(saml_sp: ServiceProvider, saml_idp: TestId
     form = _idp_form(client, saml_idp)
     response = client.post("/saml/acs", data=urlencode(form), content_type=URLENCODED)
     assert response.status_code == 413
+
+
+@pytest.mark.parametrize("path", ["/saml/acs", "/saml/logout"])
+@pytest.mark.parametrize("chunked", [False, True])
+def test_fedlib_caps_its_post_bodies_without_an_app_limit(saml_sp: ServiceProvider, path: str, chunked: bool) -> None:
+    """Without MAX_CONTENT_LENGTH, the fedlib routes still read at most ``max_body_bytes`` (2 MiB by default,
+    as the Starlette and Django adapters): a larger POST, declared or streamed, is a 413, never read whole."""
+    app = _app(saml_sp)
+    assert app.config.get("MAX_CONTENT_LENGTH") is None
+    body = b"SAMLResponse=" + b"A" * (3 * 1024 * 1024)
+    client = app.test_client()
+    if chunked:
+        environ = EnvironBuilder(path=path, method="POST", data=body, content_type=URLENCODED).get_environ()
+        del environ["CONTENT_LENGTH"]
+        environ["HTTP_TRANSFER_ENCODING"] = "chunked"
+        environ["wsgi.input_terminated"] = True
+        status: list[str] = []
+        app.wsgi_app(environ, lambda s, headers, exc_info=None: status.append(s))  # type: ignore[arg-type]
+        assert status[0].startswith("413")
+    else:
+        assert client.post(path, data=body, content_type=URLENCODED).status_code == 413
+
+
+def test_the_fedlib_cap_is_configurable_and_a_smaller_app_limit_wins(saml_sp: ServiceProvider) -> None:
+    app = Flask(__name__)
+    app.secret_key = "test-only"
+    FedLib(app, service_provider=saml_sp, max_body_bytes=100)
+    client = app.test_client()
+    assert client.post("/saml/acs", data=b"SAMLResponse=" + b"A" * 200, content_type=URLENCODED).status_code == 413
+    app.config["MAX_CONTENT_LENGTH"] = 50
+    assert client.post("/saml/acs", data=b"SAMLResponse=" + b"A" * 60, content_type=URLENCODED).status_code == 413
