@@ -6,7 +6,7 @@ Order (each stage raises ``ResponseRejected``; later stages never see the raw do
 2. document element is samlp:Response                                  malformed-xml
 3. no encrypted claims anywhere                                         encrypted-claims-unsupported
 4. the Response's own signature                                         unsigned-message, assertion-only-signature
-5. IDs unique in the whole document (and not too many)                  signature-wrapping, message-too-complex
+5. IDs unique in the whole document (their number capped at parse time) signature-wrapping, message-too-complex
 6. profile -> trust -> crypto (fedlib.xmldsig)                          forbidden-transform, weak-algorithm,
                                                                         missing-/untrusted-certificate, ...
 7. SWITCH TO THE VERIFIED TREE: from here on only ``verified.element`` is read
