@@ -184,14 +184,24 @@ def _ecdsa_der(raw: bytes, key: ec.EllipticCurvePublicKey) -> bytes:
     return utils.encode_dss_signature(r, s)
 
 
+_IS_RSA: dict[type, bool] = {}  # key class -> isinstance(key, rsa.RSAPublicKey)
+
+
 def verify_signature_value(
     method: SignatureMethod, key: PublicKey, signature_value: bytes, signed_octets: bytes
 ) -> None:
     """Verify ``signature_value`` over ``signed_octets`` (``invalid-signature``; key/algorithm mismatch too)."""
     hash_algorithm = HASH_OF_SIGNATURE[method]
+    # isinstance against cryptography's ABCs runs Python code (ABCMeta.__instancecheck__) on every call:
+    # asked once per key class and remembered.
+    key_type = type(key)
+    is_rsa = _IS_RSA.get(key_type)
+    if is_rsa is None:
+        is_rsa = _IS_RSA[key_type] = isinstance(key, rsa.RSAPublicKey)
     try:
-        if method in RSA_PKCS1_METHODS and isinstance(key, rsa.RSAPublicKey):
-            key.verify(signature_value, signed_octets, padding.PKCS1v15(), hash_algorithm)
+        if method in RSA_PKCS1_METHODS and is_rsa:
+            rsa_key: Any = key  # an RSAPublicKey (is_rsa); typed Any, not cast(), to add no call
+            rsa_key.verify(signature_value, signed_octets, padding.PKCS1v15(), hash_algorithm)
         elif method in RSA_PSS_METHODS and isinstance(key, rsa.RSAPublicKey):
             pss = padding.PSS(mgf=padding.MGF1(hash_algorithm), salt_length=hash_algorithm.digest_size)
             key.verify(signature_value, signed_octets, pss, hash_algorithm)
