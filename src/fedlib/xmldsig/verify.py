@@ -247,8 +247,16 @@ def verify_enveloped_signature(
     if signature.getparent() is not parent:
         raise _fail(ErrorCode.SIGNATURE_WRAPPING, "the signature is not an immediate child of the signed element")
     parsed: ParsedSignature = prevalidate_signature(signature, allow_sha1=allow_sha1)
-    check_reference_target(parsed, parent, ids)
-    trusted = anchors.select(parsed.certificates)
+    # check_reference_target's answer for the common case without calling it: "#<the parent's ID>", and the
+    # caller's counted index saw every ID of the document once (so the parent is its value's sole holder).
+    own_id = parent.get("ID")
+    if ids is None or not ids.unique or own_id is None or parsed.reference_uri != "#" + own_id:
+        check_reference_target(parsed, parent, ids)
+    # anchors.select's answer when the first certificate presented is trusted; else its call decides.
+    certificates = parsed.certificates
+    trusted = anchors.by_der.get(certificates[0]) if certificates else None
+    if trusted is None:
+        trusted = anchors.select(certificates)
 
     # SignedInfo must be canonicalised in its original context (before the Signature is detached).
     signed_info_octets = canonicalize(parsed.signed_info, parsed.c14n_method, parsed.c14n_prefixes)
