@@ -179,15 +179,20 @@ def validate_parsed_response(
 
     # No attribute named nil anywhere in the verified content (its canonical octets): no xsi:nil to honour.
     canonical = verified.canonical
+    # The earlier of the two limits (min(), inline; the bearer confirmation always has one).
+    conditions_until = claims.conditions_until
+    confirmation_until = claims.confirmation_until
     attributes, friendly_names = _attributes(assertion, nil_possible=canonical is None or b'nil="' in canonical)
     return AuthnResult(
         issuer=issuer,
-        name_id=text_content(name_id),
+        name_id=(name_id.text or "") if len(name_id) == 0 else text_content(name_id),  # text_content's fast path
         name_id_format=name_id.get("Format"),
         session_index=claims.session_index,
         authn_context_class=claims.authn_context,
         attributes=attributes,
-        not_on_or_after=_earliest(claims.conditions_until, claims.confirmation_until),
+        not_on_or_after=confirmation_until
+        if conditions_until is None or confirmation_until < conditions_until
+        else conditions_until,
         session_not_on_or_after=claims.session_until,
         in_response_to=in_response_to if in_response_to is not None else response_irt,
         assertion_id=assertion_id,
@@ -200,17 +205,6 @@ def validate_parsed_response(
 
 
 _NO_MAPPED_ATTRIBUTES: Mapping[str, tuple[str, ...]] = MappingProxyType({})
-
-
-def _earliest(conditions_until: datetime | None, confirmation_until: datetime | None) -> datetime:
-    """The earlier of the two limits (at least one is set: the claims stage requires a NotOnOrAfter)."""
-    if conditions_until is None:
-        if confirmation_until is None:
-            raise ValueError("min() arg is an empty sequence")  # what min() over no limits raised (unreachable)
-        return confirmation_until
-    if confirmation_until is None or conditions_until <= confirmation_until:
-        return conditions_until
-    return confirmation_until
 
 
 @dataclass(frozen=True, slots=True)
