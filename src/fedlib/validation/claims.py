@@ -286,7 +286,7 @@ def _read_claims(
                         return None
                     data = part
             confirmations.append((child.get("Method"), data))
-    if name_id is None or not text_content(name_id).strip():
+    if name_id is None or not ((name_id.text or "") if len(name_id) == 0 else text_content(name_id)).strip():
         return None
 
     # check_time_windows (Conditions and every SubjectConfirmationData), then check_bearer_confirmation:
