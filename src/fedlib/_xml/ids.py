@@ -52,6 +52,9 @@ class IdIndex:
     holders: dict[str, list[etree._Element]]
     counts: dict[str, int] | None = None
     root: etree._Element | None = field(default=None, compare=False)
+    unique: bool = field(default=False, compare=False)
+    """True when :meth:`build` counted every value once: no duplicates, known without another pass (False:
+    not known; ask :meth:`duplicates`)."""
 
     @classmethod
     def build(cls, root: etree._Element, *, max_ids: int | None = None) -> IdIndex:
@@ -67,10 +70,14 @@ class IdIndex:
             if count > max_ids:
                 raise too_complex("ID attributes", count, max_ids, "max_id_attributes")
         values: Any = _ID_VALUES(root)
-        counts: dict[str, int] = {}
-        for value in values:
-            counts[value] = counts.get(value, 0) + 1
-        return cls(holders={}, counts=counts, root=root)
+        # Common case, every value distinct: one C-level pass gives the counts (all 1).
+        counts: dict[str, int] = dict.fromkeys(values, 1)
+        unique = len(counts) == len(values)
+        if not unique:
+            counts = {}
+            for value in values:
+                counts[value] = counts.get(value, 0) + 1
+        return cls(holders={}, counts=counts, root=root, unique=unique)
 
     @classmethod
     def for_value(cls, root: etree._Element, value: str) -> IdIndex:
@@ -83,6 +90,8 @@ class IdIndex:
 
     def duplicates(self) -> set[str]:
         """ID values carried by more than one element (or twice by one element under different names)."""
+        if self.unique:
+            return set()
         if self.counts is not None:
             return {value for value, count in self.counts.items() if count > 1}
         return {value for value, elements in self.holders.items() if len(elements) > 1}
@@ -107,7 +116,12 @@ class IdIndex:
         if self.counts is None:
             holders = self.holders.get(value, [])
             return len(holders) == 1 and holders[0] is element
-        return self.counts.get(value) == 1 and any(element.get(name) == value for name in ID_ATTRIBUTE_NAMES)
+        if self.counts.get(value) != 1:
+            return False
+        for name in ID_ATTRIBUTE_NAMES:  # noqa: SIM110 (a loop, not any(<generator>): one code object less per login)
+            if element.get(name) == value:
+                return True
+        return False
 
 
 def _holders(root: etree._Element, value: str) -> list[etree._Element]:

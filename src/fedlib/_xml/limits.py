@@ -177,7 +177,12 @@ def check_structure(root: etree._Element, untrusted_xml: bytes, limits: XMLLimit
         attributes = max(len(element.attrib) for element in root.iter())
         raise too_complex("attributes on one element", attributes, max_attrs, "max_attributes_per_element")
 
-    _check_id_count(root, untrusted_xml, limits.max_id_attributes, ascii_compatible=ascii_compatible)
+    max_ids = limits.max_id_attributes
+    # _check_id_count's own tests first (the raw bytes already prove the document under the cap), inline.
+    if len(untrusted_xml) // _SHORTEST_ID_ATTRIBUTE > max_ids and (
+        not ascii_compatible or untrusted_xml.count(b"=") > max_ids
+    ):
+        _check_id_count(root, untrusted_xml, max_ids, ascii_compatible=ascii_compatible)
 
     signatures = references = 0
     for element in root.iter(_DS_SIGNATURE, _DS_REFERENCE, _EC_INCLUSIVE_NAMESPACES):

@@ -120,7 +120,8 @@ def parse_xml(
         if root_start is None or head.find(b"<!DOCTYPE") < root_start:
             raise reject(ErrorCode.FORBIDDEN_DTD, "the XML message contains a DOCTYPE; SAML messages must not")
     try:
-        root = etree.fromstring(untrusted_xml, _parser())
+        parser: etree.XMLParser | None = getattr(_local, "parser", None)  # _parser(), its common case inline
+        root = etree.fromstring(untrusted_xml, parser if parser is not None else _parser())
     except etree.XMLSyntaxError as exc:
         if _doctype_in_prolog(untrusted_xml):
             # e.g. billion laughs behind a long prolog or in UTF-16: libxml2 stops on the amplification
@@ -293,6 +294,6 @@ def decode_message(untrusted: bytes | str, *, max_bytes: int = DEFAULT_MAX_XML_B
         raw = bytes(untrusted)
     else:
         raise _malformed(f"the SAML message is a {type(untrusted).__name__}, not text")
-    if looks_like_xml(raw):
+    if raw.lstrip(_UTF8_BOM).lstrip(_WHITESPACE)[:1] == b"<":  # looks_like_xml(raw), inline
         return raw
     return decode_base64(raw, max_bytes=max_bytes)

@@ -28,6 +28,7 @@ from fedlib.stores.base import (
 # many more items than twice the number of entries, which keeps its size O(entries) at O(1) amortised cost.
 _HEAP_SLACK = 1024
 _MIN_DATETIME = datetime.min.replace(tzinfo=UTC)
+_CLOSED = "the in-memory replay store is closed"
 
 
 class _Entry(NamedTuple):
@@ -94,17 +95,39 @@ class MemoryStore:
         """:meth:`Store.add <fedlib.stores.Store.add>`, atomic across threads of this process. StoreError: closed, or
         full of live entries.
         """
-        check_key(key)
-        check_value(value)
-        expires, current = check_add_times(expires_at, now)
+        # Every login adds one key (the replay entry). Its common arguments are decided inline, in this one
+        # call: an ASCII key (so UTF-8), the empty value, UTC datetimes of type datetime (which
+        # require_aware returns unchanged) in order. Anything else goes through check_key, check_value and
+        # check_add_times, which accept or raise as always (tests/unit/stores/test_memory_fast_path.py).
+        if (
+            type(key) is str
+            and key
+            and key.isascii()
+            and type(value) is str
+            and not value
+            and type(expires_at) is datetime
+            and type(now) is datetime
+            and expires_at.tzinfo is UTC
+            and now.tzinfo is UTC
+            and now < expires_at
+        ):
+            expires, current = expires_at, now
+        else:
+            check_key(key)
+            check_value(value)
+            expires, current = check_add_times(expires_at, now)
         with self._lock:
-            self._check_open()
+            if self._closed:
+                raise StoreError(_CLOSED)
             existing = self._entries.get(key)
             if existing is not None and current < existing.expires_at:
                 return False
             if existing is not None:
                 del self._entries[key]
-            self._purge_locked(current, limit=self._purge_batch)
+            heap = self._expiry_heap
+            # _purge_locked has nothing to do (no item expired by now, the heap needs no rebuild): skipped.
+            if heap and (heap[0][0] <= current or len(heap) > 2 * len(self._entries) + _HEAP_SLACK):
+                self._purge_locked(current, limit=self._purge_batch)
             if self._max_entries is not None and len(self._entries) >= self._max_entries:
                 self._purge_locked(current, limit=None)
                 if len(self._entries) >= self._max_entries:
@@ -186,7 +209,7 @@ class MemoryStore:
 
     def _check_open(self) -> None:
         if self._closed:
-            raise StoreError("the in-memory replay store is closed")
+            raise StoreError(_CLOSED)
 
     def _purge_locked(self, now: datetime, *, limit: int | None) -> int:
         """Pop heap items that expired ``clock_tolerance`` before ``now`` (at most ``limit``) and delete

@@ -159,6 +159,30 @@ def check_unique_ids(ids: IdIndex) -> None:
         )
 
 
+def check_raw_response(untrusted_root: etree._Element) -> tuple[etree._Element, IdIndex]:
+    """Stages 2-5 of the pipeline on the raw document, in their order: :func:`check_is_response`,
+    :func:`check_no_encrypted_claims`, :func:`find_response_signature`, the ID index
+    (:meth:`IdIndex.build`) and :func:`check_unique_ids`. Returns the Response's signature and the index.
+
+    Every login runs this (bench/verify.py), so the common case (all four pass) is decided inline, in one
+    call, by the same tests the rule functions make; anything else falls back to the rule functions in
+    order, which raise with their codes and messages (tests/unit/validation/test_raw_fast_path.py shows
+    both ways decide alike).
+    """
+    if untrusted_root.tag == SAMLP_RESPONSE and next(untrusted_root.iter(*_ENCRYPTED_TAGS), None) is None:
+        signatures = list(untrusted_root.iterchildren(DS_SIGNATURE))
+        if len(signatures) == 1:
+            ids = IdIndex.build(untrusted_root)  # ID cap (XMLLimits.max_id_attributes): enforced by parse_xml
+            if ids.unique:
+                return signatures[0], ids
+    check_is_response(untrusted_root)
+    check_no_encrypted_claims(untrusted_root)
+    signature = find_response_signature(untrusted_root)
+    ids = IdIndex.build(untrusted_root)
+    check_unique_ids(ids)
+    return signature, ids
+
+
 # --- verified-tree rules ---------------------------------------------------------------------------
 
 

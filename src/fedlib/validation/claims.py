@@ -82,10 +82,13 @@ def claims_of(
     Raises:
         ResponseRejected: the code of the first rule (in the documented order) the Response breaks.
     """
-    claims = read_claims(
-        response, acs_url=acs_url, idp_entity_id=idp_entity_id, sp_entity_id=sp_entity_id, now=now, skew=skew,
-        max_age=max_age,
-    )  # fmt: skip
+    try:  # read_claims, without its own call frame
+        claims = _read_claims(
+            response, acs_url=acs_url, idp_entity_id=idp_entity_id, sp_entity_id=sp_entity_id, now=now, skew=skew,
+            max_age=max_age,
+        )  # fmt: skip
+    except _Decline:
+        claims = None
     if claims is not None:
         return claims
     return check_claims(
@@ -224,7 +227,7 @@ def _read_claims(
     # check_status: the first StatusCode child of Status is Success
     if status is None:
         return None
-    code = next((c for c in status if c.tag == SAMLP_STATUS_CODE), None)
+    code = next(status.iterchildren(SAMLP_STATUS_CODE), None)
     if code is None or code.get("Value") != STATUS_SUCCESS or assertion is None:
         return None
 
@@ -283,7 +286,7 @@ def _read_claims(
                         return None
                     data = part
             confirmations.append((child.get("Method"), data))
-    if name_id is None or not text_content(name_id).strip():
+    if name_id is None or not ((name_id.text or "") if len(name_id) == 0 else text_content(name_id)).strip():
         return None
 
     # check_time_windows (Conditions and every SubjectConfirmationData), then check_bearer_confirmation:
@@ -335,7 +338,10 @@ def _read_claims(
         tag = child.tag
         if tag == SAML_AUDIENCE_RESTRICTION:
             restrictions += 1
-            if not any((a.text or "").strip() == sp_entity_id for a in child if a.tag == SAML_AUDIENCE):
+            for audience in child.iterchildren(SAML_AUDIENCE):
+                if (audience.text or "").strip() == sp_entity_id:
+                    break
+            else:
                 return None
         elif tag in (checks.SAML_ONE_TIME_USE, checks.SAML_PROXY_RESTRICTION):
             if tag in seen_once:
@@ -357,10 +363,8 @@ def _read_claims(
     if session_until is not None and earliest >= session_until:
         return None
     first = statements[0]
-    context = next((c for c in first if c.tag == SAML_AUTHN_CONTEXT), None)
-    class_ref = (
-        next((c for c in context if c.tag == SAML_AUTHN_CONTEXT_CLASS_REF), None) if context is not None else None
-    )
+    context = next(first.iterchildren(SAML_AUTHN_CONTEXT), None)
+    class_ref = next(context.iterchildren(SAML_AUTHN_CONTEXT_CLASS_REF), None) if context is not None else None
 
     # replay_expiry: the latest NotOnOrAfter of Conditions and every bearer Data, capped by IssueInstant + max
     # age, plus the skew

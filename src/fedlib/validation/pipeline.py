@@ -25,13 +25,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
 from lxml import etree
 
-from fedlib._xml.ids import IdIndex
 from fedlib._xml.parse import decode_message, parse_xml, text_content
 from fedlib.clock import ensure_aware
 from fedlib.config import SPConfig
@@ -40,7 +39,7 @@ from fedlib.errors import ErrorCode, ResponseRejected, reject
 from fedlib.metadata.idp import IdPMetadata
 from fedlib.protocol.models import AuthnResult
 from fedlib.stores.base import Store
-from fedlib.stores.prefixed import unprefixed
+from fedlib.stores.prefixed import PrefixedStore, unprefixed
 from fedlib.validation import checks
 from fedlib.validation.claims import claims_of
 from fedlib.xmldsig.verify import verify_enveloped_signature
@@ -107,7 +106,8 @@ def validate_parsed_response(
     before accepting the login. ``ServiceProvider.finish_login`` does, atomically with consuming its
     pending request (``consume_and_add``).
     """
-    now = ensure_aware(now)
+    # ensure_aware(now), its common case inline (an aware now); a naive one is refused there.
+    now = now.astimezone(UTC) if now.tzinfo is not None else ensure_aware(now)
     policy = sp.policy
     skew = policy.clock_skew
     # 1b: expired metadata is never used: its keys are no longer trusted (docs/metadata.md).
@@ -120,11 +120,9 @@ def validate_parsed_response(
         )
 
     # 2-5: raw input. Nothing read here is trusted; only structure decisions are made.
-    checks.check_is_response(untrusted_root)
-    checks.check_no_encrypted_claims(untrusted_root)
-    signature = checks.find_response_signature(untrusted_root)
-    ids = IdIndex.build(untrusted_root)  # ID cap (XMLLimits.max_id_attributes): enforced by parse_xml
-    checks.check_unique_ids(ids)
+    # (check_is_response, check_no_encrypted_claims, find_response_signature, check_unique_ids, in one call;
+    # the ID cap, XMLLimits.max_id_attributes, is enforced by parse_xml.)
+    signature, ids = checks.check_raw_response(untrusted_root)
 
     # 6-7: verify, then read only the verified element.
     verified = verify_enveloped_signature(untrusted_root, signature, idp.trust, allow_sha1=policy.allow_sha1, ids=ids)
@@ -148,35 +146,53 @@ def validate_parsed_response(
     if assertion_signatures:
         verify_enveloped_signature(assertion, assertion_signatures[0], idp.trust, allow_sha1=policy.allow_sha1, ids=ids)
 
-    # 10: solicited or allowed unsolicited.
-    in_response_to = checks.check_in_response_to(
-        response_irt,
-        claims.confirmation_in_response_to,
-        request_id=request_id,
-        allow_unsolicited=policy.allow_unsolicited,
-        allow_in_response_to_on_unsolicited=policy.allow_in_response_to_on_unsolicited,
-    )
+    # 10: solicited or allowed unsolicited. The two accepting common cases inline (the answer
+    # check_in_response_to gives for them: an allowed unsolicited response answering nothing, or one
+    # answering the request on both the Response and the bearer confirmation); anything else is its call.
+    confirmation_irt = claims.confirmation_in_response_to
+    in_response_to: str | None
+    if request_id is None and response_irt is None and confirmation_irt is None and policy.allow_unsolicited:
+        in_response_to = None
+    elif request_id is not None and response_irt == request_id and confirmation_irt in (None, request_id):
+        in_response_to = request_id
+    else:
+        in_response_to = checks.check_in_response_to(
+            response_irt,
+            confirmation_irt,
+            request_id=request_id,
+            allow_unsolicited=policy.allow_unsolicited,
+            allow_in_response_to_on_unsolicited=policy.allow_in_response_to_on_unsolicited,
+        )
 
     # 11: replay. Remember the assertion for as long as any copy of it could still be accepted.
     assertion_id = assertion.get("ID") or ""
     expires = claims.replay_expires
-    entry = replay_entry(sp.entity_id, issuer, assertion_id, expires, now=now)
     if defer_replay is not None:
-        defer_replay.append(entry)
-    elif not unprefixed(store).add(entry.key, expires_at=entry.expires_at, now=now):
-        raise replayed(assertion_id)
+        defer_replay.append(replay_entry(sp.entity_id, issuer, assertion_id, expires, now=now))
+    else:
+        # replay_entry's key and check, without building the entry (unprefixed(store) likewise inline).
+        if expires <= now:
+            raise _expired(now, expires)
+        base = unprefixed(store) if isinstance(store, PrefixedStore) else store
+        if not base.add(_replay_key(sp.entity_id, issuer, assertion_id), expires_at=expires, now=now):
+            raise replayed(assertion_id)
 
     # No attribute named nil anywhere in the verified content (its canonical octets): no xsi:nil to honour.
     canonical = verified.canonical
+    # The earlier of the two limits (min(), inline; the bearer confirmation always has one).
+    conditions_until = claims.conditions_until
+    confirmation_until = claims.confirmation_until
     attributes, friendly_names = _attributes(assertion, nil_possible=canonical is None or b'nil="' in canonical)
     return AuthnResult(
         issuer=issuer,
-        name_id=text_content(name_id),
+        name_id=(name_id.text or "") if len(name_id) == 0 else text_content(name_id),  # text_content's fast path
         name_id_format=name_id.get("Format"),
         session_index=claims.session_index,
         authn_context_class=claims.authn_context,
         attributes=attributes,
-        not_on_or_after=min(d for d in (claims.conditions_until, claims.confirmation_until) if d is not None),
+        not_on_or_after=confirmation_until
+        if conditions_until is None or confirmation_until < conditions_until
+        else conditions_until,
         session_not_on_or_after=claims.session_until,
         in_response_to=in_response_to if in_response_to is not None else response_irt,
         assertion_id=assertion_id,
@@ -184,7 +200,11 @@ def validate_parsed_response(
         name_qualifier=name_id.get("NameQualifier"),
         sp_name_qualifier=name_id.get("SPNameQualifier"),
         friendly_names=friendly_names,
+        mapped_attributes=_NO_MAPPED_ATTRIBUTES,
     )
+
+
+_NO_MAPPED_ATTRIBUTES: Mapping[str, tuple[str, ...]] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,13 +220,17 @@ def replay_entry(sp_entity_id: str, issuer: str, assertion_id: str, expires: dat
     accepted any more: the latest NotOnOrAfter of Conditions and all bearer confirmations, capped by
     IssueInstant + max_assertion_age, plus skew); ``expired`` if that is not after ``now``."""
     if expires <= now:  # unreachable after the checks above (defence in depth; and now == the last instant)
-        raise reject(
-            ErrorCode.EXPIRED,
-            "the assertion is past the last instant at which it could be accepted (its NotOnOrAfter or its "
-            "IssueInstant plus the maximum age, plus the clock skew)",
-            detail=f"now {now.isoformat()}, replay entry would expire at {expires.isoformat()}",
-        )
+        raise _expired(now, expires)
     return ReplayEntry(_replay_key(sp_entity_id, issuer, assertion_id), expires)
+
+
+def _expired(now: datetime, expires: datetime) -> ResponseRejected:
+    return reject(
+        ErrorCode.EXPIRED,
+        "the assertion is past the last instant at which it could be accepted (its NotOnOrAfter or its "
+        "IssueInstant plus the maximum age, plus the clock skew)",
+        detail=f"now {now.isoformat()}, replay entry would expire at {expires.isoformat()}",
+    )
 
 
 def replayed(assertion_id: str) -> ResponseRejected:
@@ -271,10 +295,10 @@ def _attributes(
         if values is None or (nil_possible and value.get(nil) in ("true", "1")):
             continue
         values.append((value.text or "") if len(value) == 0 else text_content(value))
-    return (
-        MappingProxyType({name: tuple(values) for name, values in merged.items()}),
-        MappingProxyType(friendly),
-    )
+    out: dict[str, tuple[str, ...]] = {}
+    for name, collected in merged.items():  # a loop, not a comprehension: one code object less per login
+        out[name] = tuple(collected)
+    return MappingProxyType(out), MappingProxyType(friendly)
 
 
 __all__ = ["ReplayEntry", "replay_entry", "replayed", "validate_parsed_response", "validate_response"]

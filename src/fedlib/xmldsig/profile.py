@@ -463,6 +463,19 @@ def _prevalidate_common_shape(signature: etree._Element, *, allow_sha1: bool) ->
         return None
     if len(signature_value_el):
         return None
+    # parse_key_info's answer for the usual KeyInfo (one X509Data holding one X509Certificate, of a size the
+    # certificate cache takes) without its calls; anything else, or a certificate that is not base64, is its.
+    certificates: tuple[bytes, ...] | None = None
+    if key_info is not None and len(key_info) == 1:
+        data = key_info[0]
+        if data.tag == DS_X509_DATA and len(data) == 1:
+            certificate = data[0]
+            text = certificate.text
+            cacheable = text is not None and len(text) <= _CACHEABLE_CERTIFICATE_CHARS
+            if certificate.tag == DS_X509_CERTIFICATE and cacheable:
+                der = _cached_certificate_der(text)
+                if der is not None:
+                    certificates = (der,)
     return ParsedSignature(
         signature=signature,
         signed_info=signed_info,
@@ -475,7 +488,7 @@ def _prevalidate_common_shape(signature: etree._Element, *, allow_sha1: bool) ->
         digest_method=digest_method,
         digest_value=digest_value,
         signature_value=signature_value,
-        certificates=parse_key_info(key_info),
+        certificates=certificates if certificates is not None else parse_key_info(key_info),
     )
 
 

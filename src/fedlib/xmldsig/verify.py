@@ -184,14 +184,24 @@ def _ecdsa_der(raw: bytes, key: ec.EllipticCurvePublicKey) -> bytes:
     return utils.encode_dss_signature(r, s)
 
 
+_IS_RSA: dict[type, bool] = {}  # key class -> isinstance(key, rsa.RSAPublicKey)
+
+
 def verify_signature_value(
     method: SignatureMethod, key: PublicKey, signature_value: bytes, signed_octets: bytes
 ) -> None:
     """Verify ``signature_value`` over ``signed_octets`` (``invalid-signature``; key/algorithm mismatch too)."""
     hash_algorithm = HASH_OF_SIGNATURE[method]
+    # isinstance against cryptography's ABCs runs Python code (ABCMeta.__instancecheck__) on every call:
+    # asked once per key class and remembered.
+    key_type = type(key)
+    is_rsa = _IS_RSA.get(key_type)
+    if is_rsa is None:
+        is_rsa = _IS_RSA[key_type] = isinstance(key, rsa.RSAPublicKey)
     try:
-        if method in RSA_PKCS1_METHODS and isinstance(key, rsa.RSAPublicKey):
-            key.verify(signature_value, signed_octets, padding.PKCS1v15(), hash_algorithm)
+        if method in RSA_PKCS1_METHODS and is_rsa:
+            rsa_key: Any = key  # an RSAPublicKey (is_rsa); typed Any, not cast(), to add no call
+            rsa_key.verify(signature_value, signed_octets, padding.PKCS1v15(), hash_algorithm)
         elif method in RSA_PSS_METHODS and isinstance(key, rsa.RSAPublicKey):
             pss = padding.PSS(mgf=padding.MGF1(hash_algorithm), salt_length=hash_algorithm.digest_size)
             key.verify(signature_value, signed_octets, pss, hash_algorithm)
@@ -237,8 +247,16 @@ def verify_enveloped_signature(
     if signature.getparent() is not parent:
         raise _fail(ErrorCode.SIGNATURE_WRAPPING, "the signature is not an immediate child of the signed element")
     parsed: ParsedSignature = prevalidate_signature(signature, allow_sha1=allow_sha1)
-    check_reference_target(parsed, parent, ids)
-    trusted = anchors.select(parsed.certificates)
+    # check_reference_target's answer for the common case without calling it: "#<the parent's ID>", and the
+    # caller's counted index saw every ID of the document once (so the parent is its value's sole holder).
+    own_id = parent.get("ID")
+    if ids is None or not ids.unique or own_id is None or parsed.reference_uri != "#" + own_id:
+        check_reference_target(parsed, parent, ids)
+    # anchors.select's answer when the first certificate presented is trusted; else its call decides.
+    certificates = parsed.certificates
+    trusted = anchors.by_der.get(certificates[0]) if certificates else None
+    if trusted is None:
+        trusted = anchors.select(certificates)
 
     # SignedInfo must be canonicalised in its original context (before the Signature is detached).
     signed_info_octets = canonicalize(parsed.signed_info, parsed.c14n_method, parsed.c14n_prefixes)
