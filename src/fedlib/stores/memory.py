@@ -95,16 +95,17 @@ class MemoryStore:
         """:meth:`Store.add <fedlib.stores.Store.add>`, atomic across threads of this process. StoreError: closed, or
         full of live entries.
         """
-        # Every login adds one key (the replay entry). Its common arguments are decided inline, in this one
-        # call: an ASCII key (so UTF-8), the empty value, UTC datetimes of type datetime (which
-        # require_aware returns unchanged) in order. Anything else goes through check_key, check_value and
-        # check_add_times, which accept or raise as always (tests/unit/stores/test_memory_fast_path.py).
+        # start_login adds the pending request; an unsolicited login, its replay entry. The common arguments are
+        # decided inline, in this one call: an ASCII key and value (UTF-8; the pending request is ASCII JSON), UTC
+        # datetimes of type datetime (which require_aware returns unchanged) in order. Anything else goes
+        # through check_key, check_value and check_add_times, which accept or raise as always
+        # (tests/unit/stores/test_memory_fast_path.py).
         if (
             type(key) is str
             and key
             and key.isascii()
             and type(value) is str
-            and not value
+            and value.isascii()
             and type(expires_at) is datetime
             and type(now) is datetime
             and expires_at.tzinfo is UTC
