@@ -33,7 +33,7 @@ import hmac
 import ipaddress
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlsplit
@@ -69,6 +69,36 @@ def matches(stored_hash: object, secret: str | None) -> bool:
     if not isinstance(stored_hash, str) or not stored_hash or secret is None or not is_valid_secret(secret):
         return False
     return hmac.compare_digest(secret_hash(secret).encode("ascii"), stored_hash.encode("ascii", "replace"))
+
+
+def check_presented(
+    stored_hash: object, acs_url: str, request_id: str, browser_binding: str | Mapping[str, str] | None
+) -> tuple[bool, str | None, str]:
+    """``finish_login``'s binding check in one call: whether what the browser presents for ``request_id``
+    (its cookies, from which the request's binding cookie is picked, or the secret itself) matches
+    ``stored_hash``; what it presented; the binding cookie's name.
+
+    Exactly :func:`cookie_name` then :func:`matches`: the usual case (a well-formed secret string, a
+    non-empty stored hash) is decided here without their calls, anything else by :func:`matches`
+    (tests/unit/sp/test_binding_fast_path.py holds it to them)."""
+    name = cookie_prefix(acs_url) + hashlib.sha256(request_id.encode("utf-8")).hexdigest()[:12]
+    if browser_binding is None or type(browser_binding) is str:
+        presented = browser_binding
+    else:
+        presented = browser_binding.get(name) if isinstance(browser_binding, Mapping) else browser_binding
+    if (
+        type(presented) is str
+        and type(stored_hash) is str
+        and stored_hash
+        and _SECRET_RE.fullmatch(presented) is not None
+    ):
+        ok = hmac.compare_digest(
+            hashlib.sha256(presented.encode("utf-8")).hexdigest().encode("ascii"),
+            stored_hash.encode("ascii", "replace"),
+        )
+    else:
+        ok = matches(stored_hash, presented)
+    return ok, presented, name
 
 
 @functools.lru_cache(maxsize=64)
@@ -148,6 +178,7 @@ __all__ = [
     "SECRET_BYTES",
     "BindingCookie",
     "binding_cookie",
+    "check_presented",
     "cookie_name",
     "cookie_prefix",
     "cookie_reaches_the_acs",

@@ -95,16 +95,17 @@ class MemoryStore:
         """:meth:`Store.add <fedlib.stores.Store.add>`, atomic across threads of this process. StoreError: closed, or
         full of live entries.
         """
-        # Every login adds one key (the replay entry). Its common arguments are decided inline, in this one
-        # call: an ASCII key (so UTF-8), the empty value, UTC datetimes of type datetime (which
-        # require_aware returns unchanged) in order. Anything else goes through check_key, check_value and
-        # check_add_times, which accept or raise as always (tests/unit/stores/test_memory_fast_path.py).
+        # start_login adds the pending request; an unsolicited login, its replay entry. The common arguments are
+        # decided inline, in this one call: an ASCII key and value (UTF-8; the pending request is ASCII JSON), UTC
+        # datetimes of type datetime (which require_aware returns unchanged) in order. Anything else goes
+        # through check_key, check_value and check_add_times, which accept or raise as always
+        # (tests/unit/stores/test_memory_fast_path.py).
         if (
             type(key) is str
             and key
             and key.isascii()
             and type(value) is str
-            and not value
+            and value.isascii()
             and type(expires_at) is datetime
             and type(now) is datetime
             and expires_at.tzinfo is UTC
@@ -159,10 +160,31 @@ class MemoryStore:
         """:meth:`AtomicStore.consume_and_add <fedlib.stores.base.AtomicStore.consume_and_add>`, one step under
         the store's lock. StoreError: closed, or full of live entries (then nothing changed).
         """
-        check_distinct_keys(consume_key, add_key)
-        expires, current = check_add_times(expires_at, now)
+        # Every solicited login calls this once. Its common arguments are decided inline, as in ``add``: two
+        # different non-empty ASCII keys, UTC datetimes of type datetime in order. Anything else goes through
+        # check_distinct_keys and check_add_times, which accept or raise as always
+        # (tests/unit/stores/test_memory_fast_path.py holds both to the previous method).
+        if (
+            type(consume_key) is str
+            and type(add_key) is str
+            and consume_key
+            and add_key
+            and consume_key != add_key
+            and consume_key.isascii()
+            and add_key.isascii()
+            and type(expires_at) is datetime
+            and type(now) is datetime
+            and expires_at.tzinfo is UTC
+            and now.tzinfo is UTC
+            and now < expires_at
+        ):
+            expires, current = expires_at, now
+        else:
+            check_distinct_keys(consume_key, add_key)
+            expires, current = check_add_times(expires_at, now)
         with self._lock:
-            self._check_open()
+            if self._closed:
+                raise StoreError(_CLOSED)
             entries = self._entries
             entry = entries.get(consume_key)
             if entry is None or current >= entry.expires_at:
@@ -175,7 +197,10 @@ class MemoryStore:
             del entries[consume_key]
             if existing is not None:
                 del entries[add_key]
-            self._purge_locked(current, limit=self._purge_batch)
+            heap = self._expiry_heap
+            # _purge_locked has nothing to do (no item expired by now, the heap needs no rebuild): skipped.
+            if heap and (heap[0][0] <= current or len(heap) > 2 * len(entries) + _HEAP_SLACK):
+                self._purge_locked(current, limit=self._purge_batch)
             entries[add_key] = _Entry(expires, "")
             heapq.heappush(self._expiry_heap, (expires, add_key))
             return entry.value, True
