@@ -1041,10 +1041,6 @@ def _request_key(request_id: str) -> str:
     return _REQUEST_KEY_PREFIX + request_id
 
 
-def _parse(untrusted_message: str, max_bytes: int) -> etree._Element:
-    return parse_xml(decode_message(untrusted_message, max_bytes=max_bytes), max_bytes=max_bytes)
-
-
 def _routing_hints(untrusted_root: etree._Element) -> tuple[str | None, str | None]:
     """InResponseTo and Issuer of the raw Response: lookup hints only (which pending request, which IdP's
     keys), never claims. ``validate_parsed_response`` proves both on the verified tree."""

@@ -75,7 +75,9 @@ _MAX_PREFIX_LEN = 256
 # Both scripts: KEYS[1] = the entry's key, ARGV[1] / ARGV[2] = the caller's now (seconds, microseconds).
 # Lua numbers are doubles; seconds since year 1 (< 10^12) and microseconds are exact, whole microsecond
 # counts (up to 3.2 * 10^17) would not be, hence the pair.
-_LUA_LIVE = """
+# live(entry): true if the entry's expiry header is after the caller's now, false if not, nil if the entry
+# is not one fedlib wrote (corrupt). Shared by every script.
+_LUA_LIVE_FUNCTION = """
 local function live(entry)
   local s, u = string.match(entry, '^(%d%d%d%d%d%d%d%d%d%d%d%d)(%d%d%d%d%d%d)')
   if not s then
@@ -84,6 +86,11 @@ local function live(entry)
   local now_s, exp_s = tonumber(ARGV[1]), tonumber(s)
   return now_s < exp_s or (now_s == exp_s and tonumber(ARGV[2]) < tonumber(u))
 end
+"""
+
+_LUA_LIVE = (
+    _LUA_LIVE_FUNCTION
+    + """
 local entry = redis.call('GET', KEYS[1])
 local is_live = false
 if entry then
@@ -93,6 +100,7 @@ if entry then
   end
 end
 """
+)
 
 # ARGV[3] = the new entry (expiry header + value), ARGV[4] = its TTL in milliseconds. Returns 1 if written.
 _LUA_ADD = (
@@ -123,15 +131,9 @@ return string.sub(entry, 19)
 # ARGV as for add. Both entries are read and checked before anything is written: Redis does not roll a
 # script back when it fails halfway, so an error (corrupt entry, wrong type) must come before any write.
 # Returns nil (nothing consumed, nothing written), or {value, 1 if the add happened else 0}.
-_LUA_CONSUME_AND_ADD = """
-local function live(entry)
-  local s, u = string.match(entry, '^(%d%d%d%d%d%d%d%d%d%d%d%d)(%d%d%d%d%d%d)')
-  if not s then
-    return nil
-  end
-  local now_s, exp_s = tonumber(ARGV[1]), tonumber(s)
-  return now_s < exp_s or (now_s == exp_s and tonumber(ARGV[2]) < tonumber(u))
-end
+_LUA_CONSUME_AND_ADD = (
+    _LUA_LIVE_FUNCTION
+    + """
 local consumed = redis.call('GET', KEYS[1])
 if not consumed then
   return false
@@ -158,6 +160,7 @@ end
 redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
 return {string.sub(consumed, 19), 1}
 """
+)
 
 
 class _Script:
