@@ -30,6 +30,7 @@ from fedlib.constants import (
     DS_SIGNATURE,
     NAMEID_ENTITY,
     SAML_ASSERTION,
+    SAML_ATTRIBUTE_STATEMENT,
     SAML_AUDIENCE,
     SAML_AUDIENCE_RESTRICTION,
     SAML_AUTHN_CONTEXT,
@@ -65,6 +66,8 @@ class Claims(NamedTuple):
     session_until: datetime | None
     assertion_signatures: list[etree._Element]
     replay_expires: datetime
+    attribute_statements: list[etree._Element]
+    """The Assertion's AttributeStatement children, in document order (read by the pipeline's _attributes)."""
 
 
 def claims_of(
@@ -136,6 +139,7 @@ def check_claims(
         session_until=session_until,
         assertion_signatures=list(assertion.iterchildren(DS_SIGNATURE)),
         replay_expires=checks.replay_expiry(assertion, skew=skew, max_age=max_age),
+        attribute_statements=list(assertion.iterchildren(SAML_ATTRIBUTE_STATEMENT)),
     )
 
 
@@ -241,6 +245,7 @@ def _read_claims(
     assertion_issuer = subject = conditions = None
     statements: list[etree._Element] = []
     signatures: list[etree._Element] = []
+    attribute_statements: list[etree._Element] = []
     for child in assertion:
         tag = child.tag
         if tag == SAML_ISSUER:
@@ -257,6 +262,8 @@ def _read_claims(
             conditions = child
         elif tag == SAML_AUTHN_STATEMENT:
             statements.append(child)
+        elif tag == SAML_ATTRIBUTE_STATEMENT:
+            attribute_statements.append(child)
         elif tag == DS_SIGNATURE:
             signatures.append(child)
     # check_issuer (Assertion)
@@ -382,6 +389,7 @@ def _read_claims(
         session_until=session_until,
         assertion_signatures=signatures,
         replay_expires=expires,
+        attribute_statements=attribute_statements,
     )
 
 
