@@ -136,6 +136,10 @@ def _url_encode(value: str) -> str:
     return quote(value, safe="")
 
 
+# What quote(safe="") never encodes (RFC 3986 unreserved): a text of these alone is its own URL encoding.
+_UNRESERVED: Final = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
 def _url_encode_base64(value: str) -> str:
     # _url_encode of a base64 text, whose only reserved characters are these three (same output, no loop).
     return value.replace("+", "%2B").replace("/", "%2F").replace("=", "%3D")
@@ -149,7 +153,8 @@ def deflate_and_encode(xml: bytes) -> str:
     default 32 KiB window and 128 KiB of hash tables cost ~50 µs per message, more than the rest of a
     login request; the ~1 KB requests and logout messages compress the same."""
     compressor = zlib.compressobj(9, zlib.DEFLATED, -12, 4)
-    return base64.b64encode(compressor.compress(xml) + compressor.flush()).decode("ascii")
+    # base64.b64encode's own call (binascii, no newline), without its Python-level frame
+    return binascii.b2a_base64(compressor.compress(xml) + compressor.flush(), newline=False).decode("ascii")
 
 
 def redirect_query(
@@ -197,7 +202,27 @@ def encode_redirect(
         ValueError: a destination that is not an absolute http(s) URL, or see ``redirect_query``.
     """
     check_destination(destination)
-    query = redirect_query(xml, parameter=parameter, relay_state=relay_state, signer=signer)
+    # The usual query (start_login's: unsigned, a RelayState of unreserved characters, which quote leaves as
+    # they are) without redirect_query's calls; anything else is built by it. The same text either way
+    # (tests/unit/protocol/test_request_fast_paths.py).
+    if (
+        signer is None
+        and parameter in _MESSAGE_PARAMETERS
+        and (
+            relay_state is None
+            or (
+                type(relay_state) is str
+                and len(relay_state) <= MAX_RELAY_STATE_BYTES
+                and _UNRESERVED.fullmatch(relay_state) is not None
+            )
+        )
+    ):
+        # _url_encode_base64, inline
+        query = parameter + "=" + deflate_and_encode(xml).replace("+", "%2B").replace("/", "%2F").replace("=", "%3D")
+        if relay_state is not None:
+            query += "&RelayState=" + relay_state
+    else:
+        query = redirect_query(xml, parameter=parameter, relay_state=relay_state, signer=signer)
     if "?" not in destination:
         return f"{destination}?{query}"
     return f"{destination}{'' if destination.endswith(('?', '&')) else '&'}{query}"

@@ -7,6 +7,8 @@
 * ``check_destination`` is cached on success only: a bad URL is refused every time;
 * ``encode_post_form`` writes the usual page (default options, a RelayState with nothing to escape) from a
   cached frame: the text the previous code wrote, and any other page as before (``_reference_post_form``);
+* ``encode_redirect`` writes the usual query (unsigned, a RelayState of unreserved characters) without
+  ``redirect_query``'s calls: the text ``redirect_query`` writes, any other query by it;
 * ``request_xml`` (start_login's way to the XML) is ``build_authn_request``'s ``xml``, and checks a new
   shape's destination as it does.
 """
@@ -45,6 +47,8 @@ from fedlib.protocol.bindings import (
     check_relay_state,
     deflate_and_encode,
     encode_post_form,
+    encode_redirect,
+    redirect_query,
 )
 
 NOW = datetime(2026, 6, 1, 12, 0, 7, 123456, tzinfo=UTC)
@@ -260,6 +264,7 @@ _RELAY = (
     st.text(max_size=90)
     | st.from_regex(r"[A-Za-z0-9_.-]{0,81}", fullmatch=True)
     | st.sampled_from(["", "_" + "a" * 32, "a&b", "<", '"', "'", ">", "é", "x" * 80, "x" * 81, "\x00", "\ud800"])
+    | st.sampled_from(["/home", "a/b", "a b", "a%b", "a+b", "a=b", "~", "a?b", "a#b", "Ä", "\u0661"])
 )
 
 
@@ -335,3 +340,37 @@ def test_request_xml_checks_a_new_shapes_destination() -> None:
         with pytest.raises(ValueError, match="destination"):
             module.request_xml(shape, "_x", NOW.replace(microsecond=0))
     assert not module._TEMPLATES
+
+
+def _reference_redirect(destination: str, xml: bytes, *, parameter: str, relay_state: str | None) -> str:
+    """encode_redirect before its inline usual case (issue #9), verbatim (docstring left out)."""
+    check_destination(destination)
+    query = redirect_query(xml, parameter=parameter, relay_state=relay_state)  # type: ignore[arg-type]
+    if "?" not in destination:
+        return f"{destination}?{query}"
+    return f"{destination}{'' if destination.endswith(('?', '&')) else '&'}{query}"
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    destination=st.sampled_from(
+        [
+            "https://idp.example/sso",
+            "https://idp.example/sso?a=1",
+            "https://idp.example/sso?",
+            "https://idp.example/sso?a=1&",
+            "javascript:alert(1)",
+            "https://idp.example/sso#f",
+        ]
+    ),
+    xml=st.binary(max_size=300) | st.sampled_from([b"", b"<samlp:AuthnRequest/>" * 20]),
+    parameter=st.sampled_from(["SAMLRequest", "SAMLRequest", "SAMLResponse", "Other"]),
+    relay_state=st.none() | _RELAY | st.from_regex(r"[A-Za-z0-9_.~-]{0,82}", fullmatch=True),
+)
+def test_redirect_url_is_the_previous_url(
+    destination: str, xml: bytes, parameter: str, relay_state: str | None
+) -> None:
+    kwargs = {"parameter": parameter, "relay_state": relay_state}
+    assert _form_outcome(encode_redirect, destination, xml, **kwargs) == _form_outcome(
+        _reference_redirect, destination, xml, **kwargs
+    )
