@@ -518,6 +518,8 @@ class ServiceProvider:
         if idp is None and len(idps) == 1:
             idp = next(iter(idps.values()))
         if idp is not None:
+            # An InResponseTo that matches no pending request may be routed as unsolicited only when the IdP
+            # it would be verified against allows unsolicited Responses *with* InResponseTo (Rippling).
             policy = idp.policy or self.config.policy
             if policy.allow_unsolicited and policy.allow_in_response_to_on_unsolicited:
                 return self._finish_consuming_first(
@@ -697,15 +699,6 @@ class ServiceProvider:
         if idp is None and len(idps) == 1:
             idp = next(iter(idps.values()))
         return idp
-
-    def _in_response_to_quirk(self, untrusted_issuer: str | None) -> bool:
-        """Whether an InResponseTo that matches no pending request may be routed as unsolicited: only when
-        the IdP it would be verified against allows unsolicited Responses *with* InResponseTo."""
-        idp = self._unsolicited_idp(untrusted_issuer)
-        if idp is None:
-            return False
-        policy = idp.policy or self.config.policy
-        return policy.allow_unsolicited and policy.allow_in_response_to_on_unsolicited
 
     def _unknown_request_hint(self, untrusted_issuer: str | None) -> str:
         idp = self._unsolicited_idp(untrusted_issuer)
@@ -1134,16 +1127,6 @@ _REQUEST_KEY_PREFIX: Final = "request:"
 
 def _request_key(request_id: str) -> str:
     return _REQUEST_KEY_PREFIX + request_id
-
-
-def _routing_hints(untrusted_root: etree._Element) -> tuple[str | None, str | None]:
-    """InResponseTo and Issuer of the raw Response: lookup hints only (which pending request, which IdP's
-    keys), never claims. ``validate_parsed_response`` proves both on the verified tree."""
-    if untrusted_root.tag != SAMLP_RESPONSE:
-        return None, None
-    first = untrusted_root[0] if len(untrusted_root) else None  # Issuer comes first in a Response
-    issuer = first if first is not None and first.tag == SAML_ISSUER else untrusted_root.find(SAML_ISSUER)
-    return untrusted_root.get("InResponseTo"), (issuer.text or "").strip() if issuer is not None else None
 
 
 __all__ = [

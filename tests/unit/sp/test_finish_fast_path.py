@@ -1,13 +1,13 @@
 """``finish_login``'s common case decided without its helpers' calls (issue #9) decides exactly as before.
 
-The reference is a ServiceProvider whose ``finish_login``, ``_finish_solicited``, ``_solicited_result`` and
-``_unsolicited_idp`` are the previous code, verbatim (docstrings left out). Both SPs get the same pending
-request (same key, same stored value) and the same Response; then the same form is posted again and the
-request key is looked up. Across Destinations (main, additional, foreign ACS URL), requested ACS URLs,
-per-IdP policies, requested and required authentication contexts, attribute maps, ``now`` values (UTC,
-another zone, naive, a datetime subclass), presented bindings and stores (a tenant's view over a
-MemoryStore, over another view, over a store without ``consume_and_add``), every outcome is the same: the
-LoginResult, or the refusal's type, code, message and detail.
+The reference is a ServiceProvider whose ``finish_login``, ``_finish_solicited``, ``_solicited_result``,
+``_in_response_to_quirk`` and ``_unsolicited_idp`` (and ``_routing_hints``) are the previous code, verbatim
+(docstrings left out). Both SPs get the same pending request (same key, same stored value) and the same
+Response; then the same form is posted again and the request key is looked up. Across Destinations (main,
+additional, foreign ACS URL), requested ACS URLs, per-IdP policies, requested and required authentication
+contexts, attribute maps, ``now`` values (UTC, another zone, naive, a datetime subclass), presented bindings
+and stores (a tenant's view over a MemoryStore, over another view, over a store without ``consume_and_add``),
+every outcome is the same: the LoginResult, or the refusal's type, code, message and detail.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from fedlib.attributes import AttributeMap
 from fedlib.authn_context import AuthnContextRequirement
 from fedlib.clock import ensure_aware
 from fedlib.config import SecurityPolicy, SPConfig
+from fedlib.constants import SAML_ISSUER, SAMLP_RESPONSE
 from fedlib.errors import ErrorCode, ResponseRejected, StoreError, reject
 from fedlib.metadata.idp import parse_idp_metadata
 from fedlib.protocol.models import AuthnResult
@@ -38,7 +39,6 @@ from fedlib.sp import (
     _acs_url_hint,
     _PendingLogin,
     _request_key,
-    _routing_hints,
 )
 from fedlib.stores import MemoryStore
 from fedlib.stores.base import consume_and_add
@@ -61,6 +61,15 @@ IDP = TestIdP()
 IDP.register_sp(ENTITY, ACS)
 METADATA = parse_idp_metadata(IDP.metadata_xml(), now=NOW)
 SKEWLESS = SecurityPolicy(clock_skew=timedelta(0))
+
+
+def _routing_hints(untrusted_root: etree._Element) -> tuple[str | None, str | None]:
+    """The previous ``fedlib.sp._routing_hints`` (finish_login reads the hints inline since)."""
+    if untrusted_root.tag != SAMLP_RESPONSE:
+        return None, None
+    first = untrusted_root[0] if len(untrusted_root) else None  # Issuer comes first in a Response
+    issuer = first if first is not None and first.tag == SAML_ISSUER else untrusted_root.find(SAML_ISSUER)
+    return untrusted_root.get("InResponseTo"), (issuer.text or "").strip() if issuer is not None else None
 
 
 class _Reference(ServiceProvider):
@@ -159,6 +168,14 @@ class _Reference(ServiceProvider):
         return LoginResult(
             authn, pending.relay_state, idp.entity_id, solicited=True, clear_cookie=_binding.expired_cookie(name)
         )
+
+    def _in_response_to_quirk(self, untrusted_issuer: str | None) -> bool:
+        """The previous ``ServiceProvider._in_response_to_quirk`` (finish_login decides it inline since)."""
+        idp = self._unsolicited_idp(untrusted_issuer)
+        if idp is None:
+            return False
+        policy = idp.policy or self.config.policy
+        return policy.allow_unsolicited and policy.allow_in_response_to_on_unsolicited
 
     def _unsolicited_idp(self, untrusted_issuer: str | None) -> IdPConfig | None:
         idp = self.idps.get(untrusted_issuer or "")
