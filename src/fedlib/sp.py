@@ -1048,8 +1048,8 @@ class _PendingLogin(NamedTuple):
                 and len(value) == 6
                 and value[0] == _PENDING_VERSION
                 and isinstance(value[1], str)
-                and isinstance(value[2], str | None)
-                and isinstance(value[3], str | None)
+                and isinstance(value[2], _OPTIONAL_STR)
+                and isinstance(value[3], _OPTIONAL_STR)
                 and isinstance(value[4], str)
             ):
                 context = value[5]
@@ -1095,6 +1095,8 @@ _json_string: Final[Callable[[str], str]] = json.encoder.encode_basestring_ascii
 _PENDING_SCANNER: Final[Callable[[str, int], tuple[Any, int]]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 """json.loads's own scanner (json.decoder's default options): ``(value, end)`` of the JSON value at an index."""
 _SCAN_NOTHING: Final = object()
+_OPTIONAL_STR: Final = (str, type(None))
+"""``isinstance(x, _OPTIONAL_STR)`` is ``isinstance(x, str | None)`` without building the union per call."""
 
 
 def _legacy_pending(value: dict[str, Any]) -> list[object] | None:
