@@ -27,12 +27,13 @@ only: in production the ACS is https.
 
 from __future__ import annotations
 
+import binascii
 import functools
 import hashlib
 import hmac
 import ipaddress
+import os
 import re
-import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -47,11 +48,16 @@ MAX_PENDING_COOKIES: Final = 8
 """At most this many binding cookies per browser: a login started past it first clears the others."""
 
 _SECRET_RE: Final = re.compile(r"[A-Za-z0-9_-]{32,128}")
+_URLSAFE: Final = bytes.maketrans(b"+/", b"-_")
 
 
 def new_secret() -> str:
-    """A fresh browser secret (URL-safe, 256 bits)."""
-    return secrets.token_urlsafe(SECRET_BYTES)
+    """A fresh browser secret (URL-safe, 256 bits).
+
+    ``secrets.token_urlsafe(SECRET_BYTES)`` without its five Python-level calls: the same ``os.urandom``
+    bytes (what ``secrets`` draws them from), base64url without padding (tests/unit/sp/test_start_fast_path.py
+    holds it to ``token_urlsafe``'s text)."""
+    return binascii.b2a_base64(os.urandom(SECRET_BYTES), newline=False).rstrip(b"=").translate(_URLSAFE).decode("ascii")
 
 
 def is_valid_secret(value: str) -> bool:
@@ -156,7 +162,8 @@ class BindingCookie:
 
 def binding_cookie(acs_url: str, request_id: str, secret: str, max_age: int) -> BindingCookie:
     """The cookie that carries ``secret`` for the request ``request_id`` answered at ``acs_url``."""
-    return BindingCookie(cookie_name(acs_url, request_id), secret, max(1, max_age))
+    name = cookie_prefix(acs_url) + hashlib.sha256(request_id.encode("utf-8")).hexdigest()[:12]  # cookie_name
+    return BindingCookie(name, secret, max(1, max_age))
 
 
 def expired_cookie(name: str) -> BindingCookie:

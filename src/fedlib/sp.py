@@ -26,9 +26,12 @@ does the HTTP.
 
 from __future__ import annotations
 
+import binascii
 import dataclasses
+import hashlib
 import json
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -37,6 +40,7 @@ from types import MappingProxyType
 from typing import Any, Final, NamedTuple
 from urllib.parse import urlsplit
 
+import pybase64
 from lxml import etree
 
 from fedlib import binding as _binding
@@ -53,8 +57,8 @@ from fedlib.config import SecurityPolicy, SPConfig
 from fedlib.constants import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, SAML_ISSUER, SAMLP_RESPONSE
 from fedlib.errors import ConfigurationError, ErrorCode, ResponseRejected, StoreError, reject
 from fedlib.metadata.idp import Endpoint, IdPMetadata
-from fedlib.protocol.authn_request import NameIDPolicy, RequestedAuthnContext, build_authn_request
-from fedlib.protocol.bindings import MAX_RELAY_STATE_BYTES
+from fedlib.protocol.authn_request import AuthnRequest, NameIDPolicy, RequestedAuthnContext, request_xml
+from fedlib.protocol.bindings import MAX_RELAY_STATE_BYTES, encode_post_form, encode_redirect
 from fedlib.protocol.logout import SAMLP_LOGOUT_RESPONSE, LogoutMessage, build_logout_request, build_logout_response
 from fedlib.protocol.models import AuthnResult
 from fedlib.stores.base import Store, consume_and_add
@@ -341,65 +345,105 @@ class ServiceProvider:
         returned in ``LoginRequest.browser_binding`` (and ``binding_cookie``) and must come back to
         ``finish_login`` from the same browser.
         """
-        now = ensure_aware(now) if now is not None else self.clock.now()
+        # The usual arguments are decided here without the helpers' calls (each distinct Python function costs
+        # a login microseconds: issue #9); what is decided, and in which order, is what the helpers decide
+        # (tests/unit/sp/test_start_fast_path.py holds it to the previous code).
+        if now is None:
+            now = self.clock.now()
+        elif type(now) is not datetime or now.tzinfo is not UTC:  # an aware UTC datetime is its own ensure_aware
+            now = ensure_aware(now)
         if browser_binding is None:
             browser_binding = _binding.new_secret()
         elif not _binding.is_valid_secret(browser_binding):
             raise ConfigurationError("browser_binding must be 32 to 128 URL-safe characters (secrets.token_urlsafe)")
-        target = self.idp(idp)
+        idps = self._idps  # self.idp(idp), its common cases inline
+        if idp is None and len(idps) == 1:
+            target = next(iter(idps.values()))
+        else:
+            found = idps.get(idp) if idp is not None else None
+            target = found if found is not None else self.idp(idp)
         if isinstance(requested_authn_context, str):
             requested_authn_context = RequestedAuthnContext((requested_authn_context,))
         if requested_authn_context is not None and not isinstance(requested_authn_context, RequestedAuthnContext):
             raise ConfigurationError("requested_authn_context must be a RequestedAuthnContext or a class URI")
-        if target.metadata.valid_until is not None and target.metadata.valid_until <= now:
+        metadata = target.metadata
+        if metadata.valid_until is not None and metadata.valid_until <= now:
             raise ConfigurationError(
-                f"the metadata of IdP {target.entity_id!r} expired; logins with it wait for a fresh copy "
+                f"the metadata of IdP {metadata.entity_id!r} expired; logins with it wait for a fresh copy "
                 "(check the metadata source and the refresher's status)"
             )
         if relay_state is not None and safe_relay_state(relay_state, self.relay_state_origins) is None:
             raise ConfigurationError("relay_state must be a relative path or an allowed origin")
         if binding not in (BINDING_HTTP_REDIRECT, BINDING_HTTP_POST):
             raise ConfigurationError(f"unsupported binding {binding!r}")
-        endpoint = target.metadata.sso_endpoint(binding)
-        if endpoint is None:
-            raise ConfigurationError(f"IdP {target.entity_id!r} has no SingleSignOnService for {binding}")
-        request = build_authn_request(
-            self.config,
-            endpoint.location,
-            now=now,
-            force_authn=force_authn,
-            is_passive=is_passive,
-            name_id_policy=name_id_policy,
-            requested_authn_context=requested_authn_context,
+        for endpoint in metadata.sso_endpoints:  # metadata.sso_endpoint(binding): the first with the binding
+            if endpoint.binding == binding:
+                break
+        else:
+            raise ConfigurationError(f"IdP {metadata.entity_id!r} has no SingleSignOnService for {binding}")
+        # build_authn_request(config, endpoint.location, now=now, ...) without the checks its arguments need
+        # only when they come from elsewhere (the ID is fresh, the ACS URL is the SP's, ``now`` aware UTC).
+        config = self.config
+        acs_url = config.acs_url
+        if isinstance(name_id_policy, str):
+            name_id_policy = NameIDPolicy(format=name_id_policy)
+        request_id = "_" + os.urandom(16).hex()  # new_request_id()
+        xml = request_xml(
+            (
+                config.entity_id,
+                endpoint.location,
+                acs_url,
+                force_authn,
+                is_passive,
+                name_id_policy,
+                requested_authn_context,
+            ),
+            request_id,
+            now.replace(microsecond=0),
         )
-        pending = _PendingLogin(
-            target.entity_id,
+        pending = _pending_json(
+            metadata.entity_id,
             relay_state,
-            request.acs_url,
-            _binding.secret_hash(browser_binding),
-            AuthnContextRequirement(requested_authn_context.class_refs, requested_authn_context.comparison)
-            if requested_authn_context is not None
-            else None,
-        ).encode()
-        if not self.store.add(_request_key(request.id), expires_at=now + self.request_lifetime, now=now, value=pending):
-            raise ConfigurationError("request ID collision: the id source is not random")  # pragma: no cover
-        # The IdP echoes RelayState; send the request ID (opaque) rather than the app's URL.
-        echoed = request.id
-        signer = self.config.signer
-        cookie = _binding.binding_cookie(
-            request.acs_url, request.id, browser_binding, int(self.request_lifetime.total_seconds())
+            acs_url,
+            hashlib.sha256(browser_binding.encode("utf-8")).hexdigest(),  # _binding.secret_hash(browser_binding)
+            requested_authn_context,
         )
-        if binding == BINDING_HTTP_REDIRECT:
-            url = request.redirect_url(relay_state=echoed, signer=signer)
-            return LoginRequest(
-                request.id, target.entity_id, binding, url=url, browser_binding=browser_binding, binding_cookie=cookie
+        store = self.store
+        key = _REQUEST_KEY_PREFIX + request_id
+        expires_at = now + self.request_lifetime
+        if type(store) is PrefixedStore:  # the tenant's view: its add, inline
+            added = store.inner.add(store.prefix + key, expires_at=expires_at, now=now, value=pending)
+        else:  # pragma: no cover - self.store is always the tenant's view
+            added = store.add(key, expires_at=expires_at, now=now, value=pending)
+        if not added:
+            raise ConfigurationError("request ID collision: the id source is not random")  # pragma: no cover
+        cookie = _binding.binding_cookie(
+            acs_url, request_id, browser_binding, int(self.request_lifetime.total_seconds())
+        )
+        # The IdP echoes RelayState; send the request ID (opaque) rather than the app's URL.
+        if config.signing_key is not None:  # config.signer is not None: the bindings sign
+            request = AuthnRequest(
+                id=request_id,
+                xml=xml,
+                issue_instant=now.replace(microsecond=0),
+                destination=endpoint.location,
+                acs_url=acs_url,
             )
-        form = request.post_form(relay_state=echoed, signer=signer)
+            if binding == BINDING_HTTP_REDIRECT:
+                url: str | None = request.redirect_url(relay_state=request_id, signer=config.signer)
+                form_html = None
+            else:
+                url, form_html = None, request.post_form(relay_state=request_id, signer=config.signer)
+        elif binding == BINDING_HTTP_REDIRECT:  # AuthnRequest.redirect_url / post_form without a signer
+            url, form_html = encode_redirect(endpoint.location, xml, relay_state=request_id), None
+        else:
+            url, form_html = None, encode_post_form(endpoint.location, xml, relay_state=request_id)
         return LoginRequest(
-            request.id,
-            target.entity_id,
+            request_id,
+            metadata.entity_id,
             binding,
-            form_html=form,
+            url=url,
+            form_html=form_html,
             browser_binding=browser_binding,
             binding_cookie=cookie,
         )
@@ -437,27 +481,64 @@ class ServiceProvider:
         if not untrusted_message:
             raise reject(ErrorCode.MALFORMED_XML, "the POST carries no SAMLResponse")
         max_bytes = self.config.policy.max_message_bytes
-        untrusted_root = parse_xml(decode_message(untrusted_message, max_bytes=max_bytes), max_bytes=max_bytes)
-        untrusted_irt, untrusted_issuer = _routing_hints(untrusted_root)
+        # decode_message's usual case without its two calls: a base64 text that pybase64 decodes strictly,
+        # as decode_base64 would (same length cap, same shape test, same call); anything else (raw XML,
+        # whitespace, bytes, non-ASCII, a refusal) is decided by decode_message (test_finish_fast_path.py).
+        raw = None
+        size = len(untrusted_message) if type(untrusted_message) is str else -1
+        if (
+            size % 4 == 0
+            and size <= (max_bytes + 2) // 3 * 4 * 2 + 1024
+            and untrusted_message.isascii()
+            and untrusted_message.find("=", 0, size - 2) == -1
+        ):
+            try:
+                raw = pybase64.b64decode(untrusted_message, validate=True)
+            except (binascii.Error, ValueError):
+                raw = None
+            if raw is not None and len(raw) > max_bytes:
+                raw = None
+        if raw is None:
+            raw = decode_message(untrusted_message, max_bytes=max_bytes)
+        untrusted_root = parse_xml(raw, max_bytes=max_bytes)
+        # _routing_hints(untrusted_root), inline: InResponseTo and Issuer of the raw Response, lookup hints
+        # only (which pending request, which IdP's keys), never claims.
+        untrusted_irt = untrusted_issuer = None
+        if untrusted_root.tag == SAMLP_RESPONSE:
+            first = untrusted_root[0] if len(untrusted_root) else None  # Issuer comes first in a Response
+            issuer = first if first is not None and first.tag == SAML_ISSUER else untrusted_root.find(SAML_ISSUER)
+            untrusted_irt = untrusted_root.get("InResponseTo")
+            untrusted_issuer = (issuer.text or "").strip() if issuer is not None else None
         if untrusted_irt is None:
             return self._finish_unsolicited(form, untrusted_root, untrusted_issuer, now)
-        if self._in_response_to_quirk(untrusted_issuer):
-            return self._finish_consuming_first(
-                form, untrusted_root, untrusted_irt, untrusted_issuer, browser_binding, now
-            )
-        return self._finish_solicited(untrusted_root, untrusted_irt, untrusted_issuer, browser_binding, now)
+        # _unsolicited_idp and _in_response_to_quirk, inline, on one snapshot of the IdPs (update_idps
+        # replaces it): the IdP the untrusted Issuer names, or the only one.
+        idps = self._idps
+        idp = idps.get(untrusted_issuer or "")
+        if idp is None and len(idps) == 1:
+            idp = next(iter(idps.values()))
+        if idp is not None:
+            # An InResponseTo that matches no pending request may be routed as unsolicited only when the IdP
+            # it would be verified against allows unsolicited Responses *with* InResponseTo (Rippling).
+            policy = idp.policy or self.config.policy
+            if policy.allow_unsolicited and policy.allow_in_response_to_on_unsolicited:
+                return self._finish_consuming_first(
+                    form, untrusted_root, untrusted_irt, untrusted_issuer, browser_binding, now
+                )
+        return self._finish_solicited(untrusted_root, untrusted_irt, untrusted_issuer, idp, browser_binding, now)
 
     def _finish_solicited(
         self,
         untrusted_root: etree._Element,
         untrusted_irt: str,
         untrusted_issuer: str | None,
+        idp: IdPConfig | None,
         browser_binding: str | Mapping[str, str] | None,
         now: datetime,
     ) -> LoginResult:
-        """A Response that names a request: validate it, then consume the request and record the assertion in
-        one atomic store operation (``consume_and_add``), then check the consumed request's IdP, ACS URL and
-        browser binding.
+        """A Response that names a request (``idp``: the one its untrusted Issuer selects, or None): validate
+        it, then consume the request and record the assertion in one atomic store operation
+        (``consume_and_add``), then check the consumed request's IdP, ACS URL and browser binding.
 
         Why validating *before* consuming weakens nothing (the order before issue #9 was: consume, validate,
         record the assertion, check the binding):
@@ -487,7 +568,6 @@ class ServiceProvider:
         """
         request_key = _REQUEST_KEY_PREFIX + untrusted_irt  # _request_key(untrusted_irt)
         try:
-            idp = self._unsolicited_idp(untrusted_issuer)
             if idp is None:
                 raise reject(ErrorCode.WRONG_ISSUER, "the Response comes from no IdP this site trusts")
             # The usual case of _config_for(idp, _acs_url_hint(...)) without their calls: no per-IdP policy and
@@ -600,7 +680,7 @@ class ServiceProvider:
             pending.relay_state,
             idp.metadata.entity_id,
             solicited=True,
-            clear_cookie=_binding.expired_cookie(name),
+            clear_cookie=_binding.BindingCookie(name, "", 0),  # _binding.expired_cookie(name)
         )
 
     def _unknown_request(self, untrusted_irt: str, untrusted_issuer: str | None) -> ResponseRejected:
@@ -619,15 +699,6 @@ class ServiceProvider:
         if idp is None and len(idps) == 1:
             idp = next(iter(idps.values()))
         return idp
-
-    def _in_response_to_quirk(self, untrusted_issuer: str | None) -> bool:
-        """Whether an InResponseTo that matches no pending request may be routed as unsolicited: only when
-        the IdP it would be verified against allows unsolicited Responses *with* InResponseTo."""
-        idp = self._unsolicited_idp(untrusted_issuer)
-        if idp is None:
-            return False
-        policy = idp.policy or self.config.policy
-        return policy.allow_unsolicited and policy.allow_in_response_to_on_unsolicited
 
     def _unknown_request_hint(self, untrusted_issuer: str | None) -> str:
         idp = self._unsolicited_idp(untrusted_issuer)
@@ -952,17 +1023,7 @@ class _PendingLogin(NamedTuple):
     authn_context: AuthnContextRequirement | None
 
     def encode(self) -> str:
-        context = self.authn_context
-        return _PENDING_ENCODER.encode(
-            [
-                _PENDING_VERSION,
-                self.idp,
-                self.relay_state,
-                self.acs_url,
-                self.browser,
-                None if context is None else [context.comparison, *context.class_refs],
-            ]
-        )
+        return _pending_json(self.idp, self.relay_state, self.acs_url, self.browser, self.authn_context)
 
     @classmethod
     def decode(cls, stored: str) -> _PendingLogin:
@@ -987,13 +1048,13 @@ class _PendingLogin(NamedTuple):
                 and len(value) == 6
                 and value[0] == _PENDING_VERSION
                 and isinstance(value[1], str)
-                and isinstance(value[2], str | None)
-                and isinstance(value[3], str | None)
+                and isinstance(value[2], _OPTIONAL_STR)
+                and isinstance(value[3], _OPTIONAL_STR)
                 and isinstance(value[4], str)
             ):
                 context = value[5]
-                if context is None:
-                    return cls(value[1], value[2], value[3], value[4], None)
+                if context is None:  # cls(...) without the Python-level __new__ a NamedTuple gets (this call)
+                    return tuple.__new__(cls, (value[1], value[2], value[3], value[4], None))
                 if isinstance(context, list) and len(context) >= 2 and all(isinstance(c, str) for c in context):
                     requirement = AuthnContextRequirement(tuple(context[1:]), context[0])
                     return cls(value[1], value[2], value[3], value[4], requirement)
@@ -1002,11 +1063,40 @@ class _PendingLogin(NamedTuple):
         raise StoreError("the pending login request in the store is unreadable (corrupt or foreign entry)")
 
 
-_PENDING_VERSION: Final = "l1"
-_PENDING_ENCODER: Final = json.JSONEncoder(separators=(",", ":"))
+_PENDING_VERSION: Final = "l1"  # a plain ASCII token: written as it is
+
+
+def _pending_json(
+    idp: str,
+    relay_state: str | None,
+    acs_url: str | None,
+    browser: str,
+    authn_context: AuthnContextRequirement | RequestedAuthnContext | None,
+) -> str:
+    """``_PendingLogin(...).encode()``: the compact JSON array, written by json's C string encoder alone.
+
+    Exactly ``json.JSONEncoder(separators=(",", ":")).encode([...])`` (ASCII output, every string by
+    ``encode_basestring_ascii``, which is what that encoder calls for each one) without its two Python-level
+    calls (tests/unit/sp/test_start_fast_path.py holds it to the encoder)."""
+    text = _json_string
+    context = (
+        "null"
+        if authn_context is None
+        else "[" + ",".join([text(authn_context.comparison), *map(text, authn_context.class_refs)]) + "]"
+    )
+    return (
+        f'["{_PENDING_VERSION}",{text(idp)},{"null" if relay_state is None else text(relay_state)},'
+        f"{'null' if acs_url is None else text(acs_url)},{text(browser)},{context}]"
+    )
+
+
+_json_string: Final[Callable[[str], str]] = json.encoder.encode_basestring_ascii
+"""json's C encoder of one string (quotes included, ASCII output), as ``json.dumps`` uses it."""
 _PENDING_SCANNER: Final[Callable[[str, int], tuple[Any, int]]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 """json.loads's own scanner (json.decoder's default options): ``(value, end)`` of the JSON value at an index."""
 _SCAN_NOTHING: Final = object()
+_OPTIONAL_STR: Final = (str, type(None))
+"""``isinstance(x, _OPTIONAL_STR)`` is ``isinstance(x, str | None)`` without building the union per call."""
 
 
 def _legacy_pending(value: dict[str, Any]) -> list[object] | None:
@@ -1039,16 +1129,6 @@ _REQUEST_KEY_PREFIX: Final = "request:"
 
 def _request_key(request_id: str) -> str:
     return _REQUEST_KEY_PREFIX + request_id
-
-
-def _routing_hints(untrusted_root: etree._Element) -> tuple[str | None, str | None]:
-    """InResponseTo and Issuer of the raw Response: lookup hints only (which pending request, which IdP's
-    keys), never claims. ``validate_parsed_response`` proves both on the verified tree."""
-    if untrusted_root.tag != SAMLP_RESPONSE:
-        return None, None
-    first = untrusted_root[0] if len(untrusted_root) else None  # Issuer comes first in a Response
-    issuer = first if first is not None and first.tag == SAML_ISSUER else untrusted_root.find(SAML_ISSUER)
-    return untrusted_root.get("InResponseTo"), (issuer.text or "").strip() if issuer is not None else None
 
 
 __all__ = [

@@ -11,8 +11,8 @@ over HTTP-POST (``ProtocolBinding``), names the SP as ``Issuer`` and the endpoin
 
 from __future__ import annotations
 
+import os
 import re
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,8 +43,11 @@ _MAX_ID_CHARS: Final = 256
 
 
 def new_request_id() -> str:
-    """``"_"`` and 32 random hex digits: a valid xs:ID with 128 bits of entropy (SAML core §1.3.4)."""
-    return "_" + secrets.token_hex(16)
+    """``"_"`` and 32 random hex digits: a valid xs:ID with 128 bits of entropy (SAML core §1.3.4).
+
+    ``secrets.token_hex(16)`` without its three Python-level calls: the same 16 bytes of ``os.urandom``
+    (what ``secrets`` draws them from), as hex."""
+    return "_" + os.urandom(16).hex()
 
 
 def check_request_id(request_id: str) -> None:
@@ -167,9 +170,30 @@ def build_authn_request(
     elif requested_authn_context is not None and not isinstance(requested_authn_context, RequestedAuthnContext):
         requested_authn_context = RequestedAuthnContext(tuple(requested_authn_context))
     shape = (sp.entity_id, idp_sso_url, acs, force_authn, is_passive, name_id_policy, requested_authn_context)
+    return AuthnRequest(
+        id=request_id,
+        xml=request_xml(shape, request_id, issue_instant),
+        issue_instant=issue_instant,
+        destination=idp_sso_url,
+        acs_url=acs,
+    )
+
+
+def request_xml(shape: RequestShape, request_id: str, issue_instant: datetime) -> bytes:
+    """The unsigned XML of the request ``shape`` with this ID and IssueInstant: what ``build_authn_request``
+    writes (its ``xml``), without checking the arguments it checks first.
+
+    For callers that already hold checked values and need only the bytes (``ServiceProvider.start_login``):
+    ``shape`` is ``(sp.entity_id, idp_sso_url, acs_url, force_authn, is_passive, name_id_policy,
+    requested_authn_context)`` with the last two already objects (or None); ``request_id`` an NCName
+    (``new_request_id()``); ``issue_instant`` aware UTC, whole seconds. Three cached pieces of the shape's
+    template around the two values (see ``_template``), no calls in the usual case
+    (tests/unit/protocol/test_request_fast_paths.py). A shape is checked once, when its template is made:
+    ``ValueError`` for an ``idp_sso_url`` that is not a binding endpoint (``check_destination``).
+    """
     template = _TEMPLATES.get(shape)
     if template is None:
-        check_destination(idp_sso_url)
+        check_destination(shape[1])
         template = _template(shape)
     head, middle, tail = template
     last = _last_instant
@@ -178,13 +202,7 @@ def build_authn_request(
     else:
         instant = format_instant(issue_instant).encode("ascii")
         _remember_instant((issue_instant, instant))
-    return AuthnRequest(
-        id=request_id,
-        xml=b"".join((head, request_id.encode("ascii"), middle, instant, tail)),
-        issue_instant=issue_instant,
-        destination=idp_sso_url,
-        acs_url=acs,
-    )
+    return b"".join((head, request_id.encode("ascii"), middle, instant, tail))
 
 
 # The XML of one request shape (SP, destination, ACS URL, options), written once by lxml with placeholders
@@ -194,8 +212,9 @@ def build_authn_request(
 _ID_PLACEHOLDER: Final = "_fedlib-request-id-placeholder-7f3a9c"
 _INSTANT_PLACEHOLDER: Final = "fedlib-issue-instant-placeholder-7f3a9c"
 _MAX_TEMPLATES: Final = 256
-_Shape = tuple[str, str, str, bool, bool, NameIDPolicy | None, RequestedAuthnContext | None]
-_TEMPLATES: dict[_Shape, tuple[bytes, bytes, bytes]] = {}
+RequestShape = tuple[str, str, str, bool, bool, NameIDPolicy | None, RequestedAuthnContext | None]
+"""What a request's XML depends on besides its ID and IssueInstant (``request_xml``)."""
+_TEMPLATES: dict[RequestShape, tuple[bytes, bytes, bytes]] = {}
 
 
 # The last IssueInstant written (requests started within one second share it).
@@ -207,7 +226,7 @@ def _remember_instant(value: tuple[datetime, bytes]) -> None:
     _last_instant = value
 
 
-def _template(shape: _Shape) -> tuple[bytes, bytes, bytes]:
+def _template(shape: RequestShape) -> tuple[bytes, bytes, bytes]:
     entity_id, idp_sso_url, acs, force_authn, is_passive, name_id_policy, requested_authn_context = shape
     root = etree.Element(SAMLP_AUTHN_REQUEST, nsmap={"samlp": NS_SAMLP, "saml": NS_SAML})
     root.set("ID", _ID_PLACEHOLDER)
@@ -250,8 +269,10 @@ __all__ = [
     "AuthnContextComparison",
     "AuthnRequest",
     "NameIDPolicy",
+    "RequestShape",
     "RequestedAuthnContext",
     "build_authn_request",
     "check_request_id",
     "new_request_id",
+    "request_xml",
 ]

@@ -23,6 +23,7 @@ Invariants:
 from __future__ import annotations
 
 import base64
+import binascii
 import functools
 import hashlib
 import html
@@ -135,6 +136,10 @@ def _url_encode(value: str) -> str:
     return quote(value, safe="")
 
 
+# What quote(safe="") never encodes (RFC 3986 unreserved): a text of these alone is its own URL encoding.
+_UNRESERVED: Final = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
 def _url_encode_base64(value: str) -> str:
     # _url_encode of a base64 text, whose only reserved characters are these three (same output, no loop).
     return value.replace("+", "%2B").replace("/", "%2F").replace("=", "%3D")
@@ -148,7 +153,8 @@ def deflate_and_encode(xml: bytes) -> str:
     default 32 KiB window and 128 KiB of hash tables cost ~50 µs per message, more than the rest of a
     login request; the ~1 KB requests and logout messages compress the same."""
     compressor = zlib.compressobj(9, zlib.DEFLATED, -12, 4)
-    return base64.b64encode(compressor.compress(xml) + compressor.flush()).decode("ascii")
+    # base64.b64encode's own call (binascii, no newline), without its Python-level frame
+    return binascii.b2a_base64(compressor.compress(xml) + compressor.flush(), newline=False).decode("ascii")
 
 
 def redirect_query(
@@ -196,7 +202,27 @@ def encode_redirect(
         ValueError: a destination that is not an absolute http(s) URL, or see ``redirect_query``.
     """
     check_destination(destination)
-    query = redirect_query(xml, parameter=parameter, relay_state=relay_state, signer=signer)
+    # The usual query (start_login's: unsigned, a RelayState of unreserved characters, which quote leaves as
+    # they are) without redirect_query's calls; anything else is built by it. The same text either way
+    # (tests/unit/protocol/test_request_fast_paths.py).
+    if (
+        signer is None
+        and parameter in _MESSAGE_PARAMETERS
+        and (
+            relay_state is None
+            or (
+                type(relay_state) is str
+                and len(relay_state) <= MAX_RELAY_STATE_BYTES
+                and _UNRESERVED.fullmatch(relay_state) is not None
+            )
+        )
+    ):
+        # _url_encode_base64, inline
+        query = parameter + "=" + deflate_and_encode(xml).replace("+", "%2B").replace("/", "%2F").replace("=", "%3D")
+        if relay_state is not None:
+            query += "&RelayState=" + relay_state
+    else:
+        query = redirect_query(xml, parameter=parameter, relay_state=relay_state, signer=signer)
     if "?" not in destination:
         return f"{destination}?{query}"
     return f"{destination}{'' if destination.endswith(('?', '&')) else '&'}{query}"
@@ -232,6 +258,20 @@ def encode_post_form(
             not a plain token.
     """
     check_destination(destination)
+    # The usual page (start_login's: the default options, a RelayState with nothing to escape) is its cached
+    # frame around the two values, without the calls below; anything else is built by them. The same text
+    # either way (tests/unit/protocol/test_request_fast_paths.py).
+    if (
+        auto_submit
+        and script_nonce is None
+        and type(relay_state) is str
+        and relay_state.isascii()
+        and len(relay_state) <= MAX_RELAY_STATE_BYTES
+        and _PLAIN_ATTRIBUTE_VALUE.fullmatch(relay_state) is not None
+        and parameter in _MESSAGE_PARAMETERS
+    ):
+        head, middle, tail = _post_form_frame(destination, parameter)
+        return head + binascii.b2a_base64(xml, newline=False).decode("ascii") + middle + relay_state + tail
     _check_parameter(parameter)
     check_relay_state(relay_state)
     if script_nonce is not None and (
@@ -239,14 +279,29 @@ def encode_post_form(
     ):
         raise ValueError("script_nonce must be a base64 / base64url token")
     esc = html.escape
-    # base64 text has nothing to escape in an attribute value ([A-Za-z0-9+/=])
-    fields = [f'<input type="hidden" name="{parameter}" value="{base64.b64encode(xml).decode("ascii")}">']
-    if relay_state is not None:
-        fields.append(f'<input type="hidden" name="RelayState" value="{esc(relay_state)}">')
     script = ""
     if auto_submit:
         nonce = f' nonce="{esc(script_nonce)}"' if script_nonce is not None else ""
         script = f"<script{nonce}>{POST_FORM_SCRIPT}</script>\n"
+    # base64 text has nothing to escape in an attribute value ([A-Za-z0-9+/=])
+    message = base64.b64encode(xml).decode("ascii")
+    return _post_form_page(
+        esc(destination), parameter, message, None if relay_state is None else esc(relay_state), script
+    )
+
+
+# A RelayState that html.escape (quote=True) leaves as it is: none of & < > " '.
+_PLAIN_ATTRIBUTE_VALUE: Final = re.compile(r"[^&<>\"']*")
+_DEFAULT_SCRIPT: Final = f"<script>{POST_FORM_SCRIPT}</script>\n"
+
+
+def _post_form_page(
+    escaped_destination: str, parameter: str, message: str, escaped_relay: str | None, script: str
+) -> str:
+    """The POST binding's page around its already escaped values (``encode_post_form``)."""
+    fields = [f'<input type="hidden" name="{parameter}" value="{message}">']
+    if escaped_relay is not None:
+        fields.append(f'<input type="hidden" name="RelayState" value="{escaped_relay}">')
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n'
@@ -257,13 +312,23 @@ def encode_post_form(
         "<title>Continue to sign in</title>\n"
         "</head>\n"
         "<body>\n"
-        f'<form method="post" action="{esc(destination)}">\n'
+        f'<form method="post" action="{escaped_destination}">\n'
         + "\n".join(fields)
         + "\n<noscript><p>JavaScript is turned off in this browser. Press Continue to go on.</p></noscript>\n"
         '<button type="submit">Continue</button>\n'
         "</form>\n" + script + "</body>\n"
         "</html>\n"
     )
+
+
+@functools.lru_cache(maxsize=256)  # a few configured endpoints
+def _post_form_frame(destination: str, parameter: str) -> tuple[str, str, str]:
+    """The usual page for ``destination`` (checked: no control characters) cut around the message and the
+    RelayState: the page written with the two control characters in their places, split there."""
+    page = _post_form_page(html.escape(destination), parameter, "\x00", "\x01", _DEFAULT_SCRIPT)
+    head, rest = page.split("\x00")
+    middle, tail = rest.split("\x01")
+    return head, middle, tail
 
 
 class OutgoingMessage:

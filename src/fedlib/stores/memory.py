@@ -11,7 +11,7 @@ from __future__ import annotations
 import heapq
 import threading
 from datetime import UTC, datetime, timedelta
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from fedlib.errors import StoreError
 from fedlib.stores.base import (
@@ -34,6 +34,11 @@ _CLOSED = "the in-memory replay store is closed"
 class _Entry(NamedTuple):
     expires_at: datetime
     value: str
+
+
+# ``_Entry(expires_at, value)`` without the Python-level ``__new__`` a NamedTuple gets (which is this call):
+# add and consume_and_add make one per login.
+_new_entry: Final = tuple.__new__
 
 
 class MemoryStore:
@@ -136,7 +141,7 @@ class MemoryStore:
                         f"the in-memory replay store is full ({self._max_entries} live entries); "
                         "refusing to record more rather than forget a live one",
                     )
-            self._entries[key] = _Entry(expires, value)
+            self._entries[key] = _new_entry(_Entry, (expires, value))
             heapq.heappush(self._expiry_heap, (expires, key))
             return True
 
@@ -201,7 +206,7 @@ class MemoryStore:
             # _purge_locked has nothing to do (no item expired by now, the heap needs no rebuild): skipped.
             if heap and (heap[0][0] <= current or len(heap) > 2 * len(entries) + _HEAP_SLACK):
                 self._purge_locked(current, limit=self._purge_batch)
-            entries[add_key] = _Entry(expires, "")
+            entries[add_key] = _new_entry(_Entry, (expires, ""))
             heapq.heappush(self._expiry_heap, (expires, add_key))
             return entry.value, True
 

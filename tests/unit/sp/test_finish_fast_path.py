@@ -1,18 +1,19 @@
 """``finish_login``'s common case decided without its helpers' calls (issue #9) decides exactly as before.
 
-The reference is a ServiceProvider whose ``finish_login``, ``_finish_solicited``, ``_solicited_result`` and
-``_unsolicited_idp`` are the previous code, verbatim (docstrings left out). Both SPs get the same pending
-request (same key, same stored value) and the same Response; then the same form is posted again and the
-request key is looked up. Across Destinations (main, additional, foreign ACS URL), requested ACS URLs,
-per-IdP policies, requested and required authentication contexts, attribute maps, ``now`` values (UTC,
-another zone, naive, a datetime subclass), presented bindings and stores (a tenant's view over a
-MemoryStore, over another view, over a store without ``consume_and_add``), every outcome is the same: the
-LoginResult, or the refusal's type, code, message and detail.
+The reference is a ServiceProvider whose ``finish_login``, ``_finish_solicited``, ``_solicited_result``,
+``_in_response_to_quirk`` and ``_unsolicited_idp`` (and ``_routing_hints``) are the previous code, verbatim
+(docstrings left out). Both SPs get the same pending request (same key, same stored value) and the same
+Response; then the same form is posted again and the request key is looked up. Across Destinations (main,
+additional, foreign ACS URL), requested ACS URLs, per-IdP policies, requested and required authentication
+contexts, attribute maps, ``now`` values (UTC, another zone, naive, a datetime subclass), presented bindings
+and stores (a tenant's view over a MemoryStore, over another view, over a store without ``consume_and_add``),
+every outcome is the same: the LoginResult, or the refusal's type, code, message and detail.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -27,6 +28,7 @@ from fedlib.attributes import AttributeMap
 from fedlib.authn_context import AuthnContextRequirement
 from fedlib.clock import ensure_aware
 from fedlib.config import SecurityPolicy, SPConfig
+from fedlib.constants import SAML_ISSUER, SAMLP_RESPONSE
 from fedlib.errors import ErrorCode, ResponseRejected, StoreError, reject
 from fedlib.metadata.idp import parse_idp_metadata
 from fedlib.protocol.models import AuthnResult
@@ -37,7 +39,6 @@ from fedlib.sp import (
     _acs_url_hint,
     _PendingLogin,
     _request_key,
-    _routing_hints,
 )
 from fedlib.stores import MemoryStore
 from fedlib.stores.base import consume_and_add
@@ -60,6 +61,15 @@ IDP = TestIdP()
 IDP.register_sp(ENTITY, ACS)
 METADATA = parse_idp_metadata(IDP.metadata_xml(), now=NOW)
 SKEWLESS = SecurityPolicy(clock_skew=timedelta(0))
+
+
+def _routing_hints(untrusted_root: etree._Element) -> tuple[str | None, str | None]:
+    """The previous ``fedlib.sp._routing_hints`` (finish_login reads the hints inline since)."""
+    if untrusted_root.tag != SAMLP_RESPONSE:
+        return None, None
+    first = untrusted_root[0] if len(untrusted_root) else None  # Issuer comes first in a Response
+    issuer = first if first is not None and first.tag == SAML_ISSUER else untrusted_root.find(SAML_ISSUER)
+    return untrusted_root.get("InResponseTo"), (issuer.text or "").strip() if issuer is not None else None
 
 
 class _Reference(ServiceProvider):
@@ -158,6 +168,14 @@ class _Reference(ServiceProvider):
         return LoginResult(
             authn, pending.relay_state, idp.entity_id, solicited=True, clear_cookie=_binding.expired_cookie(name)
         )
+
+    def _in_response_to_quirk(self, untrusted_issuer: str | None) -> bool:
+        """The previous ``ServiceProvider._in_response_to_quirk`` (finish_login decides it inline since)."""
+        idp = self._unsolicited_idp(untrusted_issuer)
+        if idp is None:
+            return False
+        policy = idp.policy or self.config.policy
+        return policy.allow_unsolicited and policy.allow_in_response_to_on_unsolicited
 
     def _unsolicited_idp(self, untrusted_issuer: str | None) -> IdPConfig | None:
         idp = self.idps.get(untrusted_issuer or "")
@@ -332,3 +350,90 @@ def test_an_aware_utc_datetime_is_its_own_ensure_aware() -> None:
     # finish_login skips ensure_aware for exactly these (its result would be the same object).
     assert ensure_aware(NOW) is NOW
     assert ensure_aware(datetime(1, 1, 1, tzinfo=UTC)).tzinfo is UTC
+
+
+OTHER_IDP = IdPConfig(dataclasses.replace(METADATA, entity_id="https://other-idp.example.test"))
+THIRD_IDP = IdPConfig(dataclasses.replace(METADATA, entity_id="https://third-idp.example.test"))
+QUIRK = SecurityPolicy(allow_unsolicited=True, allow_in_response_to_on_unsolicited=True)
+
+
+def _encoded(kind: str, xml: bytes) -> Any:
+    """The SAMLResponse form value, as browsers and IdPs send it (and as they must not)."""
+    b64 = base64.b64encode(xml).decode("ascii")
+    return {
+        "b64": b64,
+        "wrapped": "\r\n".join(b64[i : i + 76] for i in range(0, len(b64), 76)),
+        "spaces": f" {b64}\n",
+        "raw": xml.decode("utf-8"),
+        "raw-spaced": "\n " + xml.decode("utf-8"),
+        "bytes": b64.encode("ascii"),
+        "mid-pad": b64[:40] + "==" + b64[42:],
+        "non-ascii": b64[:-4] + "é" + b64[-3:],
+        "unpadded": b64.rstrip("="),
+        "bad-char": b64[:10] + "*" + b64[11:],
+        "urlsafe": base64.urlsafe_b64encode(xml).decode("ascii"),
+        "list": [b64],
+        "surrogate": b64[:-4] + "\udcff" + b64[-3:],
+    }[kind]
+
+
+ENCODINGS = ["b64", "b64", "wrapped", "spaces", "raw", "raw-spaced", "bytes", "mid-pad", "non-ascii", "unpadded"]
+ENCODINGS += ["bad-char", "urlsafe", "list", "surrogate"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    encoding=st.sampled_from(ENCODINGS),
+    cap=st.sampled_from(["default", "default", "exact", "one-less", "encoded-over"]),
+    idps=st.sampled_from(["one", "one", "two", "two-other-first", "two-others", "other-only", "quirk"]),
+    pending_missing=st.sampled_from([False, False, True]),
+)
+@example(encoding="b64", cap="default", idps="one", pending_missing=False)
+@example(encoding="b64", cap="exact", idps="one", pending_missing=False)
+@example(encoding="b64", cap="one-less", idps="one", pending_missing=False)
+@example(encoding="b64", cap="encoded-over", idps="one", pending_missing=False)
+@example(encoding="mid-pad", cap="default", idps="one", pending_missing=False)
+@example(encoding="wrapped", cap="default", idps="one", pending_missing=False)
+@example(encoding="raw", cap="default", idps="one", pending_missing=False)
+@example(encoding="b64", cap="default", idps="two-other-first", pending_missing=False)
+@example(encoding="b64", cap="default", idps="two-others", pending_missing=False)
+@example(encoding="b64", cap="default", idps="other-only", pending_missing=False)
+@example(encoding="b64", cap="default", idps="quirk", pending_missing=True)
+@example(encoding="b64", cap="default", idps="quirk", pending_missing=False)
+def test_form_reading_and_routing_decide_as_before(encoding: str, cap: str, idps: str, pending_missing: bool) -> None:
+    """finish_login's inline base64 decoding (decode_message's usual case) and routing (_routing_hints,
+    _unsolicited_idp, _in_response_to_quirk) against the previous code, over form values that are well
+    and badly encoded, message caps around the Response's size, and IdP sets (several IdPs, the Rippling
+    quirk)."""
+    request_id = "_" + "cd" * 16
+    xml = IDP.response_xml(sp_entity_id=ENTITY, acs_url=ACS, in_response_to=request_id, now=NOW)
+    b64_size = len(base64.b64encode(xml))
+    max_bytes = {
+        "default": SecurityPolicy().max_message_bytes,
+        "exact": len(xml),
+        "one-less": len(xml) - 1,
+        "encoded-over": (b64_size - 1024) // 8 * 3 - 3,  # decode_base64's cap on the encoded text is below it
+    }[cap]
+    policy = SecurityPolicy(max_message_bytes=max_bytes, allow_unsolicited=idps == "quirk")
+    configured = {
+        "one": [IdPConfig(METADATA)],
+        "two": [IdPConfig(METADATA), OTHER_IDP],
+        "two-other-first": [OTHER_IDP, IdPConfig(METADATA)],
+        "two-others": [OTHER_IDP, THIRD_IDP],  # the Issuer names neither
+        "other-only": [OTHER_IDP],  # the Issuer names no IdP: the only one verifies (and refuses it)
+        "quirk": [IdPConfig(METADATA, policy=dataclasses.replace(QUIRK, max_message_bytes=max_bytes))],
+    }[idps]
+    form = {"SAMLResponse": _encoded(encoding, xml), "RelayState": "/ignored"}
+    pending = _PendingLogin(IDP.entity_id, "/home", None, _binding.secret_hash(SECRET), None)
+    outcomes = []
+    for cls in (ServiceProvider, _Reference):
+        sp = cls(SPConfig(entity_id=ENTITY, acs_url=ACS, policy=policy), configured, MemoryStore(), tenant="t")
+        key = _request_key(request_id)
+        if not pending_missing:
+            assert sp.store.add(key, expires_at=NOW + timedelta(minutes=10), now=NOW, value=pending.encode())
+        first = _outcome(sp, form, SECRET, NOW)  # type: ignore[arg-type]
+        again = _outcome(sp, form, SECRET, NOW)  # type: ignore[arg-type]
+        outcomes.append((first, again, sp.store.consume(key, now=NOW), _base_entries(sp.store)))
+    assert outcomes[0] == outcomes[1]
+    if (encoding, cap, idps, pending_missing) == ("b64", "default", "one", False):
+        assert isinstance(outcomes[0][0], LoginResult)  # the usual login is accepted (the inline path)

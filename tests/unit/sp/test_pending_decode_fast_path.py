@@ -90,3 +90,19 @@ def test_any_text_decodes_as_json_loads_does(stored: str) -> None:
     with pytest.MonkeyPatch.context() as m:
         reference = _reference(stored, m)
     assert _decode(stored) == reference
+
+
+@pytest.mark.parametrize("position", [1, 2, 3, 4])
+@pytest.mark.parametrize("value", [5, 1.5, True, [], {}, None, "s"])
+def test_each_field_takes_only_its_types(position: int, value: object) -> None:
+    """idp and browser: a string; relay_state and acs_url: a string or null (anything else is corruption)."""
+    fields: list[object] = ["l1", "idp", "/home", "https://sp.example/acs", "h", None]
+    fields[position] = value
+    stored = json.dumps(fields, separators=(",", ":"))
+    allowed = isinstance(value, str) or (value is None and position in (2, 3))
+    got = _decode(stored)
+    if allowed:
+        assert isinstance(got, _PendingLogin)
+        assert got[position - 1] == value
+    else:
+        assert got == (StoreError, "the pending login request in the store is unreadable (corrupt or foreign entry)")
