@@ -85,10 +85,13 @@ _SQL_ADD = (
 _SQL_CONSUME = "DELETE FROM fedlib_store WHERE key = ? AND expires_at > ? RETURNING value"
 _SQL_SELECT_LIVE = "SELECT value FROM fedlib_store WHERE key = ? AND expires_at > ?"
 _SQL_DELETE_KEY = "DELETE FROM fedlib_store WHERE key = ?"
-# The sweep (see _sweep): how many keys the next window of at most ? keys after a key holds and its last key,
-# then the rows of that window that expired at least clock_tolerance ago. Both are range scans of the key.
-_SQL_SWEEP_END = "SELECT count(*), max(key) FROM (SELECT key FROM fedlib_store WHERE key > ? ORDER BY key LIMIT ?)"
+# The sweep (see _sweep): the last key of the next window of keys after a key (none: fewer keys are left),
+# then the rows of that window (or of all keys after it) that expired at least clock_tolerance ago. Both are
+# range scans of the key (OFFSET steps over the rows without producing them: a third of the cost of
+# count(*) and max(key) over a LIMIT subquery).
+_SQL_SWEEP_END = "SELECT key FROM fedlib_store WHERE key > ? ORDER BY key LIMIT 1 OFFSET ?"
 _SQL_SWEEP_DELETE = "DELETE FROM fedlib_store WHERE key > ? AND key <= ? AND expires_at <= ?"
+_SQL_SWEEP_DELETE_LAST = "DELETE FROM fedlib_store WHERE key > ? AND expires_at <= ?"
 _SQL_PURGE_ALL = "DELETE FROM fedlib_store WHERE expires_at <= ?"
 # The only two accepted values, each mapped to its literal statement (no string building near SQL).
 _SYNCHRONOUS = {"NORMAL": "PRAGMA synchronous = NORMAL", "FULL": "PRAGMA synchronous = FULL"}
@@ -130,7 +133,8 @@ class SQLiteStore:
         timeout: Seconds to wait for another connection's write lock (in short sleeps) before giving up
             with StoreError.
         purge_batch: Keys looked at per write, on average, by the purge of expired rows: every eighth
-            write sweeps eight times this many (0 disables opportunistic purging).
+            write sweeps eight times this many (0 disables opportunistic purging). The default, 8, is
+            eight times the rate at which writes leave rows to purge (one replay entry per login).
         clock_tolerance: How long after its ``expires_at`` a row may be deleted: at least the largest
             difference between the clocks of the processes sharing the file (see :mod:`fedlib.stores.base`).
         synchronous: ``"NORMAL"`` (default: durable across process crashes, not across OS crashes or
@@ -149,7 +153,7 @@ class SQLiteStore:
         path: str | os.PathLike[str],
         *,
         timeout: float = 5.0,
-        purge_batch: int = 32,
+        purge_batch: int = 8,
         clock_tolerance: timedelta = DEFAULT_CLOCK_TOLERANCE,
         synchronous: str = "NORMAL",
     ) -> None:
@@ -450,13 +454,17 @@ class SQLiteStore:
         and rows that expired together are deleted together, several per page written.
         """
         start = self._sweep_after if self._sweep_after is not None else key
-        window = self._purge_batch * _PURGE_EVERY
-        count, end = conn.execute(_SQL_SWEEP_END, (start, window)).fetchone()
-        if count:
-            conn.execute(_SQL_SWEEP_DELETE, (start, end, now_ts - self._tolerance_s))
-        # A window short of its size reached the last key: the next sweep starts at the first (keys written
-        # in increasing order, as some ID generators do, would otherwise keep every sweep after the newest).
-        self._sweep_after = end if count == window else ""
+        cutoff = now_ts - self._tolerance_s
+        last = conn.execute(_SQL_SWEEP_END, (start, self._purge_batch * _PURGE_EVERY - 1)).fetchone()
+        if last is not None:
+            conn.execute(_SQL_SWEEP_DELETE, (start, last[0], cutoff))
+            self._sweep_after = last[0]
+        else:
+            # Fewer keys than a window are left: sweep them, and the next sweep starts at the first key
+            # (keys written in increasing order, as some ID generators do, would otherwise keep every sweep
+            # after the newest).
+            conn.execute(_SQL_SWEEP_DELETE_LAST, (start, cutoff))
+            self._sweep_after = ""
 
     def _begin_immediate(self, conn: sqlite3.Connection) -> None:
         """``BEGIN IMMEDIATE``: take the database write lock, waiting for another connection to release it."""
