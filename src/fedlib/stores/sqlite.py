@@ -17,7 +17,11 @@ network filesystems such as NFS):
 The table is one b-tree keyed by ``key`` (``WITHOUT ROWID``, no other index): a write changes one page per
 key, each page one frame written to the WAL at commit, which is most of what a write costs. A file created
 by fedlib before that layout (a rowid table, its key index and an index on ``expires_at``) keeps its table
-and its entries; opening it drops the ``expires_at`` index (two b-trees left).
+and its entries; opening it drops the ``expires_at`` index (two b-trees left), which a worker of the earlier
+version recreates when it opens the file (harmless: one more page per write until this one reopens). The
+earlier version cannot use a file created with the new layout (its purge reads ``rowid``; it fails closed
+with StoreError): to downgrade, start it on a new file, after the lifetime of the assertions accepted
+last (their replay entries stay in the old file).
 
 The connection is opened once per instance (and process), its statements are prepared once and reused
 (:mod:`sqlite3`'s statement cache), and no PRAGMA runs per call.
