@@ -4,12 +4,13 @@ Atomicity comes from SQLite's own locking, so it holds across processes (several
 WSGI workers) as long as they use the same file on a local filesystem (SQLite locking is unreliable on
 network filesystems such as NFS):
 
-* ``add`` runs in a ``BEGIN IMMEDIATE`` transaction (it takes the database write lock before reading):
-  one ``INSERT ... ON CONFLICT (key) DO UPDATE ... WHERE expires_at <= now`` inserts the key, or replaces
-  its entry if that is expired for the caller (the replacement always expires later, see
-  :mod:`fedlib.stores.base`), and reports whether a row was written; one write in eight then sweeps the
-  next batch of keys and deletes those of their rows that expired at least ``clock_tolerance`` ago, so
-  that a worker whose clock is ahead never deletes a row that a worker whose clock is behind still needs;
+* ``add`` is one ``INSERT ... ON CONFLICT (key) DO UPDATE ... WHERE expires_at <= now`` statement (its own
+  transaction: SQLite takes the write lock before it reads): it inserts the key, or replaces its entry if
+  that is expired for the caller (the replacement always expires later, see :mod:`fedlib.stores.base`),
+  and reports whether a row was written. One write in eight runs it in a ``BEGIN IMMEDIATE`` transaction
+  that then sweeps the next batch of keys and deletes those of their rows that expired at least
+  ``clock_tolerance`` ago, so that a worker whose clock is ahead never deletes a row that a worker whose
+  clock is behind still needs;
 * ``consume`` is a single ``DELETE ... WHERE key = ? AND expires_at > ? RETURNING value`` statement;
 * ``consume_and_add`` (a login: consume the pending request, record the replay key) is the consume and
   the add in one ``BEGIN IMMEDIATE`` transaction, one commit.
@@ -237,13 +238,22 @@ class SQLiteStore:
             check_value(value)
             expires, current = check_add_times(expires_at, now)
             expires_ts, now_ts = expires.timestamp(), current.timestamp()
+        parameters = (key, value, expires_ts, now_ts)
         with self._lock:
             conn = self._conn if self._conn is not None else self._connection("add")
+            writes = self._writes
+            self._writes = writes + 1
             try:
+                if not self._purge_batch or writes % _PURGE_EVERY:
+                    # No sweep on this write: the upsert alone, one autocommit statement (its own
+                    # transaction: the key is inserted, or its expired entry replaced, atomically), without
+                    # the BEGIN and COMMIT statements' own cost. Refused for the lock, it did nothing and is
+                    # run again.
+                    return self._retrying_lock_conflicts(conn, lambda: conn.execute(_SQL_ADD, parameters).rowcount == 1)
                 self._begin_immediate(conn)
                 try:
-                    inserted = conn.execute(_SQL_ADD, (key, value, expires_ts, now_ts)).rowcount == 1
-                    self._maybe_purge(conn, key, now_ts)
+                    inserted = conn.execute(_SQL_ADD, parameters).rowcount == 1
+                    self._sweep(conn, key, now_ts)
                     conn.execute("COMMIT")
                 except BaseException:
                     self._rollback(conn)

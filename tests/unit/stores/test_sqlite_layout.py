@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fedlib.errors import StoreError
 from fedlib.stores import SQLiteStore
 from fedlib.stores.base import DEFAULT_CLOCK_TOLERANCE
 
@@ -292,3 +294,38 @@ def test_in_memory_store_has_the_same_layout(purge_batch: int) -> None:
         assert [s.consume(f"k{i}", now=T0) for i in range(20)] == [str(i) for i in range(20)]
     finally:
         s.close()
+
+
+@pytest.mark.parametrize("writes_before", [0, 1, 7, 8, 9])
+def test_both_kinds_of_add_wait_for_the_lock_and_fail_closed(tmp_path: Path, writes_before: int) -> None:
+    # Write 0, 8, 16... of an instance is an upsert and a sweep in one BEGIN IMMEDIATE transaction, the
+    # others one autocommit upsert: both wait for a lock another connection holds briefly, and both give
+    # up with StoreError (nothing recorded) when it is held past the timeout.
+    path = tmp_path / "busy.db"
+    s = SQLiteStore(path, timeout=10)
+    for i in range(writes_before):
+        assert s.add(f"before-{i}", expires_at=T0 + HOUR, now=T0)
+    blocker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    blocker.execute("BEGIN EXCLUSIVE")
+    release = threading.Timer(0.2, lambda: blocker.execute("ROLLBACK"))
+    release.start()
+    try:
+        assert s.add("during", expires_at=T0 + HOUR, now=T0, value="v") is True
+    finally:
+        release.join()
+    assert s.add("during", expires_at=T0 + HOUR, now=T0) is False
+    s.close()
+
+    s = SQLiteStore(path, timeout=0.05)
+    for i in range(writes_before):
+        assert s.add(f"before-{i}", expires_at=T0 + HOUR, now=T0) is False
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(StoreError, match="locked"):
+            s.add("refused", expires_at=T0 + HOUR, now=T0)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert "refused" not in _rows(path)
+    assert s.add("refused", expires_at=T0 + HOUR, now=T0) is True
+    s.close()
