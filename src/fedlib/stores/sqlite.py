@@ -18,8 +18,10 @@ network filesystems such as NFS):
 The table is one b-tree keyed by ``key`` (``WITHOUT ROWID``, no other index): a write changes one page per
 key, each page one frame written to the WAL at commit, which is most of what a write costs. A file created
 by fedlib before that layout (a rowid table, its key index and an index on ``expires_at``) keeps its table
-and its entries; opening it drops the ``expires_at`` index (two b-trees left), which a worker of the earlier
-version recreates when it opens the file (harmless: one more page per write until this one reopens). The
+and its entries; opening it drops the ``expires_at`` index (two b-trees left). During a rolling upgrade both
+versions share such a file correctly: a worker of the earlier version finds expired rows by scanning the
+table (one write in eight) until it is upgraded, or recreates the index when it opens the file (one more
+page per write for this version's workers until they reopen it). The
 earlier version cannot use a file created with the new layout (its purge reads ``rowid``; it fails closed
 with StoreError): to downgrade, start it on a new file, after the lifetime of the assertions accepted
 last (their replay entries stay in the old file).
