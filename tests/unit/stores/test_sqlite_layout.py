@@ -31,6 +31,11 @@ PREVIOUS_SCHEMA = (
     "CREATE TABLE IF NOT EXISTS fedlib_store (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at REAL NOT NULL)",
     "CREATE INDEX IF NOT EXISTS fedlib_store_expires_at ON fedlib_store (expires_at)",
 )
+# ... and the purge statement it ran on one write in eight, verbatim.
+PREVIOUS_PURGE = (
+    "DELETE FROM fedlib_store WHERE rowid IN "
+    "(SELECT rowid FROM fedlib_store WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)"
+)
 
 
 def _previous_layout_file(path: Path, rows: list[tuple[str, str, float]]) -> None:
@@ -179,6 +184,10 @@ def test_a_previous_version_reopening_the_file_is_harmless(tmp_path: Path) -> No
     try:
         conn = sqlite3.connect(path)
         try:
+            # its purge still works on the file without the index (a table scan) ...
+            conn.execute("INSERT INTO fedlib_store VALUES ('old', '', ?)", ((T0 - 3 * HOUR).timestamp(),))
+            assert conn.execute(PREVIOUS_PURGE, ((T0 - HOUR).timestamp(), 256)).rowcount == 1
+            # ... and it recreates the index when it opens the file
             conn.execute(PREVIOUS_SCHEMA[1])
             conn.commit()
         finally:
