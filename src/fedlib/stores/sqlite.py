@@ -4,15 +4,27 @@ Atomicity comes from SQLite's own locking, so it holds across processes (several
 WSGI workers) as long as they use the same file on a local filesystem (SQLite locking is unreliable on
 network filesystems such as NFS):
 
-* ``add`` runs in a ``BEGIN IMMEDIATE`` transaction (it takes the database write lock before reading):
-  one ``INSERT ... ON CONFLICT (key) DO UPDATE ... WHERE expires_at <= now`` inserts the key, or replaces
-  its entry if that is expired for the caller (the replacement always expires later, see
-  :mod:`fedlib.stores.base`), and reports whether a row was written; one write in eight then purges a
-  batch of rows that expired at least ``clock_tolerance`` ago, so that a worker whose clock is ahead
-  never deletes a row that a worker whose clock is behind still needs;
+* ``add`` is one ``INSERT ... ON CONFLICT (key) DO UPDATE ... WHERE expires_at <= now`` statement (its own
+  transaction: SQLite takes the write lock before it reads): it inserts the key, or replaces its entry if
+  that is expired for the caller (the replacement always expires later, see :mod:`fedlib.stores.base`),
+  and reports whether a row was written. One write in eight runs it in a ``BEGIN IMMEDIATE`` transaction
+  that then sweeps the next batch of keys and deletes those of their rows that expired at least
+  ``clock_tolerance`` ago, so that a worker whose clock is ahead never deletes a row that a worker whose
+  clock is behind still needs;
 * ``consume`` is a single ``DELETE ... WHERE key = ? AND expires_at > ? RETURNING value`` statement;
 * ``consume_and_add`` (a login: consume the pending request, record the replay key) is the consume and
   the add in one ``BEGIN IMMEDIATE`` transaction, one commit.
+
+The table is one b-tree keyed by ``key`` (``WITHOUT ROWID``, no other index): a write changes one page per
+key, each page one frame written to the WAL at commit, which is most of what a write costs. A file created
+by fedlib before that layout (a rowid table, its key index and an index on ``expires_at``) keeps its table
+and its entries; opening it drops the ``expires_at`` index (two b-trees left). During a rolling upgrade both
+versions share such a file correctly: a worker of the earlier version finds expired rows by scanning the
+table (one write in eight) until it is upgraded, or recreates the index when it opens the file (one more
+page per write for this version's workers until they reopen it). The
+earlier version cannot use a file created with the new layout (its purge reads ``rowid``; it fails closed
+with StoreError): to downgrade, start it on a new file, after the lifetime of the assertions accepted
+last (their replay entries stay in the old file).
 
 The connection is opened once per instance (and process), its statements are prepared once and reused
 (:mod:`sqlite3`'s statement cache), and no PRAGMA runs per call.
@@ -30,7 +42,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from fedlib.errors import StoreError
@@ -59,9 +71,17 @@ _MIN_SQLITE = (3, 24, 0)
 _HAS_RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
 
 # The table name is a literal in every statement (no string building near SQL).
+#
+# One b-tree: the table is keyed by ``key`` (WITHOUT ROWID) and has no other index, so a write changes one
+# page per key (a login's consume_and_add two), each page one frame appended to the WAL at commit. Files
+# created before (a rowid table, its primary-key index and an index on expires_at: three b-trees, three
+# frames per key) keep their table, which every statement here reads and writes alike; opening one drops
+# its expires_at index (nothing here uses it any more), two b-trees left. The purge sweeps the key order
+# instead (_sweep), which both layouts have.
 _SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS fedlib_store (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at REAL NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS fedlib_store_expires_at ON fedlib_store (expires_at)",
+    "CREATE TABLE IF NOT EXISTS fedlib_store "
+    "(key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at REAL NOT NULL) WITHOUT ROWID",
+    "DROP INDEX IF EXISTS fedlib_store_expires_at",
 )
 # Insert the key, or replace its entry if that is expired for the caller (expires_at <= now); a live entry
 # is left alone and the statement changes no row (rowcount 0). One statement: one b-tree descent.
@@ -72,10 +92,13 @@ _SQL_ADD = (
 _SQL_CONSUME = "DELETE FROM fedlib_store WHERE key = ? AND expires_at > ? RETURNING value"
 _SQL_SELECT_LIVE = "SELECT value FROM fedlib_store WHERE key = ? AND expires_at > ?"
 _SQL_DELETE_KEY = "DELETE FROM fedlib_store WHERE key = ?"
-_SQL_PURGE_BATCH = (
-    "DELETE FROM fedlib_store WHERE rowid IN "
-    "(SELECT rowid FROM fedlib_store WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)"
-)
+# The sweep (see _sweep): the last key of the next window of keys after a key (none: fewer keys are left),
+# then the rows of that window (or of all keys after it) that expired at least clock_tolerance ago. Both are
+# range scans of the key (OFFSET steps over the rows without producing them: a third of the cost of
+# count(*) and max(key) over a LIMIT subquery).
+_SQL_SWEEP_END = "SELECT key FROM fedlib_store WHERE key > ? ORDER BY key LIMIT 1 OFFSET ?"
+_SQL_SWEEP_DELETE = "DELETE FROM fedlib_store WHERE key > ? AND key <= ? AND expires_at <= ?"
+_SQL_SWEEP_DELETE_LAST = "DELETE FROM fedlib_store WHERE key > ? AND expires_at <= ?"
 _SQL_PURGE_ALL = "DELETE FROM fedlib_store WHERE expires_at <= ?"
 # The only two accepted values, each mapped to its literal statement (no string building near SQL).
 _SYNCHRONOUS = {"NORMAL": "PRAGMA synchronous = NORMAL", "FULL": "PRAGMA synchronous = FULL"}
@@ -104,17 +127,21 @@ class SQLiteStore:
     year 2242.
 
     Every eighth write (``add`` or ``consume_and_add``) of an instance, the first one included, also
-    deletes up to ``8 * purge_batch`` rows that expired at least ``clock_tolerance`` before its ``now``
-    (oldest first, through an index on ``expires_at``), so the table does not grow with expired entries,
-    no call does unbounded work, the other writes skip the statement, and no worker's purge deletes a row
-    that a worker whose clock is up to ``clock_tolerance`` behind still considers live.
+    sweeps the next ``8 * purge_batch`` keys in key order (continuing where its previous sweep stopped,
+    wrapping around after the last key; the instance's first sweep starts after the key it writes) and
+    deletes those of their rows that expired at least ``clock_tolerance`` before its ``now``. So the table
+    does not grow with expired entries (each row is looked at about once per ``rows / purge_batch`` writes),
+    no call does unbounded work, no write maintains an index on ``expires_at`` for it, the other writes
+    skip it, and no worker's purge deletes a row that a worker whose clock is up to ``clock_tolerance``
+    behind still considers live.
 
     Args:
         path: The database file, or ``":memory:"``. The directory must exist; the file is created.
         timeout: Seconds to wait for another connection's write lock (in short sleeps) before giving up
             with StoreError.
-        purge_batch: Expired rows deleted per write, on average: every eighth write deletes up to eight
-            times this many (0 disables opportunistic purging).
+        purge_batch: Keys looked at per write, on average, by the purge of expired rows: every eighth
+            write sweeps eight times this many (0 disables opportunistic purging). The default, 8, is
+            eight times the rate at which writes leave rows to purge (one replay entry per login).
         clock_tolerance: How long after its ``expires_at`` a row may be deleted: at least the largest
             difference between the clocks of the processes sharing the file (see :mod:`fedlib.stores.base`).
         synchronous: ``"NORMAL"`` (default: durable across process crashes, not across OS crashes or
@@ -133,7 +160,7 @@ class SQLiteStore:
         path: str | os.PathLike[str],
         *,
         timeout: float = 5.0,
-        purge_batch: int = 32,
+        purge_batch: int = 8,
         clock_tolerance: timedelta = DEFAULT_CLOCK_TOLERANCE,
         synchronous: str = "NORMAL",
     ) -> None:
@@ -153,6 +180,7 @@ class SQLiteStore:
         self._timeout = float(timeout)
         self._purge_batch = purge_batch
         self._writes = 0  # writes by this instance, for the amortised purge (_maybe_purge)
+        self._sweep_after: Any = None  # where the next sweep starts (_sweep); a key (str) once set
         self._use_returning = _HAS_RETURNING
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
@@ -190,17 +218,44 @@ class SQLiteStore:
         """:meth:`Store.add <fedlib.stores.Store.add>`, atomic across threads and processes. StoreError: closed or the
         database failed (nothing recorded).
         """
-        check_key(key)
-        check_value(value)
-        expires, current = check_add_times(expires_at, now)
-        expires_ts, now_ts = expires.timestamp(), current.timestamp()
+        # start_login's pending request. Its common arguments are decided inline, as in MemoryStore.add: an
+        # ASCII key and value (UTF-8), UTC datetimes of type datetime in order; anything else goes through
+        # check_key, check_value and check_add_times, which accept or raise as always
+        # (tests/unit/stores/test_sqlite_fast_path.py).
+        if (
+            type(key) is str
+            and key
+            and key.isascii()
+            and type(value) is str
+            and value.isascii()
+            and type(expires_at) is datetime
+            and type(now) is datetime
+            and expires_at.tzinfo is UTC
+            and now.tzinfo is UTC
+            and now < expires_at
+        ):
+            expires_ts, now_ts = expires_at.timestamp(), now.timestamp()
+        else:
+            check_key(key)
+            check_value(value)
+            expires, current = check_add_times(expires_at, now)
+            expires_ts, now_ts = expires.timestamp(), current.timestamp()
+        parameters = (key, value, expires_ts, now_ts)
         with self._lock:
-            conn = self._connection("add")
+            conn = self._conn if self._conn is not None else self._connection("add")
+            writes = self._writes
+            self._writes = writes + 1
             try:
+                if not self._purge_batch or writes % _PURGE_EVERY:
+                    # No sweep on this write: the upsert alone, one autocommit statement (its own
+                    # transaction: the key is inserted, or its expired entry replaced, atomically), without
+                    # the BEGIN and COMMIT statements' own cost. Refused for the lock, it did nothing and is
+                    # run again.
+                    return self._retrying_lock_conflicts(conn, lambda: conn.execute(_SQL_ADD, parameters).rowcount == 1)
                 self._begin_immediate(conn)
                 try:
-                    inserted = conn.execute(_SQL_ADD, (key, value, expires_ts, now_ts)).rowcount == 1
-                    self._maybe_purge(conn, now_ts)
+                    inserted = conn.execute(_SQL_ADD, parameters).rowcount == 1
+                    self._sweep(conn, key, now_ts)
                     conn.execute("COMMIT")
                 except BaseException:
                     self._rollback(conn)
@@ -254,11 +309,31 @@ class SQLiteStore:
         ``BEGIN IMMEDIATE`` transaction (one commit), atomic across threads and processes. StoreError: closed
         or the database failed (the transaction is rolled back: nothing consumed, nothing recorded).
         """
-        check_distinct_keys(consume_key, add_key)
-        expires, current = check_add_times(expires_at, now)
-        expires_ts, now_ts = expires.timestamp(), current.timestamp()
+        # Every solicited login. Its common arguments are decided inline, as in add: two different non-empty
+        # ASCII keys, UTC datetimes of type datetime in order; anything else goes through check_distinct_keys
+        # and check_add_times (tests/unit/stores/test_sqlite_fast_path.py).
+        if (
+            type(consume_key) is str
+            and type(add_key) is str
+            and consume_key
+            and add_key
+            and consume_key != add_key
+            and consume_key.isascii()
+            and add_key.isascii()
+            and type(expires_at) is datetime
+            and type(now) is datetime
+            and expires_at.tzinfo is UTC
+            and now.tzinfo is UTC
+            and now < expires_at
+        ):
+            expires_ts, now_ts = expires_at.timestamp(), now.timestamp()
+        else:
+            check_distinct_keys(consume_key, add_key)
+            expires, current = check_add_times(expires_at, now)
+            expires_ts, now_ts = expires.timestamp(), current.timestamp()
         with self._lock:
-            conn = self._connection("consume_and_add")
+            # The open connection (self._conn is None once closed, after a fork, or after a failed rollback).
+            conn = self._conn if self._conn is not None else self._connection("consume_and_add")
             try:
                 self._begin_immediate(conn)
                 try:
@@ -271,7 +346,7 @@ class SQLiteStore:
                     inserted = False
                     if rows:
                         inserted = conn.execute(_SQL_ADD, (add_key, "", expires_ts, now_ts)).rowcount == 1
-                        self._maybe_purge(conn, now_ts)
+                        self._maybe_purge(conn, add_key, now_ts)
                     conn.execute("COMMIT")
                 except BaseException:
                     self._rollback(conn)
@@ -375,14 +450,37 @@ class SQLiteStore:
             time.sleep(delay)
             delay = min(delay * 2, 0.1)
 
-    def _maybe_purge(self, conn: sqlite3.Connection, now_ts: float) -> None:
+    def _maybe_purge(self, conn: sqlite3.Connection, key: str, now_ts: float) -> None:
         """Every :data:`_PURGE_EVERY`-th write of this instance (the first one included), inside its
-        transaction: delete up to ``purge_batch * _PURGE_EVERY`` rows that expired at least
-        ``clock_tolerance`` before ``now_ts`` (amortised: the other writes skip the statement)."""
+        transaction (which wrote ``key``): :meth:`_sweep` (amortised: the other writes skip it)."""
         writes = self._writes
         self._writes = writes + 1
         if self._purge_batch and writes % _PURGE_EVERY == 0:
-            conn.execute(_SQL_PURGE_BATCH, (now_ts - self._tolerance_s, self._purge_batch * _PURGE_EVERY))
+            self._sweep(conn, key, now_ts)
+
+    def _sweep(self, conn: sqlite3.Connection, key: str, now_ts: float) -> None:
+        """Look at the next ``purge_batch * _PURGE_EVERY`` keys in key order and delete those of their rows
+        that expired at least ``clock_tolerance`` before ``now_ts``.
+
+        The window starts after the last key the previous sweep of this instance looked at (after ``key``,
+        the key just written, for the instance's first sweep: so that short-lived instances, one CLI run
+        each, look at different parts of the table) and wraps around after the last key. Every row is thus
+        looked at at least once per ``rows / purge_batch + 8`` writes of a long-lived instance, no sweep looks at more
+        than its window (two range scans of the primary key, no other index to maintain on every write),
+        and rows that expired together are deleted together, several per page written.
+        """
+        start = self._sweep_after if self._sweep_after is not None else key
+        cutoff = now_ts - self._tolerance_s
+        last = conn.execute(_SQL_SWEEP_END, (start, self._purge_batch * _PURGE_EVERY - 1)).fetchone()
+        if last is not None:
+            conn.execute(_SQL_SWEEP_DELETE, (start, last[0], cutoff))
+            self._sweep_after = last[0]
+        else:
+            # Fewer keys than a window are left: sweep them, and the next sweep starts at the first key
+            # (keys written in increasing order, as some ID generators do, would otherwise keep every sweep
+            # after the newest).
+            conn.execute(_SQL_SWEEP_DELETE_LAST, (start, cutoff))
+            self._sweep_after = ""
 
     def _begin_immediate(self, conn: sqlite3.Connection) -> None:
         """``BEGIN IMMEDIATE``: take the database write lock, waiting for another connection to release it."""

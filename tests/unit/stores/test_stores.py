@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import multiprocessing
 import os
 import sqlite3
@@ -263,7 +264,8 @@ def test_sqlite_schema_and_wal(tmp_path: Path) -> None:
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         columns = [(r[1], r[2], r[3], r[5]) for r in conn.execute("PRAGMA table_info(fedlib_store)")]
-        assert columns == [("key", "TEXT", 0, 1), ("value", "TEXT", 1, 0), ("expires_at", "REAL", 1, 0)]
+        # WITHOUT ROWID (see test_sqlite_layout.py): its primary key is NOT NULL
+        assert columns == [("key", "TEXT", 1, 1), ("value", "TEXT", 1, 0), ("expires_at", "REAL", 1, 0)]
     finally:
         conn.close()
 
@@ -306,22 +308,25 @@ def test_sqlite_instances_share_one_file(tmp_path: Path) -> None:
 
 
 def test_sqlite_opportunistic_purge_is_bounded(tmp_path: Path) -> None:
-    # Amortised: one write in eight (the first of an instance included) purges up to 8 * purge_batch rows.
+    # Amortised: one write in eight (the first of an instance included) looks at the next 8 * purge_batch
+    # keys and deletes those of them past expiry + clock tolerance (test_sqlite_layout.py has the details).
     path = tmp_path / "purge.db"
     s = SQLiteStore(path, purge_batch=2)
     for i in range(40):  # writes 0-39
         s.add(f"k{i}", expires_at=T0 + timedelta(seconds=1), now=T0)
     assert _row_count(path) == 40
     later = T0 + timedelta(seconds=2) + DEFAULT_CLOCK_TOLERANCE  # purges wait for the clock tolerance
-    s.add("trigger-0", expires_at=later + HOUR, now=later)  # write 40: purges 16
-    assert _row_count(path) == 40 - 16 + 1
-    for j in range(1, 8):  # writes 41-47: no purge
-        s.add(f"trigger-{j}", expires_at=later + HOUR, now=later)
-    assert _row_count(path) == 40 - 16 + 8
-    assert s.add("p", expires_at=later + HOUR, now=later, value="v")  # write 48: purges 16 more
-    assert _row_count(path) == 40 - 32 + 9
-    assert s.purge_expired(now=later) == 8
-    assert _row_count(path) == 9
+    counts = [_row_count(path)]
+    for j in range(48):  # writes 40-87
+        s.add(f"trigger-{j:02}", expires_at=later + HOUR, now=later)
+        counts.append(_row_count(path))
+    deleted = [before + 1 - after for before, after in itertools.pairwise(counts)]
+    assert all(d == 0 for j, d in enumerate(deleted) if j % 8)  # writes 41-47, 49-55, ...: no purge
+    assert all(0 <= d <= 16 for d in deleted)
+    assert sum(deleted) == 40
+    assert s.add("p", expires_at=later + HOUR, now=later, value="v")
+    assert s.purge_expired(now=later) == 0
+    assert _row_count(path) == 49
     s.close()
 
 
