@@ -67,12 +67,15 @@ cookie's name.
 from __future__ import annotations
 
 import logging
+import re
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, current_app, redirect, request, session, url_for
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.http import dump_cookie, http_date
 from werkzeug.wrappers import Response as BaseResponse
 
 from fedlib.binding import BindingCookie
@@ -206,6 +209,46 @@ def _web_request() -> WebRequest:
         sec_fetch_site=request.headers.get("Sec-Fetch-Site"),
         host_url=request.host_url,
     )
+
+
+_PLAIN_COOKIE_TEXT = re.compile(r"[A-Za-z0-9_-]*")
+"""A binding cookie's name or value that werkzeug's ``dump_cookie`` writes as it is (fedlib's names and secrets)."""
+
+_cookie_tail: tuple[tuple[object, ...], str] | None = None
+"""The last attributes written by ``_cookie_header`` (key: the cookie's attributes and the second) and their text."""
+
+
+def _cookie_header(cookie: BindingCookie, max_size: int) -> str | None:
+    """``cookie``'s ``Set-Cookie`` header exactly as werkzeug's ``response.set_cookie`` writes it, or None
+    (then the caller lets werkzeug write it): the attributes (``; Expires=<now + max_age>; Max-Age=...;
+    Secure; HttpOnly; Path=/; SameSite=None``) depend only on the cookie's fixed fields and the current
+    second, so ``dump_cookie`` writes them once per second and attributes, and the name and value go in
+    front. Only for a name and value that ``dump_cookie`` would not quote (fedlib's: ``[A-Za-z0-9_-]``),
+    and a header within ``max_size`` (over it werkzeug warns). The expiry is computed as werkzeug does
+    (``http_date(now + max_age)``), from the same clock."""
+    global _cookie_tail
+    if not (_PLAIN_COOKIE_TEXT.fullmatch(cookie.name) and _PLAIN_COOKIE_TEXT.fullmatch(cookie.value)):
+        return None
+    now = time.time()
+    key = (cookie.max_age, cookie.path, cookie.secure, cookie.http_only, cookie.same_site, int(now))
+    cached = _cookie_tail
+    if cached is None or cached[0] != key:
+        attributes = dump_cookie(
+            "c",
+            "",
+            max_age=cookie.max_age,
+            expires=http_date(now + cookie.max_age),
+            path=cookie.path,
+            secure=cookie.secure,
+            httponly=cookie.http_only,
+            samesite=cookie.same_site,
+            max_size=0,
+        )
+        cached = _cookie_tail = (key, attributes[2:])
+    header = f"{cookie.name}={cookie.value}{cached[1]}"
+    if max_size and len(header) > max_size:
+        return None
+    return header
 
 
 class FedLib:
@@ -347,7 +390,13 @@ class FedLib:
 
     @staticmethod
     def _set_cookies(response: BaseResponse, cookies: tuple[BindingCookie, ...]) -> BaseResponse:
+        """The binding cookies' ``Set-Cookie`` headers, as werkzeug's ``set_cookie`` writes them
+        (``_cookie_header``: the same text, with its attributes written once per second)."""
         for cookie in cookies:
+            header = _cookie_header(cookie, response.max_cookie_size)
+            if header is not None:
+                response.headers.add("Set-Cookie", header)
+                continue
             response.set_cookie(
                 cookie.name,
                 cookie.value,
@@ -361,11 +410,17 @@ class FedLib:
 
     @classmethod
     def _respond(cls, outcome: WebOutcome) -> BaseResponse:
-        """The Flask response of a :class:`WebOutcome`."""
+        """The Flask response of a :class:`WebOutcome`. A redirect is the status and ``Location`` only (no
+        "Redirecting..." page: a browser follows a 302/303 without showing it), unless the application
+        overrides ``Flask.redirect``, which then makes it as for ``flask.redirect``."""
         if outcome.app_response is not None:
             response: BaseResponse = current_app.make_response(outcome.app_response)
         elif outcome.location is not None:
-            response = redirect(outcome.location, code=outcome.status)
+            app = current_app._get_current_object()  # type: ignore[attr-defined]
+            if type(app).redirect is Flask.redirect:
+                response = app.response_class(status=outcome.status, headers=(("Location", outcome.location),))
+            else:
+                response = redirect(outcome.location, code=outcome.status)
         else:
             response = Response(outcome.body, status=outcome.status, content_type=outcome.content_type)
         for name, value in outcome.headers:
