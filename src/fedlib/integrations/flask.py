@@ -72,7 +72,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flask import Blueprint, Flask, Response, abort, current_app, redirect, request, session, url_for
+from flask import Blueprint, Flask, Request, Response, abort, current_app, redirect, request, session, url_for
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.http import dump_cookie, http_date
@@ -176,25 +176,32 @@ def _plain_urlencoded(body: bytes) -> dict[str, str] | None:
     return fields
 
 
-def _acs_form() -> dict[str, str]:
+def _acs_form(req: Request) -> dict[str, str]:
     """The ACS's form: the plain case parsed by ``_plain_urlencoded`` from the body (read with Flask's own
-    limits: ``MAX_CONTENT_LENGTH`` is a 413 as before), anything else by werkzeug (``request.form``)."""
-    if request.mimetype == _URLENCODED:
-        fields = _plain_urlencoded(request.get_data(cache=True))
+    limits: ``MAX_CONTENT_LENGTH`` is a 413 as before), anything else by werkzeug (``request.form``). The
+    usual ``Content-Type`` (exactly ``application/x-www-form-urlencoded``) is recognised without parsing it;
+    any other spelling goes through ``mimetype`` as before."""
+    if req.environ.get("CONTENT_TYPE") == _URLENCODED or req.mimetype == _URLENCODED:
+        fields = _plain_urlencoded(req.get_data(cache=True))
         if fields is not None:
             return fields
-    return request.form.to_dict()  # parses the cached body
+    return req.form.to_dict()  # parses the cached body
 
 
-def _acs_request() -> WebRequest:
+def _acs_request(req: Request) -> WebRequest:
     """What ``SamlRoutes.acs`` reads (the form and the cookies), nothing else: the ACS is the login's hot path,
     and the query, the headers and ``host_url`` (a URL rebuilt from the Host header) cost time per login."""
     return WebRequest(
-        method=request.method,
-        path=request.path,
-        form=_acs_form(),
-        cookies=request.cookies.to_dict(),
+        method=req.method,
+        path=req.path,
+        form=_acs_form(req),
+        cookies=req.cookies.to_dict(),
     )
+
+
+def _current_request() -> Request:
+    """The request object behind ``flask.request`` (each attribute read through the proxy looks it up)."""
+    return request._get_current_object()  # type: ignore[attr-defined,no-any-return]
 
 
 def _web_request() -> WebRequest:
@@ -454,21 +461,25 @@ class FedLib:
     def _login(self, tenant: str | None = None) -> Any:
         return self._respond(self.routes.login(_web_request(), self._sp(tenant)))
 
-    def _cap_body(self) -> None:
+    def _cap_body(self, req: Request | None = None) -> None:
         """Before a fedlib route reads a POST body: a 413 for a body over the cap, whether its Content-Length
         says so (werkzeug refuses it unread) or it streams past it (no Content-Length: werkzeug reads at most
         ``cap + 1`` bytes, so one byte too many proves it); never more than that read into memory. The body
-        is cached, and every later read (the form) uses the cache."""
+        is cached, and every later read (the form) uses the cache. ``req``: the current request (default:
+        ``flask.request``)."""
+        if req is None:
+            req = _current_request()
         app_limit = current_app.config.get("MAX_CONTENT_LENGTH")
         cap = self.max_body_bytes if app_limit is None else min(int(app_limit), self.max_body_bytes)
-        request.max_content_length = cap + 1
-        if request.method == "POST" and len(request.get_data(cache=True)) > cap:
+        req.max_content_length = cap + 1
+        if req.method == "POST" and len(req.get_data(cache=True)) > cap:
             raise RequestEntityTooLarge()
 
     def _acs(self, tenant: str | None = None) -> Any:
-        self._cap_body()
+        req = _current_request()  # the ACS reads it a dozen times: once through the context-local proxy
+        self._cap_body(req)
         sp = self._sp(tenant)
-        return self._respond(self.routes.acs(_acs_request(), sp, self._app_hook(self.login_hook)))
+        return self._respond(self.routes.acs(_acs_request(req), sp, self._app_hook(self.login_hook)))
 
     def _logout(self, tenant: str | None = None) -> Any:
         """``/logout``: an IdP LogoutRequest (Redirect or POST binding), a local logout (POST with the CSRF
