@@ -11,23 +11,32 @@ AuthnRequest asks for the REFEDS MFA profile, and the ACS refuses a login that d
 could be triggered by any other site. ``create_app`` takes a ready ``ServiceProvider`` so the same app runs
 in the demo, in tests and behind a real IdP.
 
-The session is Flask's signed cookie (``JSONSessionInterface``: the same cookie, with plain JSON inside and
-the signer built once). Under a server with several worker processes, pass the same ``secret_key`` to every
-worker (e.g. from the environment), or a session signed by one worker is empty in the next.
+The session is Flask's signed cookie (``JSONSessionInterface``: the same cookie and signature, with plain
+JSON inside, the signer built once and each login's cookie written in one step). Under a server with
+several worker processes, pass the same ``secret_key`` to every worker (e.g. from the environment), or a
+session signed by one worker is empty in the next.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import html
 import json
+import re
 import secrets
+import zlib
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
 from flask import Flask, redirect, session
-from flask.sessions import SecureCookieSessionInterface
-from itsdangerous import URLSafeTimedSerializer
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from flask.wrappers import Response
+from itsdangerous import Signer, TimestampSigner, URLSafeTimedSerializer, want_bytes
+from itsdangerous.encoding import base64_encode
+from itsdangerous.signer import HMACAlgorithm, SigningAlgorithm
+from werkzeug.http import dump_cookie
 
 from fedlib.integrations.flask import SESSION_KEY, FedLib, LoginOptions, LogoutEvent, logout_form
 from fedlib.protocol.authn_request import RequestedAuthnContext
@@ -57,30 +66,157 @@ class _CompactJSON:
         return json.loads(data)
 
 
+_UNQUOTED_VALUE = re.compile(r"[A-Za-z0-9_.-]*")
+"""A session cookie value werkzeug's ``dump_cookie`` writes as it is (URL-safe base64 and ``.``)."""
+
+
+class _OneCallHMAC(SigningAlgorithm):
+    """itsdangerous's ``HMACAlgorithm`` for a hashlib digest known by name: ``hmac.digest`` computes the same
+    MAC in one C call, where ``hmac.new`` with a digest *function* (what Flask passes) runs the HMAC
+    construction in Python."""
+
+    def __init__(self, digest_name: str) -> None:
+        self.digest_name = digest_name
+
+    def get_signature(self, key: bytes, value: bytes) -> bytes:
+        return hmac.digest(key, value, self.digest_name)
+
+
+class _SessionSigner(TimestampSigner):
+    """itsdangerous's timestamp signer, with the signing key derived once per secret key instead of once per
+    signature (the derivation is a fixed function of secret key and salt: same keys, same signatures), and
+    its HMAC computed in one call when the digest is one of hashlib's named ones (Flask's SHA-1)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._derived: dict[bytes, bytes] = {}
+        if type(self.algorithm) is HMACAlgorithm:
+            name = getattr(self.digest_method(), "name", None)
+            if isinstance(name, str) and name in hashlib.algorithms_guaranteed:
+                self.algorithm = _OneCallHMAC(name)
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        key = self.secret_keys[-1] if secret_key is None else want_bytes(secret_key)
+        derived = self._derived.get(key)
+        if derived is None:
+            derived = self._derived[key] = super().derive_key(key)
+        return derived
+
+
+class _SessionSerializer(URLSafeTimedSerializer):
+    """Flask's session serializer (URL-safe, timed, the same payload format) with its per-cookie costs cut:
+
+    * one signer per salt, kept (itsdangerous builds a new one for every ``dumps`` and ``loads``);
+    * the payload compressed with a 2 KiB window and small state (``wbits=11, memLevel=4``, ~16 KiB)
+      instead of ``zlib.compress``'s 32 KiB window and ~256 KiB of state set up for each cookie: a session
+      cookie holds at most a few KB, so the output is as short (544 bytes for the bench's 1.4 KB identity
+      either way). Any zlib decompressor reads it (``zlib.decompress``'s default window is the largest),
+      so Flask's own session interface and this one read each other's cookies. As before, the compressed
+      form (``.`` prefix) is used only when it is shorter.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._signers: dict[str | bytes | None, Signer] = {}
+
+    def make_signer(self, salt: str | bytes | None = None) -> Signer:
+        signer = self._signers.get(salt)
+        if signer is None:
+            signer = self._signers[salt] = super().make_signer(salt)
+        return signer
+
+    def dump_payload(self, obj: Any) -> bytes:
+        data = want_bytes(self.serializer.dumps(obj, **self.serializer_kwargs))
+        packer = zlib.compressobj(6, zlib.DEFLATED, 11, 4)
+        compressed = packer.compress(data) + packer.flush()
+        if len(compressed) < len(data) - 1:
+            return b"." + base64_encode(compressed)
+        return base64_encode(data)
+
+
 class JSONSessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie session (same signature: HMAC-SHA1 derived key, salt, timestamp, key
-    fallbacks; same cookie settings), with two costs of the default removed from every request that saves
-    the session, such as each login:
+    fallbacks; same cookie settings and format), with costs of the default removed from every request that
+    saves the session, such as each login:
 
     * the payload is plain JSON: the default serializer walks every value to tag tuples, bytes, datetimes
       and Markup so that they round-trip, while fedlib's session identity and this app's values are
       JSON already (~40 µs of walking per login with 12 attributes). Store only JSON values (str, int,
       float, bool, None, lists, dicts with str keys) in a session that uses it: a tuple comes back a list;
     * the signing serializer is built once per secret key (and ``SECRET_KEY_FALLBACKS``) instead of twice per
-      request; a changed key or fallback list takes effect on the next request, as with the default.
+      request; a changed key or fallback list takes effect on the next request, as with the default;
+    * its signer is kept, with the key derived once (not per cookie), and the payload is compressed with
+      a small zlib window (``_SessionSerializer``: a cookie-sized input does not need 256 KiB of state).
     """
 
     serializer = _CompactJSON()  # type: ignore[assignment]  # what itsdangerous calls: dumps, loads
     _signer: tuple[tuple[object, ...], URLSafeTimedSerializer | None] | None = None
+    _cookie_tail: tuple[tuple[object, ...], str] | None = None
 
     def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
-        keys = (app.secret_key, *(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        fallbacks = app.config.get("SECRET_KEY_FALLBACKS") or ()
+        keys = (app.secret_key, *fallbacks)
         cached = self._signer
         if cached is not None and cached[0] == keys:
             return cached[1]
-        signer = super().get_signing_serializer(app)
+        signer: URLSafeTimedSerializer | None = None
+        if app.secret_key:
+            # As Flask's SecureCookieSessionInterface.get_signing_serializer: fallbacks first, the current
+            # key last (itsdangerous signs with the last one).
+            signer = _SessionSerializer(
+                [*fallbacks, app.secret_key],
+                salt=self.salt,
+                serializer=self.serializer,
+                signer=_SessionSigner,
+                signer_kwargs={"key_derivation": self.key_derivation, "digest_method": self.digest_method},
+            )
         self._signer = (keys, signer)
         return signer
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        """Flask's ``save_session``, with the usual case (a changed, non-permanent session) writing its header in
+        one step: the cookie's attributes (``; HttpOnly; Path=/; SameSite=Lax``, as werkzeug's ``dump_cookie``
+        writes them for the app's settings) are kept while the settings stay the same, and the signed value,
+        URL-safe base64 that ``dump_cookie`` never quotes, goes in front. Anything else (an emptied, a
+        permanent or an unchanged session, a value that would need quoting, a cookie over the browser's size
+        limit, which werkzeug warns about) is Flask's own code."""
+        signer = self.get_signing_serializer(app)
+        if signer is None or not session or not session.modified or session.permanent:
+            super().save_session(app, session, response)
+            return
+        name = self.get_cookie_name(app)
+        attributes = (
+            name,
+            self.get_cookie_domain(app),
+            self.get_cookie_path(app),
+            self.get_cookie_secure(app),
+            self.get_cookie_partitioned(app),
+            self.get_cookie_samesite(app),
+            self.get_cookie_httponly(app),
+        )
+        cached = self._cookie_tail
+        if cached is None or cached[0] != attributes:
+            _, domain, path, secure, partitioned, samesite, httponly = attributes
+            empty = dump_cookie(
+                name,
+                "",
+                domain=domain,
+                path=path,
+                secure=secure,
+                partitioned=partitioned,
+                samesite=samesite,
+                httponly=httponly,
+                max_size=0,
+            )
+            cached = self._cookie_tail = (attributes, empty[len(name) + 1 :])
+        value = signer.dumps(dict(session))
+        header = f"{name}={value}{cached[1]}"
+        limit = response.max_cookie_size
+        if not _UNQUOTED_VALUE.fullmatch(value) or (limit and len(header) > limit):
+            super().save_session(app, session, response)
+            return
+        response.headers.add("Set-Cookie", header)
+        response.vary.add("Cookie")
 
 
 def create_app(

@@ -67,12 +67,15 @@ cookie's name.
 from __future__ import annotations
 
 import logging
+import re
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flask import Blueprint, Flask, Response, abort, current_app, redirect, request, session, url_for
+from flask import Blueprint, Flask, Request, Response, abort, current_app, redirect, request, session, url_for
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.http import dump_cookie, http_date
 from werkzeug.wrappers import Response as BaseResponse
 
 from fedlib.binding import BindingCookie
@@ -173,25 +176,32 @@ def _plain_urlencoded(body: bytes) -> dict[str, str] | None:
     return fields
 
 
-def _acs_form() -> dict[str, str]:
+def _acs_form(req: Request) -> dict[str, str]:
     """The ACS's form: the plain case parsed by ``_plain_urlencoded`` from the body (read with Flask's own
-    limits: ``MAX_CONTENT_LENGTH`` is a 413 as before), anything else by werkzeug (``request.form``)."""
-    if request.mimetype == _URLENCODED:
-        fields = _plain_urlencoded(request.get_data(cache=True))
+    limits: ``MAX_CONTENT_LENGTH`` is a 413 as before), anything else by werkzeug (``request.form``). The
+    usual ``Content-Type`` (exactly ``application/x-www-form-urlencoded``) is recognised without parsing it;
+    any other spelling goes through ``mimetype`` as before."""
+    if req.environ.get("CONTENT_TYPE") == _URLENCODED or req.mimetype == _URLENCODED:
+        fields = _plain_urlencoded(req.get_data(cache=True))
         if fields is not None:
             return fields
-    return request.form.to_dict()  # parses the cached body
+    return req.form.to_dict()  # parses the cached body
 
 
-def _acs_request() -> WebRequest:
+def _acs_request(req: Request) -> WebRequest:
     """What ``SamlRoutes.acs`` reads (the form and the cookies), nothing else: the ACS is the login's hot path,
     and the query, the headers and ``host_url`` (a URL rebuilt from the Host header) cost time per login."""
     return WebRequest(
-        method=request.method,
-        path=request.path,
-        form=_acs_form(),
-        cookies=request.cookies.to_dict(),
+        method=req.method,
+        path=req.path,
+        form=_acs_form(req),
+        cookies=req.cookies.to_dict(),
     )
+
+
+def _current_request() -> Request:
+    """The request object behind ``flask.request`` (each attribute read through the proxy looks it up)."""
+    return request._get_current_object()  # type: ignore[attr-defined,no-any-return]
 
 
 def _web_request() -> WebRequest:
@@ -206,6 +216,46 @@ def _web_request() -> WebRequest:
         sec_fetch_site=request.headers.get("Sec-Fetch-Site"),
         host_url=request.host_url,
     )
+
+
+_PLAIN_COOKIE_TEXT = re.compile(r"[A-Za-z0-9_-]*")
+"""A binding cookie's name or value that werkzeug's ``dump_cookie`` writes as it is (fedlib's names and secrets)."""
+
+_cookie_tail: tuple[tuple[object, ...], str] | None = None
+"""The last attributes written by ``_cookie_header`` (key: the cookie's attributes and the second) and their text."""
+
+
+def _cookie_header(cookie: BindingCookie, max_size: int) -> str | None:
+    """``cookie``'s ``Set-Cookie`` header exactly as werkzeug's ``response.set_cookie`` writes it, or None
+    (then the caller lets werkzeug write it): the attributes (``; Expires=<now + max_age>; Max-Age=...;
+    Secure; HttpOnly; Path=/; SameSite=None``) depend only on the cookie's fixed fields and the current
+    second, so ``dump_cookie`` writes them once per second and attributes, and the name and value go in
+    front. Only for a name and value that ``dump_cookie`` would not quote (fedlib's: ``[A-Za-z0-9_-]``),
+    and a header within ``max_size`` (over it werkzeug warns). The expiry is computed as werkzeug does
+    (``http_date(now + max_age)``), from the same clock."""
+    global _cookie_tail
+    if not (_PLAIN_COOKIE_TEXT.fullmatch(cookie.name) and _PLAIN_COOKIE_TEXT.fullmatch(cookie.value)):
+        return None
+    now = time.time()
+    key = (cookie.max_age, cookie.path, cookie.secure, cookie.http_only, cookie.same_site, int(now))
+    cached = _cookie_tail
+    if cached is None or cached[0] != key:
+        attributes = dump_cookie(
+            "c",
+            "",
+            max_age=cookie.max_age,
+            expires=http_date(now + cookie.max_age),
+            path=cookie.path,
+            secure=cookie.secure,
+            httponly=cookie.http_only,
+            samesite=cookie.same_site,
+            max_size=0,
+        )
+        cached = _cookie_tail = (key, attributes[2:])
+    header = f"{cookie.name}={cookie.value}{cached[1]}"
+    if max_size and len(header) > max_size:
+        return None
+    return header
 
 
 class FedLib:
@@ -347,7 +397,13 @@ class FedLib:
 
     @staticmethod
     def _set_cookies(response: BaseResponse, cookies: tuple[BindingCookie, ...]) -> BaseResponse:
+        """The binding cookies' ``Set-Cookie`` headers, as werkzeug's ``set_cookie`` writes them
+        (``_cookie_header``: the same text, with its attributes written once per second)."""
         for cookie in cookies:
+            header = _cookie_header(cookie, response.max_cookie_size)
+            if header is not None:
+                response.headers.add("Set-Cookie", header)
+                continue
             response.set_cookie(
                 cookie.name,
                 cookie.value,
@@ -361,11 +417,17 @@ class FedLib:
 
     @classmethod
     def _respond(cls, outcome: WebOutcome) -> BaseResponse:
-        """The Flask response of a :class:`WebOutcome`."""
+        """The Flask response of a :class:`WebOutcome`. A redirect is the status and ``Location`` only (no
+        "Redirecting..." page: a browser follows a 302/303 without showing it), unless the application
+        overrides ``Flask.redirect``, which then makes it as for ``flask.redirect``."""
         if outcome.app_response is not None:
             response: BaseResponse = current_app.make_response(outcome.app_response)
         elif outcome.location is not None:
-            response = redirect(outcome.location, code=outcome.status)
+            app = current_app._get_current_object()  # type: ignore[attr-defined]
+            if type(app).redirect is Flask.redirect:
+                response = app.response_class(status=outcome.status, headers=(("Location", outcome.location),))
+            else:
+                response = redirect(outcome.location, code=outcome.status)
         else:
             response = Response(outcome.body, status=outcome.status, content_type=outcome.content_type)
         for name, value in outcome.headers:
@@ -399,21 +461,25 @@ class FedLib:
     def _login(self, tenant: str | None = None) -> Any:
         return self._respond(self.routes.login(_web_request(), self._sp(tenant)))
 
-    def _cap_body(self) -> None:
+    def _cap_body(self, req: Request | None = None) -> None:
         """Before a fedlib route reads a POST body: a 413 for a body over the cap, whether its Content-Length
         says so (werkzeug refuses it unread) or it streams past it (no Content-Length: werkzeug reads at most
         ``cap + 1`` bytes, so one byte too many proves it); never more than that read into memory. The body
-        is cached, and every later read (the form) uses the cache."""
+        is cached, and every later read (the form) uses the cache. ``req``: the current request (default:
+        ``flask.request``)."""
+        if req is None:
+            req = _current_request()
         app_limit = current_app.config.get("MAX_CONTENT_LENGTH")
         cap = self.max_body_bytes if app_limit is None else min(int(app_limit), self.max_body_bytes)
-        request.max_content_length = cap + 1
-        if request.method == "POST" and len(request.get_data(cache=True)) > cap:
+        req.max_content_length = cap + 1
+        if req.method == "POST" and len(req.get_data(cache=True)) > cap:
             raise RequestEntityTooLarge()
 
     def _acs(self, tenant: str | None = None) -> Any:
-        self._cap_body()
+        req = _current_request()  # the ACS reads it a dozen times: once through the context-local proxy
+        self._cap_body(req)
         sp = self._sp(tenant)
-        return self._respond(self.routes.acs(_acs_request(), sp, self._app_hook(self.login_hook)))
+        return self._respond(self.routes.acs(_acs_request(req), sp, self._app_hook(self.login_hook)))
 
     def _logout(self, tenant: str | None = None) -> Any:
         """``/logout``: an IdP LogoutRequest (Redirect or POST binding), a local logout (POST with the CSRF

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from datetime import timedelta
 from typing import Any
 
@@ -136,3 +137,84 @@ def test_a_cookie_of_flasks_default_session_is_read_the_same() -> None:
     switched = _echo_app(JSONSessionInterface()).test_client()
     switched.set_cookie("session", _session_cookie(default))
     assert json.loads(switched.get("/get").get_data(as_text=True)) == values
+
+
+def test_a_cookie_of_this_interface_is_read_by_flasks_default_session() -> None:
+    """The other way round: its payload (compressed with a small zlib window, signed with the one-call HMAC)
+    is Flask's format and signature, so an app can switch back without signing anyone out."""
+    values = {"fedlib": {"name_id": "ada@example.org", "attributes": {"mail": ["ada@example.org"] * 40}}, "n": 1}
+    ours = _echo_app(JSONSessionInterface()).test_client()
+    ours.post("/set", data=json.dumps(values))
+    cookie = _session_cookie(ours)
+    assert cookie.startswith(".")  # compressed: the small-window stream is what Flask's loader reads
+    default = _echo_app(Flask.session_interface).test_client()
+    default.set_cookie("session", cookie)
+    assert json.loads(default.get("/get").get_data(as_text=True)) == values
+
+
+_COOKIE_SETTINGS = st.fixed_dictionaries(
+    {
+        "SESSION_COOKIE_NAME": st.sampled_from(["session", "app_session", "__Host-s"]),
+        "SESSION_COOKIE_DOMAIN": st.sampled_from([None, False, "example.org", ".example.org"]),
+        "SESSION_COOKIE_PATH": st.sampled_from([None, "/", "/app", "/a b"]),
+        "SESSION_COOKIE_SECURE": st.booleans(),
+        "SESSION_COOKIE_HTTPONLY": st.booleans(),
+        "SESSION_COOKIE_SAMESITE": st.sampled_from([None, "Lax", "Strict", "None"]),
+        "SESSION_COOKIE_PARTITIONED": st.booleans(),
+        "APPLICATION_ROOT": st.sampled_from(["/", "/root"]),
+    }
+)
+
+
+@settings(max_examples=120, deadline=None)
+@given(_COOKIE_SETTINGS, st.booleans(), st.sampled_from([0, 4093, 300]))
+def test_the_session_header_is_the_one_flask_writes(
+    config: dict[str, Any], permanent: bool, max_cookie_size: int
+) -> None:
+    """``save_session``'s one-step header (kept cookie attributes, the signed value in front) is byte for byte
+    what Flask's own ``save_session`` writes with the same serializer, for every cookie setting, permanent
+    sessions and the cookie size limit (over it, Flask's code runs and werkzeug warns) included."""
+    app = Flask(__name__)
+    app.secret_key = "header-key"
+    app.config.update(config, MAX_COOKIE_SIZE=max_cookie_size)
+    ours = JSONSessionInterface()
+    values = {"fedlib": {"name_id": "ada@example.org", "attributes": {"mail": ["ada@example.org"] * 3}}}
+    headers = []
+    with (
+        app.test_request_context(),
+        pytest.MonkeyPatch.context() as patch,
+        warnings.catch_warnings(record=True) as warned,
+    ):
+        warnings.simplefilter("always")
+        patch.setattr(time, "time", lambda: 1_800_000_000.0)  # the same timestamp in both signatures
+        for save in (ours.save_session, super(JSONSessionInterface, ours).save_session):
+            session = ours.session_class(values)
+            session.permanent = permanent
+            session.modified = True
+            response = app.response_class()
+            save(app, session, response)
+            headers.append((response.headers.getlist("Set-Cookie"), response.headers.get("Vary")))
+    assert headers[0] == headers[1]
+    assert headers[0][0]
+    assert headers[0][1] == "Cookie"
+    size_warnings = [w for w in warned if "cookie" in str(w.message).lower()]
+    assert len(size_warnings) in (0, 2)  # both or neither warned about the size
+
+
+def test_an_emptied_session_deletes_the_cookie_and_an_unchanged_one_writes_nothing() -> None:
+    client = _echo_app(JSONSessionInterface()).test_client()
+    client.post("/set", data=json.dumps({"a": 1}))
+    assert client.get_cookie("session") is not None
+    unchanged = client.get("/get")
+    assert "Set-Cookie" not in unchanged.headers
+    app = _echo_app(JSONSessionInterface())
+
+    @app.post("/clear")
+    def clear() -> str:
+        session.clear()
+        return "ok"
+
+    clearing = app.test_client()
+    clearing.post("/set", data=json.dumps({"a": 1}))
+    assert "Max-Age=0" in clearing.post("/clear").headers["Set-Cookie"]
+    assert clearing.get_cookie("session") is None

@@ -149,3 +149,19 @@ def test_the_fedlib_cap_is_configurable_and_a_smaller_app_limit_wins(saml_sp: Se
     assert client.post("/saml/acs", data=b"SAMLResponse=" + b"A" * 200, content_type=URLENCODED).status_code == 413
     app.config["MAX_CONTENT_LENGTH"] = 50
     assert client.post("/saml/acs", data=b"SAMLResponse=" + b"A" * 60, content_type=URLENCODED).status_code == 413
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [URLENCODED, "application/x-www-form-urlencoded; charset=UTF-8", "Application/X-WWW-Form-URLEncoded"],
+)
+def test_every_spelling_of_the_urlencoded_type_logs_in(
+    saml_sp: ServiceProvider, saml_idp: TestIdP, content_type: str
+) -> None:
+    """The exact type is recognised without parsing it; parameters and other cases still go through
+    werkzeug's ``mimetype`` and read the same form."""
+    client = _app(saml_sp).test_client()
+    form = _idp_form(client, saml_idp)
+    response = client.post("/saml/acs", data=urlencode(form), content_type=content_type)
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/landed"
