@@ -212,7 +212,13 @@ class JSONSessionInterface(SecureCookieSessionInterface):
         value = signer.dumps(dict(session))
         header = f"{name}={value}{cached[1]}"
         limit = response.max_cookie_size
-        if not _UNQUOTED_VALUE.fullmatch(value) or (limit and len(header) > limit):
+        # The name as werkzeug writes it only when it is a plain token (a non-ASCII name is written in another
+        # form, and its length would not cut the cached tail right): anything else is Flask's own code.
+        if (
+            not _UNQUOTED_VALUE.fullmatch(value)
+            or not _UNQUOTED_VALUE.fullmatch(name)
+            or (limit and len(header) > limit)
+        ):
             super().save_session(app, session, response)
             return
         response.headers.add("Set-Cookie", header)

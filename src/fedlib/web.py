@@ -54,6 +54,18 @@ user: the LogoutResponse then carries the second-level status PartialLogout."""
 
 Session = MutableMapping[str, Any]
 
+MAX_FORM_FIELDS: Final = 64
+"""The most fields a POST to a fedlib route may carry (a 413 past it, before the form is parsed). A SAML POST
+binding sends two to four (SAMLResponse or SAMLRequest, RelayState, SigAlg, Signature), the logout form one
+or two; the cap keeps a body of a million one-byte fields (2 MiB) from costing a second of parsing."""
+
+
+def too_many_form_fields(body: bytes) -> bool:
+    """Whether an urlencoded ``body`` holds more than :data:`MAX_FORM_FIELDS` fields: it has at least as many
+    separators (``&``, and ``;`` which some parsers also split on). One C pass over the body; a field's name
+    and value carry these characters only percent-encoded, so a genuine form is never counted high."""
+    return body.count(b"&") + body.count(b";") >= MAX_FORM_FIELDS
+
 
 @dataclass(frozen=True, slots=True)
 class WebRequest:
@@ -566,6 +578,7 @@ class SamlRoutes:
 __all__ = [
     "CSRF_FIELD",
     "CSRF_SESSION_KEY",
+    "MAX_FORM_FIELDS",
     "PARTIAL",
     "SESSION_KEY",
     "LoginOptions",
@@ -580,4 +593,5 @@ __all__ = [
     "logout_form_html",
     "logout_session",
     "session_identity",
+    "too_many_form_fields",
 ]

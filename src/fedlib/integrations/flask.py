@@ -96,6 +96,7 @@ from fedlib.web import (
     default_render_page,
     end_expired_session,
     session_identity,
+    too_many_form_fields,
 )
 from fedlib.web import csrf_token as _csrf_token
 
@@ -462,7 +463,8 @@ class FedLib:
         return self._respond(self.routes.login(_web_request(), self._sp(tenant)))
 
     def _cap_body(self, req: Request | None = None) -> None:
-        """Before a fedlib route reads a POST body: a 413 for a body over the cap, whether its Content-Length
+        """Before a fedlib route reads a POST body: a 413 for a body with more than ``fedlib.web.MAX_FORM_FIELDS``
+        fields (parsing a million tiny fields takes seconds), and for a body over the cap, whether its Content-Length
         says so (werkzeug refuses it unread) or it streams past it (no Content-Length: werkzeug reads at most
         ``cap + 1`` bytes, so one byte too many proves it); never more than that read into memory. The body
         is cached, and every later read (the form) uses the cache. ``req``: the current request (default:
@@ -472,8 +474,11 @@ class FedLib:
         app_limit = current_app.config.get("MAX_CONTENT_LENGTH")
         cap = self.max_body_bytes if app_limit is None else min(int(app_limit), self.max_body_bytes)
         req.max_content_length = cap + 1
-        if req.method == "POST" and len(req.get_data(cache=True)) > cap:
-            raise RequestEntityTooLarge()
+        if req.method == "POST":
+            body = req.get_data(cache=True)
+            # Over the size cap, or over fedlib.web.MAX_FORM_FIELDS fields: refused before anything parses it.
+            if len(body) > cap or too_many_form_fields(body):
+                raise RequestEntityTooLarge()
 
     def _acs(self, tenant: str | None = None) -> Any:
         req = _current_request()  # the ACS reads it a dozen times: once through the context-local proxy

@@ -68,6 +68,7 @@ from fedlib.web import (
     end_expired_session,
     logout_form_html,
     session_identity,
+    too_many_form_fields,
 )
 
 log = logging.getLogger("fedlib.starlette")
@@ -218,7 +219,8 @@ class FedLibRouter(Router):
             return None
 
     async def _read_form(self, request: Request) -> dict[str, str]:
-        """The POSTed form, read with a cap on the body (``max_body_bytes``: a 413 past it)."""
+        """The POSTed form, read with a cap on the body (``max_body_bytes``: a 413 past it) and on its fields
+        (``fedlib.web.MAX_FORM_FIELDS``: a 413 past it, before the form is parsed)."""
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_body_bytes:
             raise BodyRefused(413, "The request is too large.")
@@ -230,6 +232,8 @@ class FedLibRouter(Router):
                 raise BodyRefused(413, "The request is too large.")
             chunks.append(chunk)
         body = b"".join(chunks)
+        if too_many_form_fields(body):  # fedlib.web.MAX_FORM_FIELDS: refused before anything parses it
+            raise BodyRefused(413, "The request has too many form fields.")
 
         async def replay() -> Message:
             return {"type": "http.request", "body": body, "more_body": False}

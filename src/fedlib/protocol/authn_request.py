@@ -189,8 +189,12 @@ def request_xml(shape: RequestShape, request_id: str, issue_instant: datetime) -
     (``new_request_id()``); ``issue_instant`` aware UTC, whole seconds. Three cached pieces of the shape's
     template around the two values (see ``_template``), no calls in the usual case
     (tests/unit/protocol/test_request_fast_paths.py). A shape is checked once, when its template is made:
-    ``ValueError`` for an ``idp_sso_url`` that is not a binding endpoint (``check_destination``).
+    ``ValueError`` for an ``idp_sso_url`` that is not a binding endpoint (``check_destination``). The ID is
+    checked on every call (one C regex match), since it goes into the XML unescaped: ``ValueError`` for one
+    that is not an NCName of at most the usual length.
     """
+    if len(request_id) > _MAX_ID_CHARS or not _NCNAME.fullmatch(request_id):
+        check_request_id(request_id)  # raises ValueError with its message
     template = _TEMPLATES.get(shape)
     if template is None:
         check_destination(shape[1])

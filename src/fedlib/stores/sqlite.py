@@ -97,8 +97,11 @@ _SQL_DELETE_KEY = "DELETE FROM fedlib_store WHERE key = ?"
 # range scans of the key (OFFSET steps over the rows without producing them: a third of the cost of
 # count(*) and max(key) over a LIMIT subquery).
 _SQL_SWEEP_END = "SELECT key FROM fedlib_store WHERE key > ? ORDER BY key LIMIT 1 OFFSET ?"
-_SQL_SWEEP_DELETE = "DELETE FROM fedlib_store WHERE key > ? AND key <= ? AND expires_at <= ?"
-_SQL_SWEEP_DELETE_LAST = "DELETE FROM fedlib_store WHERE key > ? AND expires_at <= ?"
+# ``+expires_at``: the unary plus keeps SQLite from planning the expiry term on an index. A file of the previous
+# layout has an ``expires_at`` index again whenever a previous-version worker reopens it (a rolling upgrade),
+# and a sweep planned on it walks every expired row of the file instead of its window of keys.
+_SQL_SWEEP_DELETE = "DELETE FROM fedlib_store WHERE key > ? AND key <= ? AND +expires_at <= ?"
+_SQL_SWEEP_DELETE_LAST = "DELETE FROM fedlib_store WHERE key > ? AND +expires_at <= ?"
 _SQL_PURGE_ALL = "DELETE FROM fedlib_store WHERE expires_at <= ?"
 # The only two accepted values, each mapped to its literal statement (no string building near SQL).
 _SYNCHRONOUS = {"NORMAL": "PRAGMA synchronous = NORMAL", "FULL": "PRAGMA synchronous = FULL"}

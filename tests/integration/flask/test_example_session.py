@@ -154,7 +154,7 @@ def test_a_cookie_of_this_interface_is_read_by_flasks_default_session() -> None:
 
 _COOKIE_SETTINGS = st.fixed_dictionaries(
     {
-        "SESSION_COOKIE_NAME": st.sampled_from(["session", "app_session", "__Host-s"]),
+        "SESSION_COOKIE_NAME": st.sampled_from(["session", "app_session", "__Host-s", "séssion", "s会", "s.x"]),
         "SESSION_COOKIE_DOMAIN": st.sampled_from([None, False, "example.org", ".example.org"]),
         "SESSION_COOKIE_PATH": st.sampled_from([None, "/", "/app", "/a b"]),
         "SESSION_COOKIE_SECURE": st.booleans(),

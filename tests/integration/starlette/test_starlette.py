@@ -30,7 +30,7 @@ from fedlib.sp import LoginResult, ServiceProvider
 from fedlib.stores.base import Store
 from fedlib.stores.memory import MemoryStore
 from fedlib.testing.idp import TestIdP
-from fedlib.web import session_identity
+from fedlib.web import MAX_FORM_FIELDS, session_identity
 
 SP_ID = "https://sp.example.test/saml/metadata"
 ACS = "https://sp.example.test/saml/acs"
@@ -413,3 +413,15 @@ def test_several_idps_get_the_discovery_page(saml_now: datetime) -> None:
     assert "idp-one.example.test" in page.text
     assert "idp-two.example.test" in page.text
     assert client_for(sp).get("/saml/login?idp=https://idp-one.example.test/saml").status_code == 302
+
+
+@pytest.mark.parametrize("separator", [b"&", b";"])
+def test_a_form_of_too_many_fields_is_a_413_before_parsing(sp: ServiceProvider, separator: bytes) -> None:
+    """A million one-byte fields (2 MiB, under the size cap) take seconds to parse: more than
+    fedlib.web.MAX_FORM_FIELDS fields is a 413 before Starlette's parser sees the body."""
+    c = client_for(sp)
+    body = b"SAMLResponse=x" + (separator + b"a") * (1024 * 1024 - 8)
+    headers = {"content-type": "application/x-www-form-urlencoded"}
+    assert c.post("/saml/acs", content=body, headers=headers).status_code == 413
+    few = b"SAMLResponse=x" + (separator + b"a") * (MAX_FORM_FIELDS - 2)
+    assert c.post("/saml/acs", content=few, headers=headers).status_code != 413

@@ -342,6 +342,15 @@ def test_request_xml_checks_a_new_shapes_destination() -> None:
     assert not module._TEMPLATES
 
 
+@pytest.mark.parametrize("bad_id", ['_a" ForceAuthn="true" x="', "_a>", "1abc", "", "_" + "a" * 300, "_é", "_a\n"])
+def test_request_xml_refuses_an_id_that_is_not_an_ncname(bad_id: str) -> None:
+    """The ID goes into the template unescaped: anything but an NCName (an attribute injection above) is a
+    ValueError, as build_authn_request refuses it, never XML with the injected text."""
+    shape = ("https://sp.example/", "https://idp.example/sso", "https://sp.example/acs", False, False, None, None)
+    with pytest.raises(ValueError, match="NCName"):
+        module.request_xml(shape, bad_id, NOW.replace(microsecond=0))
+
+
 def _reference_redirect(destination: str, xml: bytes, *, parameter: str, relay_state: str | None) -> str:
     """encode_redirect before its inline usual case (issue #9), verbatim (docstring left out)."""
     check_destination(destination)
