@@ -195,6 +195,16 @@ def test_an_oversized_body_is_a_413(sp: ServiceProvider, settings: Any) -> None:
     assert response.status_code == 413
 
 
+@pytest.mark.parametrize("max_fields", [1000, None])
+def test_a_form_of_too_many_fields_is_a_413(sp: ServiceProvider, settings: Any, max_fields: int | None) -> None:
+    """More than fedlib.web.MAX_FORM_FIELDS fields is a 413 before Django parses the form, also where a site
+    lifted DATA_UPLOAD_MAX_NUMBER_FIELDS (a million one-byte fields would then take seconds to parse)."""
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = max_fields
+    body = b"SAMLResponse=x" + b"&a" * (1024 * 1024 - 8)
+    response = new_client().post("/saml/acs", data=body, content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 413
+
+
 def test_wrong_methods_are_405(sp: ServiceProvider) -> None:
     c = new_client()
     assert c.get("/saml/acs").status_code == 405

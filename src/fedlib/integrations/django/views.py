@@ -37,6 +37,7 @@ from fedlib.web import (
     end_expired_session,
     logout_form_html,
     session_identity,
+    too_many_form_fields,
 )
 
 log = logging.getLogger("fedlib.django")
@@ -137,7 +138,13 @@ def _web_request(request: HttpRequest) -> WebRequest:
     form: dict[str, str] = {}
     if request.method == "POST":
         try:
+            # fedlib.web.MAX_FORM_FIELDS before Django parses the form, as the Flask and Starlette adapters do
+            # (Django's DATA_UPLOAD_MAX_NUMBER_FIELDS bounds it too, unless a site sets it to None).
+            if too_many_form_fields(request.body):
+                raise BodyRefused(413, "The request has too many form fields.")
             form = _first(request.POST.lists())
+        except BodyRefused:
+            raise
         except RequestDataTooBig as exc:  # DATA_UPLOAD_MAX_MEMORY_SIZE
             raise BodyRefused(413, "The request is too large.") from exc
         except Exception as exc:  # multipart errors, too many fields, bad encodings: the client's
