@@ -284,6 +284,60 @@ def check_add_times(expires_at: datetime, now: datetime) -> tuple[datetime, date
     return expires, current
 
 
+def _utc_in_order(expires_at: datetime, now: datetime) -> bool:
+    """The common times, which :func:`check_add_times` would return unchanged: both of type datetime (no
+    subclass), in UTC (the ``UTC`` singleton, so ``require_aware`` converts nothing), ``now`` first."""
+    return (
+        type(expires_at) is datetime
+        and type(now) is datetime
+        and expires_at.tzinfo is UTC
+        and now.tzinfo is UTC
+        and now < expires_at
+    )
+
+
+def check_add_arguments(key: str, value: str, expires_at: datetime, now: datetime) -> tuple[datetime, datetime]:
+    """:func:`check_key`, :func:`check_value` and :func:`check_add_times` for ``add``, in one call: returns
+    ``(expires_at, now)`` as aware UTC datetimes, or raises as they do.
+
+    Every login start calls it (the pending request), so the common arguments are decided inline: an ASCII
+    key and value (UTF-8 by construction), UTC datetimes of type datetime (which ``require_aware`` returns
+    unchanged), in order. Anything else goes through the three checks (tests/unit/stores/test_store_arguments.py
+    holds both to the checks alone; test_memory_fast_path.py and test_sqlite_fast_path.py, the stores)."""
+    if (
+        type(key) is str
+        and key
+        and key.isascii()
+        and type(value) is str
+        and value.isascii()
+        and _utc_in_order(expires_at, now)
+    ):
+        return expires_at, now
+    check_key(key)
+    check_value(value)
+    return check_add_times(expires_at, now)
+
+
+def check_consume_and_add_arguments(
+    consume_key: str, add_key: str, expires_at: datetime, now: datetime
+) -> tuple[datetime, datetime]:
+    """:func:`check_distinct_keys` and :func:`check_add_times` for ``consume_and_add``, in one call, the common
+    arguments decided inline as in :func:`check_add_arguments` (two different non-empty ASCII keys)."""
+    if (
+        type(consume_key) is str
+        and type(add_key) is str
+        and consume_key
+        and add_key
+        and consume_key != add_key
+        and consume_key.isascii()
+        and add_key.isascii()
+        and _utc_in_order(expires_at, now)
+    ):
+        return expires_at, now
+    check_distinct_keys(consume_key, add_key)
+    return check_add_times(expires_at, now)
+
+
 def check_clock_tolerance(value: timedelta, name: str = "clock_tolerance") -> timedelta:
     """Check a store's clock tolerance (purge grace) and return it.
 

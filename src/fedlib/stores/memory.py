@@ -16,11 +16,10 @@ from typing import Final, NamedTuple
 from fedlib.errors import StoreError
 from fedlib.stores.base import (
     DEFAULT_CLOCK_TOLERANCE,
-    check_add_times,
+    check_add_arguments,
     check_clock_tolerance,
-    check_distinct_keys,
+    check_consume_and_add_arguments,
     check_key,
-    check_value,
     require_aware,
 )
 
@@ -100,28 +99,8 @@ class MemoryStore:
         """:meth:`Store.add <fedlib.stores.Store.add>`, atomic across threads of this process. StoreError: closed, or
         full of live entries.
         """
-        # start_login adds the pending request; an unsolicited login, its replay entry. The common arguments are
-        # decided inline, in this one call: an ASCII key and value (UTF-8; the pending request is ASCII JSON), UTC
-        # datetimes of type datetime (which require_aware returns unchanged) in order. Anything else goes
-        # through check_key, check_value and check_add_times, which accept or raise as always
-        # (tests/unit/stores/test_memory_fast_path.py).
-        if (
-            type(key) is str
-            and key
-            and key.isascii()
-            and type(value) is str
-            and value.isascii()
-            and type(expires_at) is datetime
-            and type(now) is datetime
-            and expires_at.tzinfo is UTC
-            and now.tzinfo is UTC
-            and now < expires_at
-        ):
-            expires, current = expires_at, now
-        else:
-            check_key(key)
-            check_value(value)
-            expires, current = check_add_times(expires_at, now)
+        # start_login adds the pending request; an unsolicited login, its replay entry.
+        expires, current = check_add_arguments(key, value, expires_at, now)
         with self._lock:
             if self._closed:
                 raise StoreError(_CLOSED)
@@ -165,28 +144,8 @@ class MemoryStore:
         """:meth:`AtomicStore.consume_and_add <fedlib.stores.base.AtomicStore.consume_and_add>`, one step under
         the store's lock. StoreError: closed, or full of live entries (then nothing changed).
         """
-        # Every solicited login calls this once. Its common arguments are decided inline, as in ``add``: two
-        # different non-empty ASCII keys, UTC datetimes of type datetime in order. Anything else goes through
-        # check_distinct_keys and check_add_times, which accept or raise as always
-        # (tests/unit/stores/test_memory_fast_path.py holds both to the previous method).
-        if (
-            type(consume_key) is str
-            and type(add_key) is str
-            and consume_key
-            and add_key
-            and consume_key != add_key
-            and consume_key.isascii()
-            and add_key.isascii()
-            and type(expires_at) is datetime
-            and type(now) is datetime
-            and expires_at.tzinfo is UTC
-            and now.tzinfo is UTC
-            and now < expires_at
-        ):
-            expires, current = expires_at, now
-        else:
-            check_distinct_keys(consume_key, add_key)
-            expires, current = check_add_times(expires_at, now)
+        # Every solicited login calls this once.
+        expires, current = check_consume_and_add_arguments(consume_key, add_key, expires_at, now)
         with self._lock:
             if self._closed:
                 raise StoreError(_CLOSED)

@@ -42,17 +42,16 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from fedlib.errors import StoreError
 from fedlib.stores.base import (
     DEFAULT_CLOCK_TOLERANCE,
-    check_add_times,
+    check_add_arguments,
     check_clock_tolerance,
-    check_distinct_keys,
+    check_consume_and_add_arguments,
     check_key,
-    check_value,
     require_aware,
 )
 
@@ -221,28 +220,9 @@ class SQLiteStore:
         """:meth:`Store.add <fedlib.stores.Store.add>`, atomic across threads and processes. StoreError: closed or the
         database failed (nothing recorded).
         """
-        # start_login's pending request. Its common arguments are decided inline, as in MemoryStore.add: an
-        # ASCII key and value (UTF-8), UTC datetimes of type datetime in order; anything else goes through
-        # check_key, check_value and check_add_times, which accept or raise as always
-        # (tests/unit/stores/test_sqlite_fast_path.py).
-        if (
-            type(key) is str
-            and key
-            and key.isascii()
-            and type(value) is str
-            and value.isascii()
-            and type(expires_at) is datetime
-            and type(now) is datetime
-            and expires_at.tzinfo is UTC
-            and now.tzinfo is UTC
-            and now < expires_at
-        ):
-            expires_ts, now_ts = expires_at.timestamp(), now.timestamp()
-        else:
-            check_key(key)
-            check_value(value)
-            expires, current = check_add_times(expires_at, now)
-            expires_ts, now_ts = expires.timestamp(), current.timestamp()
+        # start_login's pending request (the common arguments are decided inline there).
+        expires, current = check_add_arguments(key, value, expires_at, now)
+        expires_ts, now_ts = expires.timestamp(), current.timestamp()
         parameters = (key, value, expires_ts, now_ts)
         with self._lock:
             conn = self._conn if self._conn is not None else self._connection("add")
@@ -312,28 +292,9 @@ class SQLiteStore:
         ``BEGIN IMMEDIATE`` transaction (one commit), atomic across threads and processes. StoreError: closed
         or the database failed (the transaction is rolled back: nothing consumed, nothing recorded).
         """
-        # Every solicited login. Its common arguments are decided inline, as in add: two different non-empty
-        # ASCII keys, UTC datetimes of type datetime in order; anything else goes through check_distinct_keys
-        # and check_add_times (tests/unit/stores/test_sqlite_fast_path.py).
-        if (
-            type(consume_key) is str
-            and type(add_key) is str
-            and consume_key
-            and add_key
-            and consume_key != add_key
-            and consume_key.isascii()
-            and add_key.isascii()
-            and type(expires_at) is datetime
-            and type(now) is datetime
-            and expires_at.tzinfo is UTC
-            and now.tzinfo is UTC
-            and now < expires_at
-        ):
-            expires_ts, now_ts = expires_at.timestamp(), now.timestamp()
-        else:
-            check_distinct_keys(consume_key, add_key)
-            expires, current = check_add_times(expires_at, now)
-            expires_ts, now_ts = expires.timestamp(), current.timestamp()
+        # Every solicited login (the common arguments are decided inline there).
+        expires, current = check_consume_and_add_arguments(consume_key, add_key, expires_at, now)
+        expires_ts, now_ts = expires.timestamp(), current.timestamp()
         with self._lock:
             # The open connection (self._conn is None once closed, after a fork, or after a failed rollback).
             conn = self._conn if self._conn is not None else self._connection("consume_and_add")
