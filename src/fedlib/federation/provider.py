@@ -59,7 +59,10 @@ class MetadataSnapshot:
     loaded_at: datetime
     origin: Literal["source", "backing-file"]
     valid_until: datetime | None
-    """The earliest validUntil among the document and the selected IdPs: after it nothing here is used."""
+    """The earliest validUntil among the document and the selected IdPs (the refresh is scheduled before it).
+    After the document's own validUntil nothing here is used; after one IdP's own, that IdP is not (the
+    ServiceProvider refuses it: ``idp-metadata-expired``; :meth:`MetadataProvider.idps` leaves it out) while
+    the others stay in service, until every IdP has expired."""
     warnings: tuple[str, ...] = ()
     """Entities skipped, then signing certificates expired or expiring within ``warn_within``, as of the
     last refresh (each refresh re-evaluates the certificates, 304 answers included)."""
@@ -175,20 +178,25 @@ class MetadataProvider:
         if snapshot is None:
             raise ConfigurationError(f"no valid metadata from {self.source.description}: {self._last_error}")
         if snapshot.valid_until is not None and snapshot.valid_until <= self.clock.now():
-            raise ConfigurationError(
-                f"the metadata from {self.source.description} expired at {snapshot.valid_until.isoformat()} and "
-                f"no fresh copy could be fetched ({self._last_error or 'no refresh yet'})"
-            )
+            expired = _expired_at(snapshot, self.clock.now())
+            if expired is not None:
+                raise ConfigurationError(
+                    f"the metadata from {self.source.description} expired at {expired.isoformat()} and "
+                    f"no fresh copy could be fetched ({self._last_error or 'no refresh yet'})"
+                )
         return snapshot
 
     def idps(self) -> tuple[IdPMetadata, ...]:
-        """The IdPs of :meth:`current`."""
-        return tuple(self.current().idps.values())
+        """The IdPs of :meth:`current` whose own validUntil has not passed."""
+        now = self.clock.now()
+        return tuple(i for i in self.current().idps.values() if i.valid_until is None or i.valid_until > now)
 
     def status(self) -> ProviderStatus:
         snapshot = self._snapshot
         now = self.clock.now()
-        usable = snapshot is not None and (snapshot.valid_until is None or snapshot.valid_until > now)
+        usable = snapshot is not None and (
+            snapshot.valid_until is None or snapshot.valid_until > now or _expired_at(snapshot, now) is None
+        )
         return ProviderStatus(
             source=self.source.description,
             usable=usable,
@@ -273,7 +281,7 @@ class MetadataProvider:
             entity_ids = tuple(snapshot.idps)
             delay = self.refresh_policy.next_delay(
                 now=now,
-                valid_until=snapshot.valid_until,
+                valid_until=_next_expiry(snapshot, now),
                 cache_duration=snapshot.document.cache_duration_for(entity_ids),
             )
             self._next_refresh = now + delay
@@ -433,6 +441,28 @@ def _with_defaults(
         return list(selected.values())
     known = sp.idps
     return [m if entity_id in known else idp_defaults(m) for entity_id, m in selected.items()]
+
+
+def _expired_at(snapshot: MetadataSnapshot, now: datetime) -> datetime | None:
+    """When the snapshot as a whole stopped being usable, or None while it is: the document's own validUntil
+    once passed, or the last IdP's once every IdP's has (one IdP's expiry takes only that IdP out)."""
+    document_until = snapshot.document.valid_until
+    if document_until is not None and document_until <= now:
+        return document_until
+    until = [i.valid_until for i in snapshot.idps.values()]
+    if until and all(u is not None and u <= now for u in until):
+        return max(u for u in until if u is not None)
+    return None
+
+
+def _next_expiry(snapshot: MetadataSnapshot, now: datetime) -> datetime | None:
+    """The earliest validUntil still ahead (document or IdP), what the next refresh is scheduled by: an IdP
+    that has already expired in an unchanged document does not make every refresh come at the minimum delay."""
+    instants = [
+        d for d in (snapshot.document.valid_until, *(i.valid_until for i in snapshot.idps.values())) if d is not None
+    ]
+    ahead = [d for d in instants if d > now]
+    return min(ahead) if ahead else None
 
 
 def _select(snapshot: MetadataSnapshot, wanted: tuple[str, ...] | None) -> Mapping[str, IdPMetadata]:

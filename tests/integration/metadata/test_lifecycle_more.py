@@ -140,3 +140,54 @@ def test_an_entitys_own_valid_until_inside_an_aggregate_is_honoured(http_server:
         sp.finish_login(form, **binding_kwargs(request))
     assert info.value.code == ErrorCode.IDP_METADATA_EXPIRED
     assert not provider.status().usable
+
+
+def _two_idp_aggregate(key: Any, other_key: Any, other: str) -> bytes:
+    """IDP valid as long as the aggregate (a week); ``other`` only for a day."""
+    return signed_aggregate(
+        [
+            entity_xml(IDP, [key]).replace(b"https://idp.example.org/sso", b"https://idp.example.test/saml/sso"),
+            entity_xml(other, [other_key], valid_until=NOW + timedelta(days=1)),
+        ],
+        signer=federation_key(),
+        valid_until=NOW + timedelta(days=7),
+    )
+
+
+@pytest.mark.parametrize("source", ["unchanged (304)", "down"])
+def test_one_entity_expiring_inside_an_aggregate_leaves_the_others_in_service(http_server: Any, source: str) -> None:
+    """When one IdP's own validUntil passes while the aggregate stays valid, only that IdP stops: the others
+    keep serving, whether the source answers 304 (the same document) or is down. Before, the snapshot as a
+    whole expired with its earliest entity: ``current()`` raised, every 304 counted as a failed refresh
+    and the health check reported the provider unusable, for IdPs whose metadata was still valid."""
+    key, other_key = default_key(), default_key(label="other")
+    other = "https://other.example.test/saml"
+    http_server.script.serve("/fed.xml", _two_idp_aggregate(key, other_key, other), etag='"v1"')
+    clock = Clock()
+    provider = MetadataProvider(
+        http_server.url("/fed.xml"), signer=federation_key().certificate, fetcher=loopback(), clock=clock
+    )
+    sp = sp_with(provider, clock)
+    assert provider.status().valid_until == NOW + timedelta(days=1)
+    if source == "down":
+        http_server.stop()
+    clock.advance(timedelta(days=1, seconds=1))
+    assert provider.refresh_now() is (source != "down")
+    status = provider.status()
+    assert status.usable
+    assert [idp.entity_id for idp in provider.idps()] == [IDP]
+    assert set(provider.current().idps) == {IDP, other}  # the snapshot itself: what was verified
+    idp = TestIdP(entity_id=IDP, key=key)
+    idp.register_sp(SP_ENTITY, ACS)
+    request = sp.start_login(IDP)
+    assert request.url is not None
+    form = dict(idp.respond(idp.receive_redirect(request.url), now=clock.now()).fields)
+    assert sp.finish_login(form, **binding_kwargs(request)).authn.issuer == IDP
+    # the expired IdP is refused by the ServiceProvider (its keys are no longer trusted)
+    with pytest.raises(ConfigurationError, match="expired"):
+        sp.start_login(other)
+    if source != "down":
+        # the next refresh is scheduled by what is still valid (the aggregate's week), not retried at once
+        assert status.next_refresh is not None
+        assert status.next_refresh - clock.now() >= timedelta(hours=1)
+        assert status.last_error is None
