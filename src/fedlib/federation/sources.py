@@ -87,7 +87,9 @@ def source_for(location: str, *, fetcher: HTTPFetcher | None = None) -> Source:
 
 
 def write_atomically(path: str | os.PathLike[str], data: bytes) -> None:
-    """Replace ``path`` with ``data`` so that a reader sees the old or the new file, never a partial one."""
+    """Replace ``path`` with ``data`` so that a reader sees the old or the new file, never a partial one, and
+    the replacement survives a power cut: the file is fsync'd before the rename, its directory after it
+    (the rename is an entry of the directory; without that, an OS crash may bring back the old file)."""
     target = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
@@ -100,6 +102,21 @@ def write_atomically(path: str | os.PathLike[str], data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    _fsync_directory(target.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """fsync a directory where the platform allows opening one (POSIX); elsewhere (Windows) the rename is
+    as durable as the platform makes it. The file is in place either way: a failure here is not raised."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 __all__ = ["FileSource", "Source", "URLSource", "source_for", "write_atomically"]
