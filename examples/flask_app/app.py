@@ -30,15 +30,15 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from flask import Flask, redirect, session
-from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from flask import Flask, Request, redirect, session
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from flask.wrappers import Response
 from itsdangerous import Signer, TimestampSigner, URLSafeTimedSerializer, want_bytes
 from itsdangerous.encoding import base64_encode
 from itsdangerous.signer import HMACAlgorithm, SigningAlgorithm
 from werkzeug.http import dump_cookie
 
-from fedlib.integrations.flask import SESSION_KEY, FedLib, LoginOptions, LogoutEvent, logout_form
+from fedlib.integrations.flask import SESSION_KEY, FedLib, LoginOptions, LogoutEvent, logout_form, request_cookies
 from fedlib.protocol.authn_request import RequestedAuthnContext
 from fedlib.sp import ServiceProvider
 
@@ -165,7 +165,8 @@ class JSONSessionInterface(SecureCookieSessionInterface):
     * its signer is kept, with the key derived once (not per cookie), and only a large payload is compressed,
       with a small zlib window (``_SessionSerializer``: a typical identity's cookie is cheaper to write and
       read as it is, and a cookie-sized input does not need 256 KiB of zlib state);
-    * ``Vary: Cookie`` is added directly when the response has no ``Vary`` yet.
+    * ``Vary: Cookie`` is added directly when the response has no ``Vary`` yet, and a request without the
+      session cookie is an empty session without werkzeug's cookie parse (``open_session``).
     """
 
     serializer = _CompactJSON()  # type: ignore[assignment]  # what itsdangerous calls: dumps, loads
@@ -191,6 +192,14 @@ class JSONSessionInterface(SecureCookieSessionInterface):
             )
         self._signer = (keys, signer)
         return signer
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        """Flask's ``open_session``; a request without the session cookie (the IdP's cross-site POST to the ACS,
+        which carries the login's binding cookie but not a ``SameSite=Lax`` session cookie) is an empty
+        session found without werkzeug's cookie parse (``request_cookies``: the same cookies)."""
+        if self.get_signing_serializer(app) is not None and self.get_cookie_name(app) not in request_cookies(request):
+            return self.session_class()
+        return super().open_session(app, request)
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         """Flask's ``save_session``, with the usual case (a changed, non-permanent session) writing its header in

@@ -251,3 +251,27 @@ def test_an_emptied_session_deletes_the_cookie_and_an_unchanged_one_writes_nothi
     clearing.post("/set", data=json.dumps({"a": 1}))
     assert "Max-Age=0" in clearing.post("/clear").headers["Set-Cookie"]
     assert clearing.get_cookie("session") is None
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["session={v}", 'session="{v}"', "session =  {v}", "other=1", "a=b;session={v}", "session="]),
+        max_size=3,
+    ).map("; ".join)
+)
+def test_open_session_finds_the_same_session_as_flask(template: str) -> None:
+    """``open_session`` skips werkzeug's cookie parse only when the plain reading proves the session cookie
+    absent; whatever the ``Cookie`` header, it opens the session Flask's own ``open_session`` opens."""
+    app = _echo_app(JSONSessionInterface())
+    client = app.test_client()
+    client.post("/set", data=json.dumps({"user": "ada"}))
+    header = template.format(v=_session_cookie(client))
+    opened = []
+    for interface in (app.session_interface, super(JSONSessionInterface, app.session_interface)):
+        with app.test_request_context(headers={"Cookie": header}):
+            found = interface.open_session(app, request)
+            opened.append(None if found is None else dict(found))
+    assert opened[0] == opened[1]
+    if header.split("; ")[0] == f"session={_session_cookie(client)}":
+        assert opened[0] == {"user": "ada"}
