@@ -30,15 +30,15 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from flask import Flask, redirect, session
-from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from flask import Flask, Request, redirect, session
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from flask.wrappers import Response
 from itsdangerous import Signer, TimestampSigner, URLSafeTimedSerializer, want_bytes
 from itsdangerous.encoding import base64_encode
 from itsdangerous.signer import HMACAlgorithm, SigningAlgorithm
 from werkzeug.http import dump_cookie
 
-from fedlib.integrations.flask import SESSION_KEY, FedLib, LoginOptions, LogoutEvent, logout_form
+from fedlib.integrations.flask import SESSION_KEY, FedLib, LoginOptions, LogoutEvent, logout_form, request_cookies
 from fedlib.protocol.authn_request import RequestedAuthnContext
 from fedlib.sp import ServiceProvider
 
@@ -54,12 +54,17 @@ _PAGE = (
 )
 
 
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+"""``json.dumps(obj, separators=(",", ":"))``'s encoder, built once: ``json.dumps`` with any argument builds a
+new ``JSONEncoder`` per call (the same settings, the same output)."""
+
+
 class _CompactJSON:
     """The session payload as compact JSON (what itsdangerous's ``serializer=`` expects)."""
 
     @staticmethod
     def dumps(obj: Any) -> str:
-        return json.dumps(obj, separators=(",", ":"))
+        return _COMPACT.encode(obj)
 
     @staticmethod
     def loads(data: str | bytes) -> Any:
@@ -107,13 +112,23 @@ class _SessionSerializer(URLSafeTimedSerializer):
     """Flask's session serializer (URL-safe, timed, the same payload format) with its per-cookie costs cut:
 
     * one signer per salt, kept (itsdangerous builds a new one for every ``dumps`` and ``loads``);
-    * the payload compressed with a 2 KiB window and small state (``wbits=11, memLevel=4``, ~16 KiB)
-      instead of ``zlib.compress``'s 32 KiB window and ~256 KiB of state set up for each cookie: a session
-      cookie holds at most a few KB, so the output is as short (544 bytes for the bench's 1.4 KB identity
-      either way). Any zlib decompressor reads it (``zlib.decompress``'s default window is the largest),
-      so Flask's own session interface and this one read each other's cookies. As before, the compressed
-      form (``.`` prefix) is used only when it is shorter.
+    * only a large payload is compressed (more than ``COMPRESS_OVER`` bytes of JSON), where Flask's
+      serializer compresses every payload that shrinks. Compressing costs each login ~13 µs, and each later
+      request that reads the session ~7 µs more (decompressing) than reading and verifying the longer
+      cookie costs; what it saves is size: the bench's 1.4 KB identity is a 544-byte payload compressed and
+      a ~1.9 KB one not. A cookie of up to ~2.8 KB (2 KiB of JSON in base64, with its signature) is well
+      within the ~4 KB a browser keeps per cookie, so below that, speed wins; above it (long group lists),
+      the payload is compressed as before, which keeps identities up to ~3x larger under the limit;
+    * then with a 2 KiB window and small state (``wbits=11, memLevel=4``, ~16 KiB) instead of
+      ``zlib.compress``'s 32 KiB window and ~256 KiB of state set up for each cookie: a session cookie
+      holds at most a few KB, so the output is as short. Any zlib decompressor reads it
+      (``zlib.decompress``'s default window is the largest), and Flask's loader reads both forms (the ``.``
+      prefix marks the compressed one), so Flask's own session interface and this one read each other's
+      cookies. As before, the compressed form is used only when it is shorter.
     """
+
+    COMPRESS_OVER = 2048
+    """The JSON payload size (bytes) over which the session payload is compressed."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -127,6 +142,8 @@ class _SessionSerializer(URLSafeTimedSerializer):
 
     def dump_payload(self, obj: Any) -> bytes:
         data = want_bytes(self.serializer.dumps(obj, **self.serializer_kwargs))
+        if len(data) <= self.COMPRESS_OVER:
+            return base64_encode(data)
         packer = zlib.compressobj(6, zlib.DEFLATED, 11, 4)
         compressed = packer.compress(data) + packer.flush()
         if len(compressed) < len(data) - 1:
@@ -145,8 +162,11 @@ class JSONSessionInterface(SecureCookieSessionInterface):
       float, bool, None, lists, dicts with str keys) in a session that uses it: a tuple comes back a list;
     * the signing serializer is built once per secret key (and ``SECRET_KEY_FALLBACKS``) instead of twice per
       request; a changed key or fallback list takes effect on the next request, as with the default;
-    * its signer is kept, with the key derived once (not per cookie), and the payload is compressed with
-      a small zlib window (``_SessionSerializer``: a cookie-sized input does not need 256 KiB of state).
+    * its signer is kept, with the key derived once (not per cookie), and only a large payload is compressed,
+      with a small zlib window (``_SessionSerializer``: a typical identity's cookie is cheaper to write and
+      read as it is, and a cookie-sized input does not need 256 KiB of zlib state);
+    * ``Vary: Cookie`` is added directly when the response has no ``Vary`` yet, and a request without the
+      session cookie is an empty session without werkzeug's cookie parse (``open_session``).
     """
 
     serializer = _CompactJSON()  # type: ignore[assignment]  # what itsdangerous calls: dumps, loads
@@ -172,6 +192,14 @@ class JSONSessionInterface(SecureCookieSessionInterface):
             )
         self._signer = (keys, signer)
         return signer
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        """Flask's ``open_session``; a request without the session cookie (the IdP's cross-site POST to the ACS,
+        which carries the login's binding cookie but not a ``SameSite=Lax`` session cookie) is an empty
+        session found without werkzeug's cookie parse (``request_cookies``: the same cookies)."""
+        if self.get_signing_serializer(app) is not None and self.get_cookie_name(app) not in request_cookies(request):
+            return self.session_class()
+        return super().open_session(app, request)
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         """Flask's ``save_session``, with the usual case (a changed, non-permanent session) writing its header in
@@ -222,7 +250,13 @@ class JSONSessionInterface(SecureCookieSessionInterface):
             super().save_session(app, session, response)
             return
         response.headers.add("Set-Cookie", header)
-        response.vary.add("Cookie")
+        # What ``response.vary.add("Cookie")`` writes when the response has no Vary yet (the usual case): one
+        # ``Vary: Cookie`` header. werkzeug's HeaderSet parses, re-quotes and re-sets the header for it; with
+        # a Vary already there (to merge with, or several lines to fold), werkzeug does it as before.
+        if "Vary" in response.headers:
+            response.vary.add("Cookie")
+        else:
+            response.headers.add("Vary", "Cookie")
 
 
 def create_app(

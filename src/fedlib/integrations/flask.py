@@ -189,6 +189,37 @@ def _acs_form(req: Request) -> dict[str, str]:
     return req.form.to_dict()  # parses the cached body
 
 
+_PLAIN_COOKIE_HEADER = re.compile(
+    r"[!#-:<>-~]+=[!#-:<-~]*(?:; [!#-:<>-~]+=[!#-:<-~]*)*",
+    re.ASCII,
+)
+"""A ``Cookie`` header as browsers write it for plain cookies: ``name=value`` pairs joined by ``"; "``, printable
+ASCII only, no ``"`` (werkzeug unquotes quoted values), no ``;`` or space inside a pair, no ``=`` in a name."""
+
+
+def request_cookies(req: Request) -> dict[str, str]:
+    """``req.cookies.to_dict()`` (each cookie's first value), without werkzeug's parse in the plain case.
+
+    Why: werkzeug finds the ``Cookie`` header by walking every key of the WSGI environ (rebuilding each
+    header's name) and runs its cookie regex per pair; every request of an app that reads its session
+    cookie pays for it. A header that ``_PLAIN_COOKIE_HEADER`` matches whole has one reading: split at
+    ``"; "``, name before the first ``=``, value after it, as werkzeug's parser reads it too. Anything else
+    (quoted values, other separators or spacing, non-ASCII, a pair without ``=``) is werkzeug's.
+    The header is ``HTTP_COOKIE``, where WSGI servers put it (werkzeug would also join keys that differ
+    from it in case only, which no server writes). tests/integration/flask/test_flask_cookies.py compares
+    both parsers."""
+    header = req.environ.get("HTTP_COOKIE")
+    if header is None:
+        return {}
+    if "cookies" in req.__dict__ or _PLAIN_COOKIE_HEADER.fullmatch(header) is None:
+        return req.cookies.to_dict()  # werkzeug's parse, done already (cached) or needed
+    cookies: dict[str, str] = {}
+    for pair in header.split("; "):
+        name, _, value = pair.partition("=")
+        cookies.setdefault(name, value)
+    return cookies
+
+
 def _acs_request(req: Request) -> WebRequest:
     """What ``SamlRoutes.acs`` reads (the form and the cookies), nothing else: the ACS is the login's hot path,
     and the query, the headers and ``host_url`` (a URL rebuilt from the Host header) cost time per login."""
@@ -196,7 +227,7 @@ def _acs_request(req: Request) -> WebRequest:
         method=req.method,
         path=req.path,
         form=_acs_form(req),
-        cookies=req.cookies.to_dict(),
+        cookies=request_cookies(req),
     )
 
 
@@ -212,7 +243,7 @@ def _web_request() -> WebRequest:
         query_string=request.query_string.decode("latin-1"),
         query=request.args.to_dict(),
         form=request.form.to_dict() if request.method == "POST" else {},
-        cookies=request.cookies.to_dict(),
+        cookies=request_cookies(_current_request()),
         origin=request.headers.get("Origin"),
         sec_fetch_site=request.headers.get("Sec-Fetch-Site"),
         host_url=request.host_url,
@@ -510,4 +541,5 @@ __all__ = [
     "default_login_hook",
     "default_logout_hook",
     "logout_form",
+    "request_cookies",
 ]

@@ -12,10 +12,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from examples.flask_app.app import JSONSessionInterface, create_app
+from examples.flask_app.app import JSONSessionInterface, _SessionSerializer, create_app
 from flask import Flask, request, session
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from itsdangerous.encoding import base64_encode
 from werkzeug.test import Client
 
 from fedlib.sp import ServiceProvider
@@ -139,17 +140,43 @@ def test_a_cookie_of_flasks_default_session_is_read_the_same() -> None:
     assert json.loads(switched.get("/get").get_data(as_text=True)) == values
 
 
-def test_a_cookie_of_this_interface_is_read_by_flasks_default_session() -> None:
-    """The other way round: its payload (compressed with a small zlib window, signed with the one-call HMAC)
-    is Flask's format and signature, so an app can switch back without signing anyone out."""
-    values = {"fedlib": {"name_id": "ada@example.org", "attributes": {"mail": ["ada@example.org"] * 40}}, "n": 1}
+@pytest.mark.parametrize("copies", [40, 200])
+def test_a_cookie_of_this_interface_is_read_by_flasks_default_session(copies: int) -> None:
+    """The other way round: its payload (plain, or over ``COMPRESS_OVER`` bytes compressed with a small zlib
+    window; signed with the one-call HMAC) is Flask's format and signature, so an app can switch back
+    without signing anyone out."""
+    values = {"fedlib": {"name_id": "ada@example.org", "attributes": {"mail": ["ada@example.org"] * copies}}}
     ours = _echo_app(JSONSessionInterface()).test_client()
     ours.post("/set", data=json.dumps(values))
     cookie = _session_cookie(ours)
-    assert cookie.startswith(".")  # compressed: the small-window stream is what Flask's loader reads
+    large = len(json.dumps(values, separators=(",", ":"))) > _SessionSerializer.COMPRESS_OVER
+    assert large == (copies == 200)
+    # Compressed (the ``.`` prefix) only when large: the small-window stream is what Flask's loader reads.
+    assert cookie.startswith(".") == large
     default = _echo_app(Flask.session_interface).test_client()
     default.set_cookie("session", cookie)
     assert json.loads(default.get("/get").get_data(as_text=True)) == values
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 400), st.sampled_from(["ada@example.org", "x", "cn=staff,ou=groups,dc=example,dc=org"]))
+def test_only_a_payload_over_the_threshold_is_compressed(copies: int, value: str) -> None:
+    """``COMPRESS_OVER``: a payload of up to 2 KiB of JSON is the JSON in base64 (cheaper to write and to read
+    back, and the cookie stays under ~2.8 KB); a larger one is compressed when that makes it shorter, as
+    Flask's serializer does. Either way, the payload reads back to the same values."""
+    app = Flask(__name__)
+    app.secret_key = "threshold-key"
+    signer = JSONSessionInterface().get_signing_serializer(app)
+    assert signer is not None
+    values = {"fedlib": {"attributes": {"mail": [value] * copies}}}
+    data = json.dumps(values, separators=(",", ":")).encode()
+    payload = signer.dump_payload(values)
+    if len(data) <= _SessionSerializer.COMPRESS_OVER:
+        assert payload == base64_encode(data)
+    else:
+        assert payload.startswith(b".")
+        assert len(payload) < len(base64_encode(data))
+    assert signer.loads(signer.dumps(values)) == values
 
 
 _COOKIE_SETTINGS = st.fixed_dictionaries(
@@ -167,13 +194,19 @@ _COOKIE_SETTINGS = st.fixed_dictionaries(
 
 
 @settings(max_examples=120, deadline=None)
-@given(_COOKIE_SETTINGS, st.booleans(), st.sampled_from([0, 4093, 300]))
+@given(
+    _COOKIE_SETTINGS,
+    st.booleans(),
+    st.sampled_from([0, 4093, 300]),
+    st.sampled_from([(), ("Accept-Encoding",), ("Cookie",), ("cookie",), ("Origin", "Accept-Language")]),
+)
 def test_the_session_header_is_the_one_flask_writes(
-    config: dict[str, Any], permanent: bool, max_cookie_size: int
+    config: dict[str, Any], permanent: bool, max_cookie_size: int, vary: tuple[str, ...]
 ) -> None:
     """``save_session``'s one-step header (kept cookie attributes, the signed value in front) is byte for byte
     what Flask's own ``save_session`` writes with the same serializer, for every cookie setting, permanent
-    sessions and the cookie size limit (over it, Flask's code runs and werkzeug warns) included."""
+    sessions and the cookie size limit (over it, Flask's code runs and werkzeug warns) included; and so is
+    its ``Vary`` (written directly only when the response had none: merged with an existing one otherwise)."""
     app = Flask(__name__)
     app.secret_key = "header-key"
     app.config.update(config, MAX_COOKIE_SIZE=max_cookie_size)
@@ -191,12 +224,12 @@ def test_the_session_header_is_the_one_flask_writes(
             session = ours.session_class(values)
             session.permanent = permanent
             session.modified = True
-            response = app.response_class()
+            response = app.response_class(headers=[("Vary", value) for value in vary])
             save(app, session, response)
-            headers.append((response.headers.getlist("Set-Cookie"), response.headers.get("Vary")))
+            headers.append((response.headers.getlist("Set-Cookie"), response.headers.getlist("Vary")))
     assert headers[0] == headers[1]
     assert headers[0][0]
-    assert headers[0][1] == "Cookie"
+    assert "Cookie" in ", ".join(headers[0][1]) or "cookie" in vary
     size_warnings = [w for w in warned if "cookie" in str(w.message).lower()]
     assert len(size_warnings) in (0, 2)  # both or neither warned about the size
 
@@ -218,3 +251,27 @@ def test_an_emptied_session_deletes_the_cookie_and_an_unchanged_one_writes_nothi
     clearing.post("/set", data=json.dumps({"a": 1}))
     assert "Max-Age=0" in clearing.post("/clear").headers["Set-Cookie"]
     assert clearing.get_cookie("session") is None
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["session={v}", 'session="{v}"', "session =  {v}", "other=1", "a=b;session={v}", "session="]),
+        max_size=3,
+    ).map("; ".join)
+)
+def test_open_session_finds_the_same_session_as_flask(template: str) -> None:
+    """``open_session`` skips werkzeug's cookie parse only when the plain reading proves the session cookie
+    absent; whatever the ``Cookie`` header, it opens the session Flask's own ``open_session`` opens."""
+    app = _echo_app(JSONSessionInterface())
+    client = app.test_client()
+    client.post("/set", data=json.dumps({"user": "ada"}))
+    header = template.format(v=_session_cookie(client))
+    opened = []
+    for interface in (app.session_interface, super(JSONSessionInterface, app.session_interface)):
+        with app.test_request_context(headers={"Cookie": header}):
+            found = interface.open_session(app, request)
+            opened.append(None if found is None else dict(found))
+    assert opened[0] == opened[1]
+    if header.split("; ")[0] == f"session={_session_cookie(client)}":
+        assert opened[0] == {"user": "ada"}
