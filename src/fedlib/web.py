@@ -189,6 +189,30 @@ def session_identity(result: LoginResult) -> dict[str, Any]:
     }
 
 
+def begin_session(session: Session, result: LoginResult) -> None:
+    """What the default login hooks do with a verified login: ``session[SESSION_KEY] = session_identity(result)``,
+    after making the session the new principal's (the browser's session is now a signed-in one):
+
+    * a session that holds another principal's identity (another NameID or IdP; or an identity fedlib did
+      not write) is emptied first: nothing the previous user's session held carries over, as with
+      ``django.contrib.auth.login`` when another user was signed in;
+    * otherwise the application's own data stays (an anonymous cart, a language), but the logout CSRF token
+      is dropped: a token from before the login (one planted with a tossed session cookie, or read by
+      whoever held the anonymous session) is never the signed-in session's; a new one is made on first use.
+    """
+    identity = session_identity(result)
+    previous = session.get(SESSION_KEY)
+    if previous is not None and not (
+        isinstance(previous, dict)
+        and previous.get("name_id") == identity["name_id"]
+        and previous.get("issuer") == identity["issuer"]
+    ):
+        session.clear()
+    else:
+        session.pop(CSRF_SESSION_KEY, None)
+    session[SESSION_KEY] = identity
+
+
 def csrf_token(session: Session) -> str:
     """This browser session's logout CSRF token (created on first use): 32 random bytes, URL-safe."""
     token = session.get(CSRF_SESSION_KEY)
@@ -587,6 +611,7 @@ __all__ = [
     "SamlRoutes",
     "WebOutcome",
     "WebRequest",
+    "begin_session",
     "csrf_token",
     "default_render_page",
     "end_expired_session",

@@ -93,9 +93,9 @@ from fedlib.web import (
     SamlRoutes,
     WebOutcome,
     WebRequest,
+    begin_session,
     default_render_page,
     end_expired_session,
-    session_identity,
     too_many_form_fields,
 )
 from fedlib.web import csrf_token as _csrf_token
@@ -112,8 +112,10 @@ TenantLookup = Callable[[str], ServiceProvider]
 
 def default_login_hook(result: LoginResult) -> None:
     """Keep the identity in the session: ``session["fedlib"]`` = name_id (with its format and qualifiers),
-    issuer, session index, attributes. An IdP LogoutRequest must name exactly this NameID and session."""
-    session[SESSION_KEY] = session_identity(result)
+    issuer, session index, attributes. An IdP LogoutRequest must name exactly this NameID and session. The
+    session becomes the new principal's first (``fedlib.web.begin_session``: another principal's session is
+    emptied; the logout CSRF token is always renewed)."""
+    begin_session(session, result)
 
 
 def default_logout_hook(event: LogoutEvent) -> None:

@@ -63,11 +63,11 @@ from fedlib.web import (
     Session,
     WebOutcome,
     WebRequest,
+    begin_session,
     csrf_token,
     default_render_page,
     end_expired_session,
     logout_form_html,
-    session_identity,
     too_many_form_fields,
 )
 
@@ -90,8 +90,10 @@ def session_of(request: Request) -> Session:
 
 
 def default_login_hook(request: Request, result: LoginResult) -> None:
-    """Keep the identity in ``request.session["fedlib"]`` (see ``fedlib.web.session_identity``)."""
-    session_of(request)[SESSION_KEY] = session_identity(result)
+    """Keep the identity in ``request.session["fedlib"]`` (see ``fedlib.web.session_identity``), the session
+    made the new principal's first (``fedlib.web.begin_session``: another principal's session is emptied;
+    the logout CSRF token is always renewed)."""
+    begin_session(session_of(request), result)
 
 
 def default_logout_hook(request: Request, event: LogoutEvent) -> None:

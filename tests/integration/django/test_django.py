@@ -531,3 +531,16 @@ def test_hostile_input_is_never_a_5xx(sp: ServiceProvider, query: str, fields: d
     assert c.get("/saml/login?" + quote(query, safe="=&%")).status_code < 500
     assert c.post("/saml/acs", data=fields).status_code < 500
     assert c.post("/saml/logout", data=fields).status_code < 500
+
+
+def test_the_logout_token_from_before_the_login_is_renewed(sp: ServiceProvider, saml_idp: TestIdP) -> None:
+    client = new_client()
+    before = form_fields(client.get("/saml/logout").content.decode())[CSRF_FIELD]
+    assert login(client, saml_idp).status_code == 303
+    after = form_fields(client.get("/saml/logout").content.decode())[CSRF_FIELD]
+    assert after != before
+    refused = client.post(
+        "/saml/logout", data={CSRF_FIELD: before}, headers={"Origin": BASE, "Sec-Fetch-Site": "same-origin"}
+    )
+    assert refused.status_code == 403
+    assert whoami(client).startswith(f"user={USER}|")

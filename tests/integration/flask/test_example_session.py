@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import time
 import warnings
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -220,6 +220,9 @@ def test_the_session_header_is_the_one_flask_writes(
     ):
         warnings.simplefilter("always")
         patch.setattr(time, "time", lambda: 1_800_000_000.0)  # the same timestamp in both signatures
+        # and the same Expires for a permanent session (Flask reads datetime.now: two calls can straddle a second)
+        expires = datetime(2027, 1, 15, 8, 0, tzinfo=UTC)
+        patch.setattr(ours, "get_expiration_time", lambda app, session: expires if session.permanent else None)
         for save in (ours.save_session, super(JSONSessionInterface, ours).save_session):
             session = ours.session_class(values)
             session.permanent = permanent

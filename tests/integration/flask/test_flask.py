@@ -14,7 +14,7 @@ from flask import Flask, session
 
 from fedlib.constants import BINDING_HTTP_POST
 from fedlib.errors import ConfigurationError, StoreError
-from fedlib.integrations.flask import SESSION_KEY, FedLib
+from fedlib.integrations.flask import CSRF_SESSION_KEY, SESSION_KEY, FedLib
 from fedlib.sp import LoginResult, ServiceProvider
 from fedlib.testing.idp import TestIdP
 
@@ -227,3 +227,33 @@ def test_a_session_without_session_not_on_or_after_stays(saml_sp: ServiceProvide
         identity["session_not_on_or_after"] = None
         flask_session[SESSION_KEY] = identity
     assert client.get("/").get_data(as_text=True) == "user=ada@example.org"
+
+
+def test_login_rotates_the_csrf_token_and_keeps_anonymous_session_data(
+    saml_sp: ServiceProvider, saml_login: Any
+) -> None:
+    """A logout CSRF token from before the login (one an attacker may have planted or read with the session
+    cookie) is not the signed-in session's; the application's own anonymous data stays (Django's login
+    keeps it too)."""
+    client = make_app(saml_sp).test_client()
+    with client.session_transaction() as before:
+        before[CSRF_SESSION_KEY] = "planted-" + "x" * 40
+        before["cart"] = ["book"]
+    assert saml_login(client).status_code == 303
+    with client.session_transaction() as after:
+        assert after[SESSION_KEY]["name_id"] == "ada@example.org"
+        assert after.get(CSRF_SESSION_KEY) != "planted-" + "x" * 40
+        assert after["cart"] == ["book"]
+
+
+def test_login_of_another_principal_starts_an_empty_session(saml_sp: ServiceProvider, saml_login: Any) -> None:
+    """The browser still holds another user's session (no logout): nothing of it carries over to the new
+    user, as with Django's login when another user was signed in."""
+    client = make_app(saml_sp).test_client()
+    with client.session_transaction() as before:
+        before[SESSION_KEY] = {"name_id": "mallory@example.org", "issuer": saml_sp.idp().metadata.entity_id}
+        before["private"] = "mallory's notes"
+    assert saml_login(client).status_code == 303
+    with client.session_transaction() as after:
+        assert after[SESSION_KEY]["name_id"] == "ada@example.org"
+        assert "private" not in after

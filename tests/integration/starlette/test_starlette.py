@@ -425,3 +425,16 @@ def test_a_form_of_too_many_fields_is_a_413_before_parsing(sp: ServiceProvider, 
     assert c.post("/saml/acs", content=body, headers=headers).status_code == 413
     few = b"SAMLResponse=x" + (separator + b"a") * (MAX_FORM_FIELDS - 2)
     assert c.post("/saml/acs", content=few, headers=headers).status_code != 413
+
+
+def test_the_logout_token_from_before_the_login_is_renewed(sp: ServiceProvider, saml_idp: TestIdP) -> None:
+    client = client_for(sp)
+    before = form_fields(client.get("/saml/logout").text)[CSRF_FIELD]
+    assert login(client, saml_idp).status_code == 303
+    after = form_fields(client.get("/saml/logout").text)[CSRF_FIELD]
+    assert after != before
+    refused = client.post(
+        "/saml/logout", data={CSRF_FIELD: before}, headers={"Origin": BASE, "Sec-Fetch-Site": "same-origin"}
+    )
+    assert refused.status_code == 403
+    assert user(client) == USER

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -17,8 +18,10 @@ from fedlib.web import (
     LogoutEvent,
     SamlRoutes,
     WebRequest,
+    begin_session,
     csrf_token,
     logout_form_html,
+    session_identity,
 )
 
 ROUTES = SamlRoutes()
@@ -103,3 +106,48 @@ def test_the_page_renderer_gets_the_code_and_hint() -> None:
     outcome = routes.error_outcome(XMLRejected(ErrorCode.MALFORMED_XML, "fix it"))
     assert outcome.body == "mine"
     assert (pages[0].status, pages[0].code, pages[0].hint) == (403, "malformed-xml", "fix it")
+
+
+def _verified_login(sp: ServiceProvider, idp: TestIdP) -> LoginResult:
+    started = ROUTES.login(WebRequest("GET", "/saml/login"), sp)
+    assert started.location is not None
+    (cookie,) = started.cookies
+    form = idp.respond(idp.receive_redirect(started.location))
+    seen: list[LoginResult] = []
+    ROUTES.acs(
+        WebRequest("POST", "/saml/acs", form=dict(form.fields), cookies={cookie.name: cookie.value}), sp, seen.append
+    )
+    return seen[0]
+
+
+def test_begin_session_renews_the_csrf_token_and_keeps_the_apps_data(
+    saml_sp: ServiceProvider, saml_idp: TestIdP
+) -> None:
+    result = _verified_login(saml_sp, saml_idp)
+    session: dict[str, Any] = {CSRF_SESSION_KEY: "t" * 43, "cart": ["book"]}
+    begin_session(session, result)
+    assert session == {"cart": ["book"], SESSION_KEY: session_identity(result)}
+    # the same principal signing in again keeps the application's data too
+    session[CSRF_SESSION_KEY] = "u" * 43
+    begin_session(session, result)
+    assert session == {"cart": ["book"], SESSION_KEY: session_identity(result)}
+
+
+@pytest.mark.parametrize(
+    "previous",
+    [
+        {"name_id": "mallory@example.org", "issuer": "IDP"},  # another NameID at the same IdP
+        {"name_id": "ada@example.org", "issuer": "https://other-idp.example/"},  # the same NameID elsewhere
+        {"issuer": "IDP"},  # an identity fedlib did not write
+        "ada@example.org",
+    ],
+)
+def test_begin_session_empties_another_principals_session(
+    saml_sp: ServiceProvider, saml_idp: TestIdP, previous: Any
+) -> None:
+    result = _verified_login(saml_sp, saml_idp)
+    if isinstance(previous, dict) and previous.get("issuer") == "IDP":
+        previous = {**previous, "issuer": result.authn.issuer}
+    session: dict[str, Any] = {SESSION_KEY: previous, "private": "notes", CSRF_SESSION_KEY: "t" * 43}
+    begin_session(session, result)
+    assert session == {SESSION_KEY: session_identity(result)}

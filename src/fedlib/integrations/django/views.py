@@ -26,6 +26,7 @@ from fedlib.errors import ConfigurationError
 from fedlib.integrations.django.site import site
 from fedlib.sp import LoginResult, ServiceProvider
 from fedlib.web import (
+    CSRF_SESSION_KEY,
     SESSION_KEY,
     BodyRefused,
     HookFailed,
@@ -91,8 +92,10 @@ def default_login_hook(request: HttpRequest, result: LoginResult) -> HttpRespons
         return respond(
             site.routes_.simple_page(403, "Sign-in refused", "<p>This account may not sign in to this site.</p>")
         )
-    auth.login(request, user)
-    session_of(request)[SESSION_KEY] = session_identity(result)
+    auth.login(request, user)  # flushes the session when another user was signed in, else renews its key
+    session = session_of(request)
+    session.pop(CSRF_SESSION_KEY, None)  # the logout CSRF token from before the login is not carried over
+    session[SESSION_KEY] = session_identity(result)
     return None
 
 
