@@ -53,15 +53,15 @@ import os
 import threading
 import types
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, cast
+from typing import Any, Final, Protocol, cast
 from urllib.parse import urlsplit
 
 from fedlib.errors import ConfigurationError, StoreError
 from fedlib.stores.base import (
     DEFAULT_CLOCK_TOLERANCE,
-    check_add_times,
+    check_add_arguments,
     check_clock_tolerance,
-    check_distinct_keys,
+    check_consume_and_add_arguments,
     check_key,
     check_value,
     require_aware,
@@ -368,13 +368,14 @@ class RedisStore:
         """:meth:`Store.add <fedlib.stores.Store.add>`, atomic for every client of the server. StoreError: closed or
         Redis failed (nothing can be concluded).
         """
-        redis_key = self.redis_key(key)
-        check_value(value)
-        expires, current = check_add_times(expires_at, now)
+        # check_key (redis_key's), check_value and check_add_times in one call, the common arguments decided
+        # inline (issue #9: ~1.5 us less per login start); the key is then a checked str, encoded as redis_key does.
+        expires, current = check_add_arguments(key, value, expires_at, now)
+        redis_key = self._key_head + key.encode("utf-8")
         exp_s, exp_us = _instant(expires)
         now_s, now_us = _instant(current)
         entry = f"{exp_s:012d}{exp_us:06d}".encode("ascii") + value.encode("utf-8")
-        ttl_ms = math.ceil((expires - current) / timedelta(milliseconds=1)) + self._grace_ms
+        ttl_ms = math.ceil((expires - current) / _ONE_MS) + self._grace_ms
         result = self._run("add", _ADD, redis_key, str(now_s), str(now_us), entry, str(ttl_ms))
         if isinstance(result, int) and not isinstance(result, bool) and result in (0, 1):
             return result == 1
@@ -409,13 +410,15 @@ class RedisStore:
         (one round trip), atomic for every client of the server. StoreError: closed or Redis failed (nothing
         consumed, or the outcome is unknown; either way nothing may be accepted).
         """
-        check_distinct_keys(consume_key, add_key)
-        consume_redis_key, add_redis_key = self.redis_key(consume_key), self.redis_key(add_key)
-        expires, current = check_add_times(expires_at, now)
+        # check_distinct_keys (which checks both keys as redis_key would again) and check_add_times in one call,
+        # the common arguments decided inline (issue #9: ~4 us less per login); then redis_key's encoding.
+        expires, current = check_consume_and_add_arguments(consume_key, add_key, expires_at, now)
+        head = self._key_head
+        consume_redis_key, add_redis_key = head + consume_key.encode("utf-8"), head + add_key.encode("utf-8")
         exp_s, exp_us = _instant(expires)
         now_s, now_us = _instant(current)
         entry = f"{exp_s:012d}{exp_us:06d}".encode("ascii")
-        ttl_ms = math.ceil((expires - current) / timedelta(milliseconds=1)) + self._grace_ms
+        ttl_ms = math.ceil((expires - current) / _ONE_MS) + self._grace_ms
         keys = (consume_redis_key, add_redis_key)
         result = self._run("consume_and_add", _CONSUME_AND_ADD, keys, str(now_s), str(now_us), entry, str(ttl_ms))
         if result is None:
@@ -540,6 +543,9 @@ def _tolerance(clock_tolerance: timedelta | None, gc_grace: timedelta | None) ->
     if clock_tolerance is not None:
         return check_clock_tolerance(clock_tolerance)
     return DEFAULT_CLOCK_TOLERANCE
+
+
+_ONE_MS: Final = timedelta(milliseconds=1)
 
 
 def _instant(value: datetime) -> tuple[int, int]:

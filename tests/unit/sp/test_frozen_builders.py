@@ -1,0 +1,101 @@
+"""The private builders of the frozen values a login returns (issue #9) make exactly what the dataclass
+constructors make: ``binding._new_cookie`` (``BindingCookie``), ``sp._new_login_request`` (``LoginRequest``)
+and ``sp._new_login_result`` (``LoginResult``).
+
+They write the fields on a plain class with the same slots and then assign ``__class__``; a field they
+forget, one added to the dataclass without them, or a layout that differs fails here: every field is
+compared with the constructor's (a slot never written raises AttributeError when read), and so are the
+type, equality, hash, repr, frozenness, ``dataclasses.replace`` and pickling.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fedlib import binding
+from fedlib.sp import LoginRequest, LoginResult, _new_login_request, _new_login_result
+
+TEXT = st.text(max_size=20)
+OPTIONAL_TEXT = st.none() | TEXT
+COOKIES = st.builds(binding.BindingCookie, TEXT, TEXT, st.integers(-5, 10**6))
+
+
+def _same(built: Any, expected: Any) -> None:
+    cls = type(expected)
+    assert type(built) is cls
+    for field in dataclasses.fields(cls):
+        assert getattr(built, field.name) == getattr(expected, field.name), field.name
+        assert type(getattr(built, field.name)) is type(getattr(expected, field.name)), field.name
+    assert built == expected
+    assert repr(built) == repr(expected)
+    assert hash(built) == hash(expected)
+    assert pickle.loads(pickle.dumps(built)) == expected  # noqa: S301 - the test's own value
+    first = dataclasses.fields(cls)[0].name
+    assert dataclasses.replace(built, **{first: getattr(expected, first)}) == expected
+    for field in dataclasses.fields(cls):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(built, field.name, None)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            delattr(built, field.name)
+
+
+@settings(max_examples=200, deadline=None)
+@given(name=TEXT, value=TEXT, max_age=st.integers(-5, 10**6))
+def test_new_cookie_is_the_constructors(name: str, value: str, max_age: int) -> None:
+    _same(binding._new_cookie(name, value, max_age), binding.BindingCookie(name, value, max_age))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.tuples(TEXT, TEXT, TEXT, OPTIONAL_TEXT, OPTIONAL_TEXT, TEXT, COOKIES),
+)
+def test_new_login_request_is_the_constructors(values: tuple[Any, ...]) -> None:
+    names = [field.name for field in dataclasses.fields(LoginRequest)]
+    _same(_new_login_request(*values), LoginRequest(**dict(zip(names, values, strict=True))))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.tuples(st.integers() | TEXT, OPTIONAL_TEXT, TEXT, st.booleans(), st.none() | COOKIES),
+)
+def test_new_login_result_is_the_constructors(values: tuple[Any, ...]) -> None:
+    names = [field.name for field in dataclasses.fields(LoginResult)]
+    _same(_new_login_result(*values), LoginResult(**dict(zip(names, values, strict=True))))
+
+
+@pytest.mark.parametrize(
+    ("builder", "cls"),
+    [
+        (binding._new_cookie, binding.BindingCookie),
+        (_new_login_request, LoginRequest),
+        (_new_login_result, LoginResult),
+    ],
+)
+def test_a_builder_takes_every_field(builder: Callable[..., Any], cls: type) -> None:
+    """A field added to the dataclass must be added to its builder: the builder writes each field it
+    takes (or, for the cookie, its fixed default), so it takes one argument per field without a fixed
+    default."""
+    fields = dataclasses.fields(cls)
+    required = [f for f in fields if cls is not binding.BindingCookie or f.default is dataclasses.MISSING]
+    assert builder.__code__.co_argcount == len(required)
+    if cls is binding.BindingCookie:  # the fixed attributes are the dataclass's defaults
+        built = builder("n", "v", 1)
+        for field in fields:
+            if field.default is not dataclasses.MISSING:
+                assert getattr(built, field.name) == field.default
+
+
+def test_a_login_returns_built_values() -> None:
+    """The values start_login and finish_login return are real instances (covered end to end in
+    test_service_provider.py; here: the builders' output survives what adapters do with it)."""
+    cookie = binding.binding_cookie("https://sp.example.test/acs", "_abc", "s" * 43, 600)
+    assert type(cookie) is binding.BindingCookie
+    assert cookie.header().startswith("__Host-fedlib-login-")
+    assert binding.expired_cookie(cookie.name) == binding.BindingCookie(cookie.name, "", 0)
