@@ -24,11 +24,10 @@ from lxml import etree
 from fedlib._xml.limits import ID_COUNT, too_complex
 
 # Every ID-like attribute value of the document (ID, Id, id, xml:id), as plain strings, in document order.
-_ID_VALUES: Final = etree.XPath(
-    "/descendant-or-self::*/@ID | /descendant-or-self::*/@Id"
-    " | /descendant-or-self::*/@id | /descendant-or-self::*/@xml:id",
-    smart_strings=False,
-)
+# ``//*`` is every element of the document (the document element is a child of the root node), the set
+# ``/descendant-or-self::*`` names; libxml2 evaluates it as one descendant step without the intermediate
+# node-set of ``descendant-or-self::node()``: ~9 k instructions less per login (bench/verify.py, callgrind).
+_ID_VALUES: Final = etree.XPath("//*/@ID | //*/@Id | //*/@id | //*/@xml:id", smart_strings=False)
 # One pass over every attribute of the document, keeping those equal to $v whose name is ID-like (the
 # same four names as _ID_VALUES: ID, Id, id without a namespace, xml:id). The value test comes first: it
 # rejects nearly every attribute with one string comparison.
