@@ -76,7 +76,18 @@ class IdIndex:
             counts = {}
             for value in values:
                 counts[value] = counts.get(value, 0) + 1
-        return cls(holders={}, counts=counts, root=root, unique=unique)
+        if cls is not IdIndex:
+            return cls(holders={}, counts=counts, root=root, unique=unique)
+        # IdIndex(holders={}, counts=counts, root=root, unique=unique) without the frozen dataclass's __init__
+        # (an object.__setattr__ call per field, with its lookups; every login builds one): the same object,
+        # each slot set through its descriptor (tests/unit/xml/test_id_index_build.py).
+        set_holders, set_counts, set_root, set_unique = _SETTERS
+        index: IdIndex = _new_object(IdIndex)
+        set_holders(index, {})
+        set_counts(index, counts)
+        set_root(index, root)
+        set_unique(index, unique)
+        return index
 
     @classmethod
     def for_value(cls, root: etree._Element, value: str) -> IdIndex:
@@ -121,6 +132,12 @@ class IdIndex:
             if element.get(name) == value:
                 return True
         return False
+
+
+_new_object: Final = object.__new__
+#: IdIndex's fields in order (every one set by IdIndex.build), and their slot setters.
+ID_INDEX_FIELDS: Final = ("holders", "counts", "root", "unique")
+_SETTERS: Final = tuple(getattr(IdIndex, name).__set__ for name in ID_INDEX_FIELDS)
 
 
 def _holders(root: etree._Element, value: str) -> list[etree._Element]:
