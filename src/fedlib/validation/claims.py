@@ -68,6 +68,12 @@ class Claims(NamedTuple):
     replay_expires: datetime
     attribute_statements: list[etree._Element]
     """The Assertion's AttributeStatement children, in document order (read by the pipeline's _attributes)."""
+    response_id: str = ""
+    """The Response's ID (the pipeline's AuthnResult.response_id; read once, here)."""
+    assertion_id: str = ""
+    """The Assertion's ID (the replay key and AuthnResult.assertion_id)."""
+    response_in_response_to: str | None = None
+    """The Response's InResponseTo, if any (stage 10)."""
 
 
 def claims_of(
@@ -140,6 +146,9 @@ def check_claims(
         assertion_signatures=list(assertion.iterchildren(DS_SIGNATURE)),
         replay_expires=checks.replay_expiry(assertion, skew=skew, max_age=max_age),
         attribute_statements=list(assertion.iterchildren(SAML_ATTRIBUTE_STATEMENT)),
+        response_id=response.get("ID") or "",
+        assertion_id=assertion.get("ID") or "",
+        response_in_response_to=response.get("InResponseTo"),
     )
 
 
@@ -199,7 +208,8 @@ def _read_claims(
     earliest = add_saturating(now, -skew)  # an instant at or before this is past
 
     # check_version_and_instant, check_issue_instant, check_destination (Response)
-    if response.get("Version") != SAML_VERSION or not response.get("ID"):
+    response_id = response.get("ID")
+    if response.get("Version") != SAML_VERSION or not response_id:
         return None
     issued = _instant(response, "IssueInstant")
     if issued is None or latest < issued or earliest >= add_saturating(issued, max_age):
@@ -236,7 +246,8 @@ def _read_claims(
         return None
 
     # check_version_and_instant, check_issue_instant (Assertion)
-    if assertion.get("Version") != SAML_VERSION or not assertion.get("ID"):
+    assertion_id = assertion.get("ID")
+    if assertion.get("Version") != SAML_VERSION or not assertion_id:
         return None
     assertion_issued = _instant(assertion, "IssueInstant")
     if assertion_issued is None or latest < assertion_issued or earliest >= add_saturating(assertion_issued, max_age):
@@ -390,6 +401,9 @@ def _read_claims(
         assertion_signatures=signatures,
         replay_expires=expires,
         attribute_statements=attribute_statements,
+        response_id=response_id,
+        assertion_id=assertion_id,
+        response_in_response_to=response_irt,
     )
 
 
