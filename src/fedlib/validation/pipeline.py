@@ -353,6 +353,7 @@ def _attributes(
     merged: dict[str, tuple[str, ...]] = {}
     friendly: dict[str, str] = {}
     nil = _XSI_NIL
+    values: tuple[str, ...]
     for statement in statements:
         if not nil_possible and _PLAIN_STATEMENT(statement):
             # The loop below for a statement that holds nothing but Attributes holding nothing but
@@ -376,7 +377,6 @@ def _attributes(
             name = attribute.get("Name")
             if not name:
                 continue
-            values: tuple[str, ...]
             if not nil_possible and len(attribute) == 1:
                 # The loop below for one child: the same tag test, and no xsi:nil to look up.
                 value = attribute[0]
