@@ -128,8 +128,11 @@ _SHORTEST_ID_ATTRIBUTE: Final = len(' id=""')
 
 @functools.lru_cache(maxsize=16)
 def _attribute_past(limit: int) -> etree.XPath:
-    """XPath: the ``limit + 1``-th attribute of any element (a literal position: faster than a variable)."""
-    return etree.XPath(f"descendant-or-self::*/@*[{int(limit) + 1}]", smart_strings=False)
+    """XPath: the ``limit + 1``-th attribute of any element of the document (a literal position: faster than
+    a variable). ``//*`` is every element of the document (for ``check_structure``'s root, the document
+    element, the same set as ``descendant-or-self::*``), evaluated as one descendant step: ~7 k instructions
+    less per parse than ``descendant-or-self::*`` (bench/verify.py, callgrind)."""
+    return etree.XPath(f"//*/@*[{int(limit) + 1}]", smart_strings=False)
 
 
 def too_complex(what: str, count: int, limit: int, field: str) -> XMLRejected:

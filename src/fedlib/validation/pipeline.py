@@ -23,17 +23,19 @@ Order (each stage raises ``ResponseRejected``; later stages never see the raw do
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
+from typing import Final
 
 from lxml import etree
 
 from fedlib._xml.parse import decode_message, parse_xml, text_content
 from fedlib.clock import ensure_aware
 from fedlib.config import SPConfig
-from fedlib.constants import NS_XSI, SAML_ATTRIBUTE, SAML_ATTRIBUTE_STATEMENT, SAML_ATTRIBUTE_VALUE, qname
+from fedlib.constants import NS_SAML, NS_XSI, SAML_ATTRIBUTE, SAML_ATTRIBUTE_STATEMENT, SAML_ATTRIBUTE_VALUE, qname
 from fedlib.errors import ErrorCode, ResponseRejected, reject
 from fedlib.metadata.idp import IdPMetadata
 from fedlib.protocol.models import AuthnResult
@@ -132,7 +134,7 @@ def validate_parsed_response(
     assertion = claims.assertion
     issuer = claims.issuer
     name_id = claims.name_id
-    response_irt = response.get("InResponseTo")
+    response_irt = claims.response_in_response_to
 
     # 9: an Assertion signature is optional, but if present it must verify under the same rules.
     assertion_signatures = claims.assertion_signatures
@@ -160,7 +162,7 @@ def validate_parsed_response(
         )
 
     # 11: replay. Remember the assertion for as long as any copy of it could still be accepted.
-    assertion_id = assertion.get("ID") or ""
+    assertion_id = claims.assertion_id
     expires = claims.replay_expires
     if defer_replay is not None:
         defer_replay.append(replay_entry(sp.entity_id, issuer, assertion_id, expires, now=now))
@@ -175,32 +177,93 @@ def validate_parsed_response(
     # The earlier of the two limits (min(), inline; the bearer confirmation always has one).
     conditions_until = claims.conditions_until
     confirmation_until = claims.confirmation_until
-    # No attribute named nil anywhere in the verified content (its canonical octets): no xsi:nil to honour.
+    # No attribute named nil anywhere in the verified content (its canonical octets): no xsi:nil to honour;
+    # no FriendlyName attribute there: none to read (each a byte search instead of one lxml .get per value or
+    # per Attribute; the needles match every way c14n renders such an attribute, and more).
     canonical = verified.canonical
     attributes, friendly_names = _attributes(
-        assertion, claims.attribute_statements, nil_possible=canonical is None or b'nil="' in canonical
+        assertion,
+        claims.attribute_statements,
+        nil_possible=canonical is None or b'nil="' in canonical,
+        friendly_possible=canonical is None or b'FriendlyName="' in canonical,
     )
-    return AuthnResult(
-        issuer=issuer,
-        name_id=(name_id.text or "") if len(name_id) == 0 else text_content(name_id),  # text_content's fast path
-        name_id_format=name_id.get("Format"),
-        session_index=claims.session_index,
-        authn_context_class=claims.authn_context,
-        attributes=attributes,
-        not_on_or_after=confirmation_until
-        if conditions_until is None or confirmation_until < conditions_until
-        else conditions_until,
-        session_not_on_or_after=claims.session_until,
-        in_response_to=in_response_to if in_response_to is not None else response_irt,
-        assertion_id=assertion_id,
-        response_id=response.get("ID") or "",
-        name_qualifier=name_id.get("NameQualifier"),
-        sp_name_qualifier=name_id.get("SPNameQualifier"),
-        friendly_names=friendly_names,
-        mapped_attributes=_NO_MAPPED_ATTRIBUTES,
+    name_id_value = (name_id.text or "") if len(name_id) == 0 else text_content(name_id)  # its fast path
+    not_on_or_after = (
+        confirmation_until if conditions_until is None or confirmation_until < conditions_until else conditions_until
     )
+    in_response_to = in_response_to if in_response_to is not None else response_irt
+    if _AUTHN_RESULT_SETTERS is None:  # AuthnResult changed shape: its own constructor (see _authn_result_setters)
+        return AuthnResult(
+            issuer=issuer,
+            name_id=name_id_value,
+            name_id_format=name_id.get("Format"),
+            session_index=claims.session_index,
+            authn_context_class=claims.authn_context,
+            attributes=attributes,
+            not_on_or_after=not_on_or_after,
+            session_not_on_or_after=claims.session_until,
+            in_response_to=in_response_to,
+            assertion_id=assertion_id,
+            response_id=claims.response_id,
+            name_qualifier=name_id.get("NameQualifier"),
+            sp_name_qualifier=name_id.get("SPNameQualifier"),
+            friendly_names=friendly_names,
+            mapped_attributes=_NO_MAPPED_ATTRIBUTES,
+        )
+    # The same object without the frozen dataclass's __init__ (one object.__setattr__ call per field, with
+    # its lookups: ~28 k instructions per login, bench/verify.py): each slot set through its descriptor, in
+    # field order. tests/unit/validation/test_authn_result_fast.py holds it equal to the constructor's.
+    (
+        set_issuer, set_name_id, set_name_id_format, set_session_index, set_authn_context_class, set_attributes,
+        set_not_on_or_after, set_session_not_on_or_after, set_in_response_to, set_assertion_id, set_response_id,
+        set_name_qualifier, set_sp_name_qualifier, set_friendly_names, set_mapped_attributes, set_roles,
+    ) = _AUTHN_RESULT_SETTERS  # fmt: skip
+    result: AuthnResult = _new_object(AuthnResult)
+    set_issuer(result, issuer)
+    set_name_id(result, name_id_value)
+    set_name_id_format(result, name_id.get("Format"))
+    set_session_index(result, claims.session_index)
+    set_authn_context_class(result, claims.authn_context)
+    set_attributes(result, attributes)
+    set_not_on_or_after(result, not_on_or_after)
+    set_session_not_on_or_after(result, claims.session_until)
+    set_in_response_to(result, in_response_to)
+    set_assertion_id(result, assertion_id)
+    set_response_id(result, claims.response_id)
+    set_name_qualifier(result, name_id.get("NameQualifier"))
+    set_sp_name_qualifier(result, name_id.get("SPNameQualifier"))
+    set_friendly_names(result, friendly_names)
+    set_mapped_attributes(result, _NO_MAPPED_ATTRIBUTES)
+    set_roles(result, _NO_ROLES)
+    return result
 
 
+_NO_ROLES: frozenset[str] = frozenset()
+#: AuthnResult's fields, in order, as validate_parsed_response sets them (the defaults it relies on: roles empty).
+AUTHN_RESULT_FIELDS: Final = (
+    "issuer", "name_id", "name_id_format", "session_index", "authn_context_class", "attributes",
+    "not_on_or_after", "session_not_on_or_after", "in_response_to", "assertion_id", "response_id",
+    "name_qualifier", "sp_name_qualifier", "friendly_names", "mapped_attributes", "roles",
+)  # fmt: skip
+_new_object: Final = object.__new__
+
+
+def _authn_result_setters(cls: type) -> tuple[Callable[[object, object], None], ...] | None:
+    """The slot setters of ``cls`` in :data:`AUTHN_RESULT_FIELDS` order, if setting them on a bare
+    ``object.__new__(cls)`` builds what ``cls(**fields)`` builds: a slotted dataclass with exactly these
+    fields, in this order, a default ``roles`` of ``frozenset()``, and no ``__post_init__`` (nor a custom
+    ``__new__``) that the bare object would skip. Else None, and the pipeline calls the constructor."""
+    if not dataclasses.is_dataclass(cls) or hasattr(cls, "__post_init__") or cls.__new__ is not object.__new__:
+        return None
+    fields = dataclasses.fields(cls)
+    if tuple(f.name for f in fields) != AUTHN_RESULT_FIELDS or getattr(cls, "__slots__", None) != AUTHN_RESULT_FIELDS:
+        return None
+    if fields[-1].default != _NO_ROLES:
+        return None
+    return tuple(getattr(cls, name).__set__ for name in AUTHN_RESULT_FIELDS)
+
+
+_AUTHN_RESULT_SETTERS: Final = _authn_result_setters(AuthnResult)
 _NO_MAPPED_ATTRIBUTES: Mapping[str, tuple[str, ...]] = MappingProxyType({})
 
 
@@ -250,8 +313,20 @@ def _replay_key(sp_entity_id: str, issuer: str, assertion_id: str) -> str:
     return f"replay:{len(sp_entity_id)}:{sp_entity_id}:{len(issuer)}:{issuer}:{assertion_id}"
 
 
+# True for an AttributeStatement whose element descendants are exactly its saml:Attribute children and their
+# saml:AttributeValue children (any other element anywhere below it, an Attribute nested in an Attribute or
+# a value, a value with child elements, is one more than the two counts).
+_PLAIN_STATEMENT: Final = etree.XPath(
+    "count(.//*) = count(saml:Attribute) + count(saml:Attribute/saml:AttributeValue)", namespaces={"saml": NS_SAML}
+)
+
+
 def _attributes(
-    assertion: etree._Element, statements: Sequence[etree._Element] | None = None, *, nil_possible: bool = True
+    assertion: etree._Element,
+    statements: Sequence[etree._Element] | None = None,
+    *,
+    nil_possible: bool = True,
+    friendly_possible: bool = True,
 ) -> tuple[Mapping[str, tuple[str, ...]], Mapping[str, str]]:
     """The Assertion's attributes and their friendly names, from the verified assertion.
 
@@ -261,33 +336,64 @@ def _attributes(
 
     ``statements``: the Assertion's AttributeStatement children, if the caller has them (the claims pass
     collects them); else they are looked up here. ``nil_possible=False`` (the caller proved that no
-    attribute named ``nil`` exists in the verified content) skips the per-value ``xsi:nil`` lookup.
+    attribute named ``nil`` exists in the verified content) skips the per-value ``xsi:nil`` lookup;
+    ``friendly_possible=False`` (likewise, no attribute named ``FriendlyName``) the per-Attribute one.
 
     Runs on every login (bench/verify.py; each lxml call costs hundreds of instructions, a compiled XPath
     thousands), so it reads each node once with the cheapest calls: the children of each statement and of
     each Attribute in order, their tags compared, a value's text read as ``.text`` when it has no child
-    element (the whole content: comments are dropped and PIs refused at parse time).
+    element (the whole content: comments are dropped and PIs refused at parse time). An Attribute with one
+    child (most of them) has it read by index: no child iterator. A statement of plain Attributes (proven by
+    ``_PLAIN_STATEMENT``) with no ``xsi:nil`` possible is read without any tag or child-count test.
+    tests/unit/validation/test_attributes.py holds every path to a plain reference (and fails without
+    their guards).
     """
     if statements is None:
         statements = assertion.findall(SAML_ATTRIBUTE_STATEMENT)
     merged: dict[str, tuple[str, ...]] = {}
     friendly: dict[str, str] = {}
     nil = _XSI_NIL
+    values: tuple[str, ...]
     for statement in statements:
+        if not nil_possible and _PLAIN_STATEMENT(statement):
+            # The loop below for a statement that holds nothing but Attributes holding nothing but
+            # AttributeValues without child elements (one compiled XPath over the statement proves it): no
+            # tag to compare, every value's text its whole content.
+            for attribute in statement:
+                name = attribute.get("Name")
+                if not name:
+                    continue
+                values = (attribute[0].text or "",) if len(attribute) == 1 else tuple([v.text or "" for v in attribute])
+                earlier = merged.get(name)
+                merged[name] = values if earlier is None else earlier + values
+                if friendly_possible and name not in friendly:
+                    friendly_name = attribute.get("FriendlyName")
+                    if friendly_name:
+                        friendly[name] = friendly_name
+            continue
         for attribute in statement:
             if attribute.tag != SAML_ATTRIBUTE:
                 continue
             name = attribute.get("Name")
             if not name:
                 continue
-            values: list[str] = []
-            for value in attribute:
-                if value.tag != SAML_ATTRIBUTE_VALUE or (nil_possible and value.get(nil) in ("true", "1")):
-                    continue
-                values.append((value.text or "") if len(value) == 0 else text_content(value))
+            if not nil_possible and len(attribute) == 1:
+                # The loop below for one child: the same tag test, and no xsi:nil to look up.
+                value = attribute[0]
+                if value.tag != SAML_ATTRIBUTE_VALUE:
+                    values = ()
+                else:
+                    values = ((value.text or "") if len(value) == 0 else text_content(value),)
+            else:
+                found: list[str] = []
+                for value in attribute:
+                    if value.tag != SAML_ATTRIBUTE_VALUE or (nil_possible and value.get(nil) in ("true", "1")):
+                        continue
+                    found.append((value.text or "") if len(value) == 0 else text_content(value))
+                values = tuple(found)
             earlier = merged.get(name)
-            merged[name] = tuple(values) if earlier is None else earlier + tuple(values)
-            if name not in friendly:
+            merged[name] = values if earlier is None else earlier + values
+            if friendly_possible and name not in friendly:
                 friendly_name = attribute.get("FriendlyName")
                 if friendly_name:
                     friendly[name] = friendly_name

@@ -54,7 +54,9 @@ _value = st.one_of(
     _text.map(lambda t: ("other", t)),
 )
 _attribute = st.tuples(
-    st.sampled_from(["a", "b", "", None]), st.lists(_value, max_size=3), st.sampled_from([None, "", "A", "B"])
+    st.sampled_from(["a", "b", "", None]),
+    st.lists(_value, max_size=3),
+    st.sampled_from([None, None, None, "", "A", "B"]),  # mostly none: the pipeline's FriendlyName shortcut
 )
 _statements = st.lists(st.lists(_attribute, max_size=4), max_size=3)
 
@@ -99,6 +101,15 @@ def test_attributes_match_the_reference(statements: Statements) -> None:
     # The same with the statements handed in, as the pipeline does (from the claims pass).
     statements = assertion.findall(f"{SAML}AttributeStatement")
     assert _attributes(assertion, statements) == (attributes, friendly)
-    # The pipeline skips the per-value xsi:nil lookup when the verified canonical octets hold no `nil="`.
-    if b'nil="' not in etree.tostring(assertion, method="c14n"):
+    # The pipeline skips the per-value xsi:nil lookup when the verified canonical octets hold no `nil="`
+    # (and then reads a one-child Attribute by index), and the per-Attribute FriendlyName lookup when they
+    # hold no `FriendlyName="`.
+    canonical = etree.tostring(assertion, method="c14n")
+    nil_possible = b'nil="' in canonical
+    friendly_possible = b'FriendlyName="' in canonical
+    if not nil_possible:
         assert _attributes(assertion, statements, nil_possible=False) == (attributes, friendly)
+    if not friendly_possible:
+        assert _attributes(assertion, statements, friendly_possible=False) == (attributes, friendly)
+    shortcuts = _attributes(assertion, statements, nil_possible=nil_possible, friendly_possible=friendly_possible)
+    assert shortcuts == (attributes, friendly)

@@ -212,3 +212,68 @@ def test_one_pass_declines_what_the_rules_refuse(name: str) -> None:
     assert not isinstance(_outcome(check_claims, response), Claims), "the reference accepts it: not a refusal case"
     assert read_claims(response, **KW) is None  # type: ignore[arg-type]
     assert _outcome(claims_of, response) == _outcome(check_claims, response)
+
+
+def _lead_with(path: str, value_attribute: str | None = None, text: str | None = None) -> object:
+    """Put a foreign element first under ``path`` (a decoy for a first-child shortcut)."""
+
+    def mutate(root: etree._Element) -> None:
+        decoy = etree.Element("{urn:x}Decoy")
+        if value_attribute is not None:
+            decoy.set("Value", value_attribute)
+        decoy.text = text
+        _first(root, path).insert(0, decoy)
+
+    return mutate
+
+
+def _set_text(path: str, text: str) -> object:
+    def mutate(root: etree._Element) -> None:
+        _first(root, path).text = text
+
+    return mutate
+
+
+def _set_value(path: str, value: str) -> object:
+    def mutate(root: etree._Element) -> None:
+        _first(root, path).set("Value", value)
+
+    return mutate
+
+
+_STATUS = "samlp:Status"
+_RESTRICTION = "saml:Assertion/saml:Conditions/saml:AudienceRestriction"
+_AUTHN = "saml:Assertion/saml:AuthnStatement"
+_CONTEXT = "saml:Assertion/saml:AuthnStatement/saml:AuthnContext"
+SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
+# The one-pass reader takes the first child by index when its tag is the one wanted (StatusCode, Audience,
+# AuthnContext, AuthnContextClassRef) instead of a tag-filtered iterator: a decoy first child that carries
+# what the wanted element would (a Success Value, this SP's name) must not be taken for it. Each case fails
+# when the shortcut's tag test is dropped.
+FIRST_CHILD_CASES = {
+    "status decoy says Success, StatusCode does not": [
+        _lead_with(_STATUS, value_attribute=SUCCESS),
+        _set_value(f"{_STATUS}/samlp:StatusCode", "urn:oasis:names:tc:SAML:2.0:status:Requester"),
+    ],
+    "status decoy before a Success StatusCode": [_lead_with(_STATUS)],
+    "audience decoy names the SP, the Audience does not": [
+        _lead_with(_RESTRICTION, text=SP),
+        _set_text(f"{_RESTRICTION}/saml:Audience", "https://other.example/"),
+    ],
+    "audience decoy before the SP's Audience": [_lead_with(_RESTRICTION, text="https://other.example/")],
+    "authn statement decoy": [_lead_with(_AUTHN, text="x")],
+    "authn context decoy": [_lead_with(_CONTEXT, text="urn:decoy")],
+}
+
+
+@pytest.mark.parametrize("case", sorted(FIRST_CHILD_CASES))
+def test_first_child_shortcuts_are_not_fooled_by_a_decoy(case: str) -> None:
+    tree = build_response(_spec())
+    for mutate in FIRST_CHILD_CASES[case]:
+        mutate(tree)  # type: ignore[operator]
+    response = parse_xml(etree.tostring(tree))
+    fast = read_claims(response, **KW)  # type: ignore[arg-type]
+    slow = _outcome(check_claims, response)
+    if fast is not None:
+        assert fast == slow
+    assert _outcome(claims_of, response) == slow

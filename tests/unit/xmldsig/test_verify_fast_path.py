@@ -11,6 +11,7 @@ removed, an untrusted certificate put before or after the trusted one, the trust
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import pytest
 from lxml import etree
@@ -19,7 +20,7 @@ from tests.support import NS, World, tree
 from fedlib._xml.ids import IdIndex
 from fedlib.errors import ResponseRejected
 from fedlib.testing import default_key
-from fedlib.xmldsig.verify import verify_enveloped_signature
+from fedlib.xmldsig.verify import VERIFIED_ELEMENT_FIELDS, VerifiedElement, verify_enveloped_signature
 
 XML_ID = "{http://www.w3.org/XML/1998/namespace}id"
 OTHER = default_key(label="other")
@@ -108,3 +109,20 @@ def test_inline_answers_decide_as_the_rules(name: str, rollover: bool) -> None:
     assert counted == _outcome(w, root, counted=False)
     if name in ("none", "other-last") or (name == "other-first" and not rollover):
         assert counted == w.key.cert_der
+
+
+def test_the_verified_element_is_the_one_its_constructor_builds() -> None:
+    # verify_enveloped_signature sets VerifiedElement's slots itself (no dataclass __init__): every field,
+    # in order, so a field added to VerifiedElement without being set there fails here.
+    assert tuple(f.name for f in dataclasses.fields(VerifiedElement)) == VERIFIED_ELEMENT_FIELDS
+    w = World()
+    root = tree(w.mint())
+    signature = root.find("ds:Signature", NS)
+    assert signature is not None
+    verified = verify_enveloped_signature(root, signature, w.idp.trust, ids=IdIndex.build(root))
+    expected = VerifiedElement(**{name: getattr(verified, name) for name in VERIFIED_ELEMENT_FIELDS})
+    assert type(verified) is VerifiedElement
+    assert verified == expected
+    assert verified.element is root
+    assert verified.trusted_key.der == w.key.cert_der
+    assert verified.canonical == etree.tostring(root, method="c14n", exclusive=True)
