@@ -36,8 +36,10 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 from urllib.parse import urlsplit
+
+from fedlib._frozen import fast_builder
 
 SECRET_BYTES: Final = 32
 """Entropy of a browser secret (``secrets.token_urlsafe(32)``: 43 characters)."""
@@ -160,35 +162,9 @@ class BindingCookie:
         )
 
 
-class _CookieSlots:
-    """:class:`BindingCookie`'s slots on a plain class, whose instances take attribute assignments: how
-    :func:`_new_cookie` writes a cookie before it turns it into a ``BindingCookie``."""
-
-    __slots__ = BindingCookie.__slots__
-
-
-def _new_cookie(name: str, value: str, max_age: int) -> BindingCookie:
-    """``BindingCookie(name, value, max_age)`` (every other field at its default), a third of the cost.
-
-    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__`` (~1.2 k instructions
-    each: ~11 k for the seven, twice per login: issue #9). Here the fields are written on an instance of
-    ``_CookieSlots`` (same slots, so the same memory layout: plain attribute stores) which then becomes a
-    ``BindingCookie`` by ``__class__`` assignment (CPython checks the two layouts are the same, else
-    TypeError). The result is a ``BindingCookie`` like any other: equal, same hash and repr, frozen
-    (tests/unit/sp/test_frozen_builders.py holds every field to the dataclass's constructor)."""
-    cookie: Any = _new_object(_CookieSlots)
-    cookie.name = name
-    cookie.value = value
-    cookie.max_age = max_age
-    cookie.path = "/"
-    cookie.secure = True
-    cookie.http_only = True
-    cookie.same_site = "None"
-    cookie.__class__ = BindingCookie
-    return cookie  # type: ignore[no-any-return]
-
-
-_new_object: Final = object.__new__
+_new_cookie: Final = fast_builder(BindingCookie)
+"""``BindingCookie(...)`` (same parameters, same object) without the frozen dataclass ``__init__``
+(fedlib._frozen): two per login."""
 
 
 def binding_cookie(acs_url: str, request_id: str, secret: str, max_age: int) -> BindingCookie:

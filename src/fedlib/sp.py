@@ -44,6 +44,7 @@ import pybase64
 from lxml import etree
 
 from fedlib import binding as _binding
+from fedlib._frozen import fast_builder
 from fedlib._xml.parse import decode_message, parse_xml
 from fedlib.attributes import AttributeMap
 from fedlib.authn_context import (
@@ -113,63 +114,10 @@ class LoginResult:
     """For a solicited login: the spent binding cookie, to clear (``Max-Age=0``) in the ACS response."""
 
 
-class _LoginRequestSlots:
-    """:class:`LoginRequest`'s slots on a plain class (see :func:`_new_login_request`)."""
-
-    __slots__ = LoginRequest.__slots__
-
-
-class _LoginResultSlots:
-    """:class:`LoginResult`'s slots on a plain class (see :func:`_new_login_result`)."""
-
-    __slots__ = LoginResult.__slots__
-
-
-_new_object: Final = object.__new__
-
-
-def _new_login_request(
-    request_id: str,
-    idp_entity_id: str,
-    binding: str,
-    url: str | None,
-    form_html: str | None,
-    browser_binding: str,
-    binding_cookie: _binding.BindingCookie,
-) -> LoginRequest:
-    """``LoginRequest(...)`` with every field given, without the frozen dataclass's ``__init__`` (one
-    ``object.__setattr__`` per field, ~1.2 k instructions each: issue #9): the fields are written on a
-    ``_LoginRequestSlots`` (the same slots, so the same layout) that then becomes a ``LoginRequest`` by
-    ``__class__`` assignment (CPython checks the layouts match). Equal to the constructor's, frozen like it
-    (tests/unit/sp/test_frozen_builders.py; see also ``binding._new_cookie``)."""
-    request: Any = _new_object(_LoginRequestSlots)
-    request.request_id = request_id
-    request.idp_entity_id = idp_entity_id
-    request.binding = binding
-    request.url = url
-    request.form_html = form_html
-    request.browser_binding = browser_binding
-    request.binding_cookie = binding_cookie
-    request.__class__ = LoginRequest
-    return request  # type: ignore[no-any-return]
-
-
-def _new_login_result(
-    authn: AuthnResult,
-    relay_state: str | None,
-    idp_entity_id: str,
-    solicited: bool,
-    clear_cookie: _binding.BindingCookie | None,
-) -> LoginResult:
-    """``LoginResult(...)`` with every field given, written as :func:`_new_login_request` writes a request."""
-    result: Any = _new_object(_LoginResultSlots)
-    result.authn = authn
-    result.relay_state = relay_state
-    result.idp_entity_id = idp_entity_id
-    result.solicited = solicited
-    result.clear_cookie = clear_cookie
-    result.__class__ = LoginResult
-    return result  # type: ignore[no-any-return]
+_new_login_request: Final = fast_builder(LoginRequest)
+"""``LoginRequest(...)`` (same parameters, same object) without the frozen dataclass ``__init__`` (fedlib._frozen)."""
+_new_login_result: Final = fast_builder(LoginResult)
+"""``LoginResult(...)`` (same parameters, same object) without the frozen dataclass ``__init__`` (fedlib._frozen)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -497,8 +445,14 @@ class ServiceProvider:
             url, form_html = encode_redirect(endpoint.location, xml, relay_state=request_id), None
         else:
             url, form_html = None, encode_post_form(endpoint.location, xml, relay_state=request_id)
-        return _new_login_request(  # LoginRequest(...)
-            request_id, metadata.entity_id, binding, url, form_html, browser_binding, cookie
+        return _new_login_request(
+            request_id,
+            metadata.entity_id,
+            binding,
+            url=url,
+            form_html=form_html,
+            browser_binding=browser_binding,
+            binding_cookie=cookie,
         )
 
     # ---- ACS ----------------------------------------------------------------------------------------
@@ -728,12 +682,12 @@ class ServiceProvider:
         # map (its own first test): skipped (tests/unit/sp/test_finish_fast_path.py).
         if pending.authn_context is not None or self.require_mfa or idp.require_mfa or self.attribute_map is not None:
             authn = self._authorize(idp, authn, pending.authn_context)
-        return _new_login_result(  # LoginResult(...)
+        return _new_login_result(
             authn,
             pending.relay_state,
             idp.metadata.entity_id,
-            True,
-            _binding._new_cookie(name, "", 0),  # _binding.expired_cookie(name)
+            solicited=True,
+            clear_cookie=_binding._new_cookie(name, "", 0),  # _binding.expired_cookie(name)
         )
 
     def _unknown_request(self, untrusted_irt: str, untrusted_issuer: str | None) -> ResponseRejected:

@@ -21,6 +21,7 @@ from typing import Any, Final
 
 from lxml import etree
 
+from fedlib._frozen import fast_builder
 from fedlib._xml.limits import ID_COUNT, too_complex
 
 # Every ID-like attribute value of the document (ID, Id, id, xml:id), as plain strings, in document order.
@@ -78,16 +79,7 @@ class IdIndex:
                 counts[value] = counts.get(value, 0) + 1
         if cls is not IdIndex:
             return cls(holders={}, counts=counts, root=root, unique=unique)
-        # IdIndex(holders={}, counts=counts, root=root, unique=unique) without the frozen dataclass's __init__
-        # (an object.__setattr__ call per field, with its lookups; every login builds one): the same object,
-        # each slot set through its descriptor (tests/unit/xml/test_id_index_build.py).
-        set_holders, set_counts, set_root, set_unique = _SETTERS
-        index: IdIndex = _new_object(IdIndex)
-        set_holders(index, {})
-        set_counts(index, counts)
-        set_root(index, root)
-        set_unique(index, unique)
-        return index
+        return _new_index(holders={}, counts=counts, root=root, unique=unique)  # every login builds one
 
     @classmethod
     def for_value(cls, root: etree._Element, value: str) -> IdIndex:
@@ -134,10 +126,8 @@ class IdIndex:
         return False
 
 
-_new_object: Final = object.__new__
-#: IdIndex's fields in order (every one set by IdIndex.build), and their slot setters.
-ID_INDEX_FIELDS: Final = ("holders", "counts", "root", "unique")
-_SETTERS: Final = tuple(getattr(IdIndex, name).__set__ for name in ID_INDEX_FIELDS)
+_new_index: Final = fast_builder(IdIndex)
+"""``IdIndex(...)`` (same parameters, same object) without the frozen dataclass ``__init__`` (fedlib._frozen)."""
 
 
 def _holders(root: etree._Element, value: str) -> list[etree._Element]:

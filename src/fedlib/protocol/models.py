@@ -6,7 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Final
+
+from fedlib._frozen import fast_builder
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,61 +76,6 @@ class AuthnResult:
         }
 
 
-class _AuthnResultSlots:
-    """:class:`AuthnResult`'s slots on a plain class (see :func:`new_authn_result`)."""
-
-    __slots__ = AuthnResult.__slots__
-
-
-_new_object: Final = object.__new__
-_EMPTY: Final[Mapping[str, Any]] = MappingProxyType({})
-"""The default of the three mapping fields (a read-only view of a dict nobody else holds: shareable)."""
-
-
-def new_authn_result(
-    *,
-    issuer: str,
-    name_id: str,
-    name_id_format: str | None,
-    session_index: str | None,
-    authn_context_class: str | None,
-    attributes: Mapping[str, tuple[str, ...]] = _EMPTY,
-    not_on_or_after: datetime | None,
-    session_not_on_or_after: datetime | None = None,
-    in_response_to: str | None,
-    assertion_id: str,
-    response_id: str,
-    name_qualifier: str | None = None,
-    sp_name_qualifier: str | None = None,
-    friendly_names: Mapping[str, str] = _EMPTY,
-    mapped_attributes: Mapping[str, tuple[str, ...]] = _EMPTY,
-    roles: frozenset[str] = frozenset(),
-) -> AuthnResult:
-    """``AuthnResult(...)`` (same keyword arguments, same defaults), at a third of the cost: for fedlib's
-    own validation, which builds one per accepted Response (issue #9).
-
-    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__`` (~1.2 k instructions
-    each, ~25 k for the sixteen). Here they are written on an ``_AuthnResultSlots`` (the same slots, so the
-    same memory layout: plain attribute stores), which then becomes an ``AuthnResult`` by ``__class__``
-    assignment (CPython checks that the layouts match, else TypeError). The result is an ``AuthnResult``
-    like any other: equal, same repr, frozen (tests/unit/protocol/test_authn_result_builder.py holds every
-    field to the constructor's)."""
-    result: Any = _new_object(_AuthnResultSlots)
-    result.issuer = issuer
-    result.name_id = name_id
-    result.name_id_format = name_id_format
-    result.session_index = session_index
-    result.authn_context_class = authn_context_class
-    result.attributes = attributes
-    result.not_on_or_after = not_on_or_after
-    result.session_not_on_or_after = session_not_on_or_after
-    result.in_response_to = in_response_to
-    result.assertion_id = assertion_id
-    result.response_id = response_id
-    result.name_qualifier = name_qualifier
-    result.sp_name_qualifier = sp_name_qualifier
-    result.friendly_names = friendly_names
-    result.mapped_attributes = mapped_attributes
-    result.roles = roles
-    result.__class__ = AuthnResult
-    return result  # type: ignore[no-any-return]
+new_authn_result: Final = fast_builder(AuthnResult)
+"""``AuthnResult(...)`` (same keyword arguments, same defaults, the same object) without the frozen dataclass
+``__init__`` (fedlib._frozen): what fedlib's validation builds one per accepted Response with."""

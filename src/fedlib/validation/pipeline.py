@@ -23,8 +23,7 @@ Order (each stage raises ``ResponseRejected``; later stages never see the raw do
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -38,7 +37,7 @@ from fedlib.config import SPConfig
 from fedlib.constants import NS_SAML, NS_XSI, SAML_ATTRIBUTE, SAML_ATTRIBUTE_STATEMENT, SAML_ATTRIBUTE_VALUE, qname
 from fedlib.errors import ErrorCode, ResponseRejected, reject
 from fedlib.metadata.idp import IdPMetadata
-from fedlib.protocol.models import AuthnResult
+from fedlib.protocol.models import AuthnResult, new_authn_result
 from fedlib.stores.base import Store
 from fedlib.stores.prefixed import PrefixedStore, unprefixed
 from fedlib.validation import checks
@@ -192,78 +191,25 @@ def validate_parsed_response(
         confirmation_until if conditions_until is None or confirmation_until < conditions_until else conditions_until
     )
     in_response_to = in_response_to if in_response_to is not None else response_irt
-    if _AUTHN_RESULT_SETTERS is None:  # AuthnResult changed shape: its own constructor (see _authn_result_setters)
-        return AuthnResult(
-            issuer=issuer,
-            name_id=name_id_value,
-            name_id_format=name_id.get("Format"),
-            session_index=claims.session_index,
-            authn_context_class=claims.authn_context,
-            attributes=attributes,
-            not_on_or_after=not_on_or_after,
-            session_not_on_or_after=claims.session_until,
-            in_response_to=in_response_to,
-            assertion_id=assertion_id,
-            response_id=claims.response_id,
-            name_qualifier=name_id.get("NameQualifier"),
-            sp_name_qualifier=name_id.get("SPNameQualifier"),
-            friendly_names=friendly_names,
-            mapped_attributes=_NO_MAPPED_ATTRIBUTES,
-        )
-    # The same object without the frozen dataclass's __init__ (one object.__setattr__ call per field, with
-    # its lookups: ~28 k instructions per login, bench/verify.py): each slot set through its descriptor, in
-    # field order. tests/unit/validation/test_authn_result_fast.py holds it equal to the constructor's.
-    (
-        set_issuer, set_name_id, set_name_id_format, set_session_index, set_authn_context_class, set_attributes,
-        set_not_on_or_after, set_session_not_on_or_after, set_in_response_to, set_assertion_id, set_response_id,
-        set_name_qualifier, set_sp_name_qualifier, set_friendly_names, set_mapped_attributes, set_roles,
-    ) = _AUTHN_RESULT_SETTERS  # fmt: skip
-    result: AuthnResult = _new_object(AuthnResult)
-    set_issuer(result, issuer)
-    set_name_id(result, name_id_value)
-    set_name_id_format(result, name_id.get("Format"))
-    set_session_index(result, claims.session_index)
-    set_authn_context_class(result, claims.authn_context)
-    set_attributes(result, attributes)
-    set_not_on_or_after(result, not_on_or_after)
-    set_session_not_on_or_after(result, claims.session_until)
-    set_in_response_to(result, in_response_to)
-    set_assertion_id(result, assertion_id)
-    set_response_id(result, claims.response_id)
-    set_name_qualifier(result, name_id.get("NameQualifier"))
-    set_sp_name_qualifier(result, name_id.get("SPNameQualifier"))
-    set_friendly_names(result, friendly_names)
-    set_mapped_attributes(result, _NO_MAPPED_ATTRIBUTES)
-    set_roles(result, _NO_ROLES)
-    return result
+    return new_authn_result(  # AuthnResult(...) without the frozen dataclass __init__ (fedlib._frozen)
+        issuer=issuer,
+        name_id=name_id_value,
+        name_id_format=name_id.get("Format"),
+        session_index=claims.session_index,
+        authn_context_class=claims.authn_context,
+        attributes=attributes,
+        not_on_or_after=not_on_or_after,
+        session_not_on_or_after=claims.session_until,
+        in_response_to=in_response_to,
+        assertion_id=assertion_id,
+        response_id=claims.response_id,
+        name_qualifier=name_id.get("NameQualifier"),
+        sp_name_qualifier=name_id.get("SPNameQualifier"),
+        friendly_names=friendly_names,
+        mapped_attributes=_NO_MAPPED_ATTRIBUTES,
+    )
 
 
-_NO_ROLES: frozenset[str] = frozenset()
-#: AuthnResult's fields, in order, as validate_parsed_response sets them (the defaults it relies on: roles empty).
-AUTHN_RESULT_FIELDS: Final = (
-    "issuer", "name_id", "name_id_format", "session_index", "authn_context_class", "attributes",
-    "not_on_or_after", "session_not_on_or_after", "in_response_to", "assertion_id", "response_id",
-    "name_qualifier", "sp_name_qualifier", "friendly_names", "mapped_attributes", "roles",
-)  # fmt: skip
-_new_object: Final = object.__new__
-
-
-def _authn_result_setters(cls: type) -> tuple[Callable[[object, object], None], ...] | None:
-    """The slot setters of ``cls`` in :data:`AUTHN_RESULT_FIELDS` order, if setting them on a bare
-    ``object.__new__(cls)`` builds what ``cls(**fields)`` builds: a slotted dataclass with exactly these
-    fields, in this order, a default ``roles`` of ``frozenset()``, and no ``__post_init__`` (nor a custom
-    ``__new__``) that the bare object would skip. Else None, and the pipeline calls the constructor."""
-    if not dataclasses.is_dataclass(cls) or hasattr(cls, "__post_init__") or cls.__new__ is not object.__new__:
-        return None
-    fields = dataclasses.fields(cls)
-    if tuple(f.name for f in fields) != AUTHN_RESULT_FIELDS or getattr(cls, "__slots__", None) != AUTHN_RESULT_FIELDS:
-        return None
-    if fields[-1].default != _NO_ROLES:
-        return None
-    return tuple(getattr(cls, name).__set__ for name in AUTHN_RESULT_FIELDS)
-
-
-_AUTHN_RESULT_SETTERS: Final = _authn_result_setters(AuthnResult)
 _NO_MAPPED_ATTRIBUTES: Mapping[str, tuple[str, ...]] = MappingProxyType({})
 
 

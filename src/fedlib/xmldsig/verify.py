@@ -32,6 +32,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 from lxml import etree
 
+from fedlib._frozen import fast_builder
 from fedlib._xml.ids import IdIndex
 from fedlib.constants import XML_NS
 from fedlib.errors import ErrorCode, SignatureRejected, reject
@@ -67,6 +68,11 @@ class VerifiedElement:
     """The canonical octets of ``element`` that were digested (what the tree holds, in canonical form: a
     byte search here answers "does the verified content contain X at all?" without walking the tree);
     None when the digest was streamed (``stream_digest``) and the octets never held."""
+
+
+_new_verified: Final = fast_builder(VerifiedElement)
+"""``VerifiedElement(...)`` (same parameters, same object) without the frozen dataclass ``__init__``
+(fedlib._frozen)."""
 
 
 def _fail(code: ErrorCode, message: str, detail: str | None = None) -> SignatureRejected:
@@ -274,20 +280,10 @@ def verify_enveloped_signature(
             ErrorCode.INVALID_SIGNATURE,
             "the signed content does not match its digest: the message was altered after signing",
         )
-    # VerifiedElement(element=parent, trusted_key=trusted, ...) without the frozen dataclass's __init__ (one
-    # object.__setattr__ call per field, with its lookups: ~7 k instructions per login, bench/verify.py): the
-    # same object, each slot set through its descriptor (tests/unit/xmldsig/test_verify_fast_path.py).
-    set_element, set_trusted_key, set_signature_method, set_digest_method, set_canonical = _VERIFIED_SETTERS
-    verified: VerifiedElement = _new_object(VerifiedElement)
-    set_element(verified, parent)
-    set_trusted_key(verified, trusted)
-    set_signature_method(verified, parsed.signature_method)
-    set_digest_method(verified, parsed.digest_method)
-    set_canonical(verified, referenced_octets)
-    return verified
-
-
-_new_object: Final = object.__new__
-#: VerifiedElement's fields in order (every one set by verify_enveloped_signature), and their slot setters.
-VERIFIED_ELEMENT_FIELDS: Final = ("element", "trusted_key", "signature_method", "digest_method", "canonical")
-_VERIFIED_SETTERS: Final = tuple(getattr(VerifiedElement, name).__set__ for name in VERIFIED_ELEMENT_FIELDS)
+    return _new_verified(  # VerifiedElement(...) without the frozen dataclass __init__ (fedlib._frozen)
+        element=parent,
+        trusted_key=trusted,
+        signature_method=parsed.signature_method,
+        digest_method=parsed.digest_method,
+        canonical=referenced_octets,
+    )

@@ -24,7 +24,7 @@ FORBIDDEN_EVERYWHERE_BUT_ADAPTERS = {
 ADAPTERS = {"testing", "integrations", "cli", "matrix", "federation"}
 # A store backend may import its own client library (lazily: importing fedlib.stores must not need it).
 BACKEND_CLIENTS = {"stores/redis.py": {"redis"}}
-CORE_ORDER = ["errors", "clock", "constants", "_xml", "xmldsig", "metadata", "protocol", "validation"]
+CORE_ORDER = ["_frozen", "errors", "clock", "constants", "_xml", "xmldsig", "metadata", "protocol", "validation"]
 
 
 def _imports(path: Path) -> set[str]:

@@ -71,8 +71,9 @@ def test_same_signature_as_the_constructor() -> None:
         field = by_name[name]
         if field.default is not dataclasses.MISSING:
             assert parameter.default == field.default
-        elif field.default_factory is not dataclasses.MISSING:
-            assert parameter.default == field.default_factory()
+        elif field.default_factory is not dataclasses.MISSING:  # called per object when not given
+            assert repr(parameter.default) == "<factory>"
+            assert new_authn_result(**{n: None for n in REQUIRED}).__getattribute__(name) == field.default_factory()
         else:
             assert parameter.default is inspect.Parameter.empty, name
 

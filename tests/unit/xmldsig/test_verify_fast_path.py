@@ -20,7 +20,7 @@ from tests.support import NS, World, tree
 from fedlib._xml.ids import IdIndex
 from fedlib.errors import ResponseRejected
 from fedlib.testing import default_key
-from fedlib.xmldsig.verify import VERIFIED_ELEMENT_FIELDS, VerifiedElement, verify_enveloped_signature
+from fedlib.xmldsig.verify import VerifiedElement, verify_enveloped_signature
 
 XML_ID = "{http://www.w3.org/XML/1998/namespace}id"
 OTHER = default_key(label="other")
@@ -112,15 +112,13 @@ def test_inline_answers_decide_as_the_rules(name: str, rollover: bool) -> None:
 
 
 def test_the_verified_element_is_the_one_its_constructor_builds() -> None:
-    # verify_enveloped_signature sets VerifiedElement's slots itself (no dataclass __init__): every field,
-    # in order, so a field added to VerifiedElement without being set there fails here.
-    assert tuple(f.name for f in dataclasses.fields(VerifiedElement)) == VERIFIED_ELEMENT_FIELDS
+    # verify_enveloped_signature builds VerifiedElement without its __init__ (fedlib._frozen): the same object.
     w = World()
     root = tree(w.mint())
     signature = root.find("ds:Signature", NS)
     assert signature is not None
     verified = verify_enveloped_signature(root, signature, w.idp.trust, ids=IdIndex.build(root))
-    expected = VerifiedElement(**{name: getattr(verified, name) for name in VERIFIED_ELEMENT_FIELDS})
+    expected = VerifiedElement(**{f.name: getattr(verified, f.name) for f in dataclasses.fields(VerifiedElement)})
     assert type(verified) is VerifiedElement
     assert verified == expected
     assert verified.element is root

@@ -1,0 +1,172 @@
+"""``fedlib._frozen.fast_builder``: a function with the constructor's parameters that builds the same frozen
+dataclass object without its ``__init__`` (issue #9). Held to the constructor on generated dataclasses
+(every parameter shape: positional, keyword-only, defaults, default factories) and on the login path's own
+classes; and it must stand down (return the class itself) wherever the technique does not fit."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import pickle
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fedlib import binding, sp
+from fedlib._frozen import fast_builder
+from fedlib._xml import ids
+from fedlib.protocol import models
+from fedlib.xmldsig import verify
+
+USED = [
+    (binding._new_cookie, binding.BindingCookie),
+    (sp._new_login_request, sp.LoginRequest),
+    (sp._new_login_result, sp.LoginResult),
+    (models.new_authn_result, models.AuthnResult),
+    (ids._new_index, ids.IdIndex),
+    (verify._new_verified, verify.VerifiedElement),
+]
+
+
+class _Made:
+    """What a generated default_factory returns: equal by value, a new object per call."""
+
+    def __init__(self, i: int) -> None:
+        self.i = i
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Made) and other.i == self.i
+
+    def __hash__(self) -> int:
+        return hash(self.i)
+
+    def __repr__(self) -> str:
+        return f"_Made({self.i})"
+
+
+def _same(built: Any, expected: Any, *, importable: bool = True) -> None:
+    cls = type(expected)
+    assert type(built) is cls
+    for f in dataclasses.fields(cls):
+        assert getattr(built, f.name) == getattr(expected, f.name), f.name
+        assert type(getattr(built, f.name)) is type(getattr(expected, f.name)), f.name
+    assert built == expected
+    assert repr(built) == repr(expected)
+    if cls.__hash__ is not None:
+        assert hash(built) == hash(expected)
+    if importable:  # a generated class cannot be found by pickle
+        assert pickle.loads(pickle.dumps(built)) == expected  # noqa: S301 - the test's own value
+    assert dataclasses.replace(built) == expected
+    for f in dataclasses.fields(cls):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(built, f.name, None)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            delattr(built, f.name)
+
+
+@pytest.mark.parametrize(("builder", "cls"), USED, ids=[cls.__name__ for _, cls in USED])
+def test_the_login_paths_builders_are_on_and_take_the_constructors_parameters(builder: Any, cls: type) -> None:
+    assert builder is not cls  # the fast path is on for every class the login path builds
+    ours = inspect.signature(builder).parameters
+    theirs = inspect.signature(cls).parameters
+    assert list(ours) == list(theirs)
+    for name, parameter in ours.items():
+        assert parameter.kind is theirs[name].kind, name
+        if theirs[name].default is inspect.Parameter.empty:
+            assert parameter.default is inspect.Parameter.empty, name
+        elif parameter.default is not theirs[name].default:  # a default_factory: both print "<factory>"
+            assert repr(parameter.default) == repr(theirs[name].default) == "<factory>", name
+
+
+# A dataclass shape: per field, whether it is keyword-only and which default it has.
+_DEFAULTS = st.sampled_from(["none", "value", "factory"])
+_SHAPES = st.lists(st.tuples(st.booleans(), _DEFAULTS), min_size=1, max_size=8)
+_VALUES = st.one_of(
+    st.none(), st.integers(), st.text(max_size=4), st.tuples(st.integers()), st.frozensets(st.integers())
+)
+
+
+def _dataclass(shape: list[tuple[bool, str]], **options: Any) -> type:
+    fields: list[tuple[str, type, Any]] = []
+    positional_default_seen = False
+    for i, (kw_only, default) in enumerate(shape):
+        if not kw_only and default == "none" and positional_default_seen:
+            default = "value"  # a positional field without a default cannot follow one with it
+        if not kw_only and default != "none":
+            positional_default_seen = True
+        spec: Any = dataclasses.field(kw_only=kw_only)
+        if default == "value":
+            spec = dataclasses.field(kw_only=kw_only, default=("d", i))
+        elif default == "factory":
+            spec = dataclasses.field(kw_only=kw_only, default_factory=lambda i=i: _Made(i))
+        fields.append((f"f{i}", object, spec))
+    options = {"frozen": True, "slots": True, **options}
+    return dataclasses.make_dataclass("Generated", fields, **options)
+
+
+@settings(max_examples=300, deadline=None)
+@given(shape=_SHAPES, data=st.data())
+def test_a_builder_builds_what_the_constructor_builds(shape: list[tuple[bool, str]], data: st.DataObject) -> None:
+    cls = _dataclass(shape)
+    builder = fast_builder(cls)
+    assert builder is not cls
+    positional: list[Any] = []
+    keywords: dict[str, Any] = {}
+    for name, parameter in inspect.signature(cls).parameters.items():
+        given_value = parameter.default is inspect.Parameter.empty or data.draw(st.booleans())
+        if not given_value:
+            continue
+        value = data.draw(_VALUES)
+        if parameter.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD and not keywords and data.draw(st.booleans()):
+            positional.append(value)
+        else:
+            keywords[name] = value
+    _same(builder(*positional, **keywords), cls(*positional, **keywords), importable=False)
+    given_names = inspect.signature(cls).bind(*positional, **keywords).arguments
+    for f in dataclasses.fields(cls):
+        if f.default_factory is not dataclasses.MISSING and f.name not in given_names:
+            # a factory is called per object, never shared between two
+            first, second = builder(*positional, **keywords), builder(*positional, **keywords)
+            assert getattr(first, f.name) is not getattr(second, f.name)
+
+
+@settings(max_examples=100, deadline=None)
+@given(shape=_SHAPES)
+def test_wrong_arguments_are_refused_as_by_the_constructor(shape: list[tuple[bool, str]]) -> None:
+    cls = _dataclass(shape)
+    builder = fast_builder(cls)
+    with pytest.raises(TypeError):
+        builder(unknown=1)
+    required = [p for p in inspect.signature(cls).parameters.values() if p.default is inspect.Parameter.empty]
+    if required:
+        with pytest.raises(TypeError):
+            builder()
+        with pytest.raises(TypeError):
+            cls()
+
+
+def _post_init(self: Any) -> None:
+    pass
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: _dataclass([(False, "none")], frozen=False),  # not frozen: its __init__ is cheap already
+        lambda: _dataclass([(False, "none")], slots=False),  # no slots: no twin layout
+        lambda: _dataclass([(False, "none")], namespace={"__post_init__": _post_init}),  # its checks would be skipped
+        lambda: dataclasses.make_dataclass(
+            "NotInit", [("a", int), ("b", int, dataclasses.field(init=False, default=0))], frozen=True, slots=True
+        ),
+        lambda: dataclasses.make_dataclass(
+            "Derived", [("b", int)], bases=(_dataclass([(False, "none")]),), frozen=True
+        ),
+        lambda: dict,  # not a dataclass
+    ],
+    ids=["not-frozen", "no-slots", "post-init", "init-false", "derived", "not-a-dataclass"],
+)
+def test_a_class_the_technique_does_not_fit_gets_its_constructor(make: Any) -> None:
+    cls = make()
+    assert fast_builder(cls) is cls
