@@ -821,8 +821,9 @@ class ServiceProvider:
 
         ``binding``: the preferred binding; when the IdP's metadata lists no SingleLogoutService for it,
         the other one (HTTP-Redirect or HTTP-POST) is used. Returns None when the IdP publishes no SLO
-        endpoint at all (or is no longer configured): then only the local session can end. End the local
-        session before sending the request (whatever the IdP answers, the user asked to leave).
+        endpoint at all (or is no longer configured, or its metadata has expired): then only the local
+        session can end. End the local session before sending the request (whatever the IdP answers, the
+        user asked to leave).
 
         ``relay_state``: where to land afterwards (a relative path or an allowed origin), kept
         server-side and returned by ``finish_logout``; the IdP sees no RelayState.
@@ -840,6 +841,12 @@ class ServiceProvider:
         idp = self.idps.get(session.idp_entity_id)
         if idp is None:
             log.warning("fedlib: the session's IdP is no longer configured; local logout only")
+            return None
+        valid_until = idp.metadata.valid_until
+        if valid_until is not None and valid_until <= now:
+            # Its endpoints are no longer trusted (as its keys are not): the NameID and SessionIndex are not
+            # sent there (an IdP whose own validUntil passed inside a still-valid aggregate stays configured).
+            log.warning("fedlib: the session's IdP metadata has expired; local logout only")
             return None
         endpoint = _slo_endpoint(idp, binding)
         if endpoint is None:

@@ -19,8 +19,10 @@ Application hooks are called as given: their exceptions propagate (they are the 
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import html
+import json
 import logging
 import secrets
 from collections.abc import Callable, Mapping, MutableMapping
@@ -30,7 +32,7 @@ from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
 from fedlib.binding import BindingCookie, cookie_reaches_the_acs, cookies_to_clear
-from fedlib.constants import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
+from fedlib.constants import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, NAMEID_UNSPECIFIED
 from fedlib.discovery import DISCOVERY_CSP, render_discovery_page
 from fedlib.errors import ConfigurationError, FedlibError, ResponseRejected, StoreError
 from fedlib.protocol.authn_request import RequestedAuthnContext
@@ -44,6 +46,10 @@ SESSION_KEY: Final = "fedlib"
 
 CSRF_SESSION_KEY: Final = "fedlib_csrf"
 """Where the per-session logout CSRF token lives in the app's session."""
+
+PRINCIPAL_SESSION_KEY: Final = "fedlib_principal"
+"""Where :func:`begin_session` keeps a digest of the principal last signed in (no name in the clear): left in
+place at sign-out, so the next login by someone else starts an empty session."""
 
 CSRF_FIELD: Final = "csrf_token"
 """The form field that carries the CSRF token in ``POST /logout``."""
@@ -189,27 +195,49 @@ def session_identity(result: LoginResult) -> dict[str, Any]:
     }
 
 
+def principal_digest(identity: Mapping[str, Any]) -> str:
+    """Who a stored identity (``session_identity``'s) is, as a digest: the IdP and the NameID with its format
+    and qualifiers, the way SAML compares NameIDs (Core §2.2.2: a missing Format is ``unspecified``, a
+    missing NameQualifier the IdP itself). Two logins are the same principal when their digests are equal;
+    a missing or odd value only ever makes two principals differ."""
+    issuer = identity.get("issuer")
+    key = [
+        issuer,
+        identity.get("name_id"),
+        identity.get("name_id_format") or NAMEID_UNSPECIFIED,
+        identity.get("name_qualifier") or issuer,
+        identity.get("sp_name_qualifier"),
+    ]
+    return hashlib.sha256(json.dumps(key, default=repr).encode("utf-8")).hexdigest()[:32]
+
+
 def begin_session(session: Session, result: LoginResult) -> None:
     """What the default login hooks do with a verified login: ``session[SESSION_KEY] = session_identity(result)``,
     after making the session the new principal's (the browser's session is now a signed-in one):
 
-    * a session that holds another principal's identity (another NameID or IdP; or an identity fedlib did
-      not write) is emptied first: nothing the previous user's session held carries over, as with
-      ``django.contrib.auth.login`` when another user was signed in;
-    * otherwise the application's own data stays (an anonymous cart, a language), but the logout CSRF token
-      is dropped: a token from before the login (one planted with a tossed session cookie, or read by
-      whoever held the anonymous session) is never the signed-in session's; a new one is made on first use.
+    * a session that belonged to another principal is emptied first: nothing the previous user's session
+      held carries over, as with ``django.contrib.auth.login`` when another user was signed in. Who it
+      belonged to is ``PRINCIPAL_SESSION_KEY`` (a digest, :func:`principal_digest`, of the last principal
+      signed in here, which sign-out and the end of the IdP's session leave in place: the application's
+      data they leave behind is that principal's), or the identity still stored; an identity fedlib did not
+      write counts as another principal;
+    * the same principal (or an anonymous session) keeps the application's own data (a cart, a language),
+      but the logout CSRF token is dropped: a token from before the login (one planted with a tossed
+      session cookie, or read by whoever held the anonymous session) is never the signed-in session's; a
+      new one is made on first use.
     """
     identity = session_identity(result)
-    previous = session.get(SESSION_KEY)
-    if previous is not None and not (
-        isinstance(previous, dict)
-        and previous.get("name_id") == identity["name_id"]
-        and previous.get("issuer") == identity["issuer"]
-    ):
+    principal = principal_digest(identity)
+    previous = session.get(PRINCIPAL_SESSION_KEY)
+    if previous is None:
+        stored = session.get(SESSION_KEY)
+        if stored is not None:
+            previous = principal_digest(stored) if isinstance(stored, Mapping) else ""
+    if previous is not None and previous != principal:
         session.clear()
     else:
         session.pop(CSRF_SESSION_KEY, None)
+    session[PRINCIPAL_SESSION_KEY] = principal
     session[SESSION_KEY] = identity
 
 
@@ -604,6 +632,7 @@ __all__ = [
     "CSRF_SESSION_KEY",
     "MAX_FORM_FIELDS",
     "PARTIAL",
+    "PRINCIPAL_SESSION_KEY",
     "SESSION_KEY",
     "LoginOptions",
     "LogoutEvent",
@@ -617,6 +646,7 @@ __all__ = [
     "end_expired_session",
     "logout_form_html",
     "logout_session",
+    "principal_digest",
     "session_identity",
     "too_many_form_fields",
 ]

@@ -76,6 +76,7 @@ from flask import Blueprint, Flask, Request, Response, abort, current_app, redir
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.http import dump_cookie, http_date
+from werkzeug.wrappers import Request as WerkzeugRequest
 from werkzeug.wrappers import Response as BaseResponse
 
 from fedlib.binding import BindingCookie
@@ -199,6 +200,11 @@ _PLAIN_COOKIE_HEADER = re.compile(
 ASCII only, no ``"`` (werkzeug unquotes quoted values), no ``;`` or space inside a pair, no ``=`` in a name."""
 
 
+_WERKZEUG_COOKIES: Any = WerkzeugRequest.cookies
+"""werkzeug's ``Request.cookies`` (the cached property): only where a request class keeps it does
+``request_cookies`` read the header itself."""
+
+
 def request_cookies(req: Request) -> dict[str, str]:
     """``req.cookies.to_dict()`` (each cookie's first value), without werkzeug's parse in the plain case.
 
@@ -210,6 +216,12 @@ def request_cookies(req: Request) -> dict[str, str]:
     The header is ``HTTP_COOKIE``, where WSGI servers put it (werkzeug would also join keys that differ
     from it in case only, which no server writes). tests/integration/flask/test_flask_cookies.py compares
     both parsers."""
+    if getattr(type(req), "cookies", None) is not _WERKZEUG_COOKIES:
+        unwrap = getattr(req, "_get_current_object", None)  # flask.request (a LocalProxy): its request
+        if unwrap is not None:
+            req = unwrap()
+        if getattr(type(req), "cookies", None) is not _WERKZEUG_COOKIES:  # the app's own reading (a filter)
+            return req.cookies.to_dict()
     header = req.environ.get("HTTP_COOKIE")
     if header is None:
         return {}

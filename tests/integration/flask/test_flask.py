@@ -257,3 +257,68 @@ def test_login_of_another_principal_starts_an_empty_session(saml_sp: ServiceProv
     with client.session_transaction() as after:
         assert after[SESSION_KEY]["name_id"] == "ada@example.org"
         assert "private" not in after
+
+
+def _note_app(sp: ServiceProvider) -> Flask:
+    app = make_app(sp)
+
+    @app.post("/note")
+    def note() -> str:  # the application keeps the user's own data in the session (a draft, a cart)
+        session["private"] = f"notes of {session[SESSION_KEY]['name_id']}"
+        return "ok"
+
+    @app.get("/private")
+    def private() -> str:
+        return str(session.get("private"))
+
+    return app
+
+
+def _local_logout(client: Any) -> None:
+    page = client.get("/saml/logout").get_data(as_text=True)
+    token = {unescape(n): unescape(v) for n, v in re.findall(r'name="([^"]+)" value="([^"]*)"', page)}["csrf_token"]
+    assert client.post("/saml/logout", data={"csrf_token": token}).status_code in (302, 303)
+    assert client.get("/").get_data(as_text=True) == "user=None"
+
+
+@pytest.mark.parametrize("ended_by", ["sign-out", "the IdP's session end"])
+def test_the_next_user_after_a_sign_out_gets_none_of_the_previous_users_data(
+    saml_sp: ServiceProvider, saml_login: Any, ended_by: str
+) -> None:
+    """Sign-out and the end of the IdP's session remove fedlib's identity, not the application's data: the
+    data stays the previous principal's (PRINCIPAL_SESSION_KEY), and another user's login empties it; the
+    same user signing in again finds it."""
+    client = _note_app(saml_sp).test_client()
+    for user, expected in (("ada@example.org", "None"), ("ada@example.org", "notes of ada@example.org")):
+        assert saml_login(client, user=user).status_code == 303
+        assert client.get("/private").get_data(as_text=True) == expected
+        client.post("/note")
+        if ended_by == "sign-out":
+            _local_logout(client)
+        else:
+            with client.session_transaction() as s:
+                s[SESSION_KEY] = {**s[SESSION_KEY], "session_not_on_or_after": "2000-01-01T00:00:00+00:00"}
+            assert client.get("/").get_data(as_text=True) == "user=None"
+    assert saml_login(client, user="grace@example.org").status_code == 303
+    assert client.get("/private").get_data(as_text=True) == "None"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"name_qualifier": "https://home-idp-b.example/"},  # an IdP proxy's user of another home IdP
+        {"sp_name_qualifier": "https://other-sp.example/"},
+        {"name_id_format": "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"},
+    ],
+)
+def test_a_nameid_with_other_qualifiers_is_another_principal(
+    saml_sp: ServiceProvider, saml_login: Any, change: dict[str, str]
+) -> None:
+    client = _note_app(saml_sp).test_client()
+    assert saml_login(client).status_code == 303
+    with client.session_transaction() as s:
+        s.pop("fedlib_principal")  # a session from before the marker: judged by the stored identity
+        s[SESSION_KEY] = {**s[SESSION_KEY], **change}
+        s["private"] = "notes of the other principal"
+    assert saml_login(client).status_code == 303
+    assert client.get("/private").get_data(as_text=True) == "None"

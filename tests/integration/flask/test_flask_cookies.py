@@ -104,3 +104,19 @@ def test_the_acs_finds_the_binding_cookie_in_a_header_werkzeug_reads(
     assert response.status_code == 303
     assert not [c for c in client._cookies.values() if binding.is_binding_cookie(c.key)]
     assert client.get("/").get_data(as_text=True) == "user=ada@example.org"
+
+
+def test_an_apps_own_cookies_property_is_respected() -> None:
+    """An application whose Request class overrides ``cookies`` (a filter, another parser) gets its own
+    reading: the plain-header shortcut stands in for werkzeug's parse only."""
+    from werkzeug.datastructures import ImmutableMultiDict
+
+    class FilteringRequest(Request):
+        @property
+        def cookies(self) -> ImmutableMultiDict[str, str]:  # type: ignore[override]
+            return ImmutableMultiDict([(k, v) for k, v in super().cookies.items(multi=True) if k != "evil"])
+
+    environ = EnvironBuilder(method="POST").get_environ()
+    environ["HTTP_COOKIE"] = "evil=1; ok=2"
+    assert request_cookies(FilteringRequest(environ)) == {"ok": "2"}
+    assert request_cookies(Request(environ)) == {"evil": "1", "ok": "2"}

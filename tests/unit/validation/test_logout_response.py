@@ -130,6 +130,19 @@ def test_without_an_idp_slo_endpoint_start_logout_is_local_only(sp: ServiceProvi
     assert sp.start_logout(SESSION) is None
 
 
+def test_no_logout_request_goes_to_an_idp_whose_metadata_expired(sp: ServiceProvider) -> None:
+    """Its keys and endpoints are no longer trusted (an IdP whose own validUntil passed inside a still-valid
+    aggregate stays configured, refused for logins): the NameID and SessionIndex are not sent there; only
+    the local session ends, as for an IdP without an SLO endpoint."""
+    import dataclasses
+
+    idp_config = sp.idps[IDP_ID]
+    expired = dataclasses.replace(idp_config.metadata, valid_until=NOW - timedelta(seconds=1))
+    sp.update_idps([dataclasses.replace(idp_config, metadata=expired)])
+    assert sp.start_logout(SESSION) is None
+    assert sp.start_logout(SESSION, now=NOW - timedelta(seconds=2)) is not None  # before it expired: sent
+
+
 def test_the_binding_falls_back_to_the_one_the_idp_offers(sp: ServiceProvider) -> None:
     metadata = sp.idps[IDP_ID].metadata
     only_post = type(metadata)(

@@ -14,6 +14,7 @@ from fedlib.testing.idp import TestIdP
 from fedlib.web import (
     CSRF_FIELD,
     CSRF_SESSION_KEY,
+    PRINCIPAL_SESSION_KEY,
     SESSION_KEY,
     LogoutEvent,
     SamlRoutes,
@@ -21,6 +22,7 @@ from fedlib.web import (
     begin_session,
     csrf_token,
     logout_form_html,
+    principal_digest,
     session_identity,
 )
 
@@ -126,11 +128,15 @@ def test_begin_session_renews_the_csrf_token_and_keeps_the_apps_data(
     result = _verified_login(saml_sp, saml_idp)
     session: dict[str, Any] = {CSRF_SESSION_KEY: "t" * 43, "cart": ["book"]}
     begin_session(session, result)
-    assert session == {"cart": ["book"], SESSION_KEY: session_identity(result)}
-    # the same principal signing in again keeps the application's data too
+    signed_in = {"cart": ["book"], SESSION_KEY: session_identity(result), PRINCIPAL_SESSION_KEY: _digest(result)}
+    assert session == signed_in
+    # the same principal signing in again keeps the application's data too, after a sign-out as well
     session[CSRF_SESSION_KEY] = "u" * 43
     begin_session(session, result)
-    assert session == {"cart": ["book"], SESSION_KEY: session_identity(result)}
+    assert session == signed_in
+    del session[SESSION_KEY]
+    begin_session(session, result)
+    assert session == signed_in
 
 
 @pytest.mark.parametrize(
@@ -150,4 +156,38 @@ def test_begin_session_empties_another_principals_session(
         previous = {**previous, "issuer": result.authn.issuer}
     session: dict[str, Any] = {SESSION_KEY: previous, "private": "notes", CSRF_SESSION_KEY: "t" * 43}
     begin_session(session, result)
-    assert session == {SESSION_KEY: session_identity(result)}
+    assert session == {SESSION_KEY: session_identity(result), PRINCIPAL_SESSION_KEY: _digest(result)}
+
+
+def test_begin_session_after_another_principals_sign_out_empties_the_session(
+    saml_sp: ServiceProvider, saml_idp: TestIdP
+) -> None:
+    """Sign-out leaves the application's data and the digest of whose it is: another login empties it."""
+    result = _verified_login(saml_sp, saml_idp)
+    session: dict[str, Any] = {PRINCIPAL_SESSION_KEY: "0" * 32, "private": "notes"}
+    begin_session(session, result)
+    assert session == {SESSION_KEY: session_identity(result), PRINCIPAL_SESSION_KEY: _digest(result)}
+
+
+def _digest(result: LoginResult) -> str:
+    return principal_digest(session_identity(result))
+
+
+def test_principal_digest_compares_nameids_as_saml_does() -> None:
+    base = {"issuer": "https://idp/", "name_id": "u", "name_id_format": None, "name_qualifier": None}
+    same = [
+        {**base, "name_id_format": "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"},
+        {**base, "name_qualifier": "https://idp/"},
+        {**base, "sp_name_qualifier": None},
+    ]
+    other = [
+        {**base, "issuer": "https://other-idp/"},
+        {**base, "name_id": "v"},
+        {**base, "name_id_format": "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"},
+        {**base, "name_qualifier": "https://home/"},
+        {**base, "sp_name_qualifier": "https://sp/"},
+        {},
+    ]
+    for variant in same:
+        assert principal_digest(variant) == principal_digest(base)
+    assert len({principal_digest(v) for v in other} | {principal_digest(base)}) == len(other) + 1
