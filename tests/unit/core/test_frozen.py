@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import pickle
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.frozen_support import assert_same_frozen
 
 from fedlib import binding, sp
 from fedlib._frozen import fast_builder
@@ -44,26 +44,6 @@ class _Made:
 
     def __repr__(self) -> str:
         return f"_Made({self.i})"
-
-
-def _same(built: Any, expected: Any, *, importable: bool = True) -> None:
-    cls = type(expected)
-    assert type(built) is cls
-    for f in dataclasses.fields(cls):
-        assert getattr(built, f.name) == getattr(expected, f.name), f.name
-        assert type(getattr(built, f.name)) is type(getattr(expected, f.name)), f.name
-    assert built == expected
-    assert repr(built) == repr(expected)
-    if cls.__hash__ is not None:
-        assert hash(built) == hash(expected)
-    if importable:  # a generated class cannot be found by pickle
-        assert pickle.loads(pickle.dumps(built)) == expected  # noqa: S301 - the test's own value
-    assert dataclasses.replace(built) == expected
-    for f in dataclasses.fields(cls):
-        with pytest.raises(dataclasses.FrozenInstanceError):
-            setattr(built, f.name, None)
-        with pytest.raises(dataclasses.FrozenInstanceError):
-            delattr(built, f.name)
 
 
 @pytest.mark.parametrize(("builder", "cls"), USED, ids=[cls.__name__ for _, cls in USED])
@@ -123,7 +103,7 @@ def test_a_builder_builds_what_the_constructor_builds(shape: list[tuple[bool, st
             positional.append(value)
         else:
             keywords[name] = value
-    _same(builder(*positional, **keywords), cls(*positional, **keywords), importable=False)
+    assert_same_frozen(builder(*positional, **keywords), cls(*positional, **keywords), picklable=False)
     given_names = inspect.signature(cls).bind(*positional, **keywords).arguments
     for f in dataclasses.fields(cls):
         if f.default_factory is not dataclasses.MISSING and f.name not in given_names:

@@ -10,12 +10,11 @@ constructor's, and so are the type, equality, hash, repr, frozenness, ``dataclas
 from __future__ import annotations
 
 import dataclasses
-import pickle
 from typing import Any
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.frozen_support import assert_same_frozen
 
 from fedlib import binding
 from fedlib.sp import LoginRequest, LoginResult, _new_login_request, _new_login_result
@@ -25,29 +24,10 @@ OPTIONAL_TEXT = st.none() | TEXT
 COOKIES = st.builds(binding.BindingCookie, TEXT, TEXT, st.integers(-5, 10**6))
 
 
-def _same(built: Any, expected: Any) -> None:
-    cls = type(expected)
-    assert type(built) is cls
-    for field in dataclasses.fields(cls):
-        assert getattr(built, field.name) == getattr(expected, field.name), field.name
-        assert type(getattr(built, field.name)) is type(getattr(expected, field.name)), field.name
-    assert built == expected
-    assert repr(built) == repr(expected)
-    assert hash(built) == hash(expected)
-    assert pickle.loads(pickle.dumps(built)) == expected  # noqa: S301 - the test's own value
-    first = dataclasses.fields(cls)[0].name
-    assert dataclasses.replace(built, **{first: getattr(expected, first)}) == expected
-    for field in dataclasses.fields(cls):
-        with pytest.raises(dataclasses.FrozenInstanceError):
-            setattr(built, field.name, None)
-        with pytest.raises(dataclasses.FrozenInstanceError):
-            delattr(built, field.name)
-
-
 @settings(max_examples=200, deadline=None)
 @given(name=TEXT, value=TEXT, max_age=st.integers(-5, 10**6))
 def test_new_cookie_is_the_constructors(name: str, value: str, max_age: int) -> None:
-    _same(binding._new_cookie(name, value, max_age), binding.BindingCookie(name, value, max_age))
+    assert_same_frozen(binding._new_cookie(name, value, max_age), binding.BindingCookie(name, value, max_age))
 
 
 @settings(max_examples=200, deadline=None)
@@ -56,7 +36,7 @@ def test_new_cookie_is_the_constructors(name: str, value: str, max_age: int) -> 
 )
 def test_new_login_request_is_the_constructors(values: tuple[Any, ...]) -> None:
     names = [field.name for field in dataclasses.fields(LoginRequest)]
-    _same(_new_login_request(*values), LoginRequest(**dict(zip(names, values, strict=True))))
+    assert_same_frozen(_new_login_request(*values), LoginRequest(**dict(zip(names, values, strict=True))))
 
 
 @settings(max_examples=200, deadline=None)
@@ -65,7 +45,7 @@ def test_new_login_request_is_the_constructors(values: tuple[Any, ...]) -> None:
 )
 def test_new_login_result_is_the_constructors(values: tuple[Any, ...]) -> None:
     names = [field.name for field in dataclasses.fields(LoginResult)]
-    _same(_new_login_result(*values), LoginResult(**dict(zip(names, values, strict=True))))
+    assert_same_frozen(_new_login_result(*values), LoginResult(**dict(zip(names, values, strict=True))))
 
 
 def test_a_login_returns_built_values() -> None:
