@@ -544,3 +544,33 @@ def test_the_logout_token_from_before_the_login_is_renewed(sp: ServiceProvider, 
     )
     assert refused.status_code == 403
     assert whoami(client).startswith(f"user={USER}|")
+
+
+def _template(source: str) -> Any:
+    from django.template import Engine
+
+    engine = Engine(libraries={"fedlib": "fedlib.integrations.django.templatetags.fedlib"})
+    return engine.from_string("{% load fedlib %}" + source)
+
+
+def test_the_logout_form_template_tag(client: Client) -> None:
+    from django.template import Context
+
+    page_request = client.get("/page").wsgi_request
+    html = _template('{% fedlib_logout_form label="Log <out>" next="/bye" %}').render(
+        Context({"request": page_request})
+    )
+    fields = form_fields(html)
+    assert 'action="/saml/logout"' in html
+    assert "Log &lt;out&gt;" in html
+    assert fields["next"] == "/bye"
+    response = client.post("/saml/logout", data=fields, headers={"Origin": BASE})
+    assert response.status_code in (302, 303)
+    assert whoami(client) == "user=None"
+
+
+def test_the_logout_form_template_tag_without_the_request_is_a_configuration_error() -> None:
+    from django.template import Context
+
+    with pytest.raises(ConfigurationError, match=r"context_processors\.request"):
+        _template("{% fedlib_logout_form %}").render(Context({}))

@@ -1,0 +1,1 @@
+"""Template tags of the fedlib Django app (``{% load fedlib %}``)."""
