@@ -28,14 +28,16 @@ from fedlib._xml.limits import ID_COUNT, too_complex
 # ``//*`` is every element of the document (the document element is a child of the root node), the set
 # ``/descendant-or-self::*`` names; libxml2 evaluates it as one descendant step without the intermediate
 # node-set of ``descendant-or-self::node()``: ~9 k instructions less per login (bench/verify.py, callgrind).
-_ID_VALUES: Final = etree.XPath("//*/@ID | //*/@Id | //*/@id | //*/@xml:id", smart_strings=False)
+# ``regexp=False`` (as every compiled XPath of fedlib): no EXSLT functions registered per call (limits.py).
+_ID_VALUES: Final = etree.XPath("//*/@ID | //*/@Id | //*/@id | //*/@xml:id", smart_strings=False, regexp=False)
 # One pass over every attribute of the document, keeping those equal to $v whose name is ID-like (the
 # same four names as _ID_VALUES: ID, Id, id without a namespace, xml:id). The value test comes first: it
 # rejects nearly every attribute with one string comparison.
 _ID_ATTRS_EQUAL: Final = etree.XPath(
     "/descendant-or-self::*/@*[. = $v]"
     "[(namespace-uri() = '' and (local-name() = 'ID' or local-name() = 'Id' or local-name() = 'id'))"
-    " or (namespace-uri() = 'http://www.w3.org/XML/1998/namespace' and local-name() = 'id')]"
+    " or (namespace-uri() = 'http://www.w3.org/XML/1998/namespace' and local-name() = 'id')]",
+    regexp=False,
 )
 
 

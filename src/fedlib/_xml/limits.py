@@ -46,6 +46,8 @@ _EC_INCLUSIVE_NAMESPACES: Final = "{http://www.w3.org/2001/10/xml-exc-c14n#}Incl
 # b"xmlns" in the raw input bounds the namespace declarations (the fast path below).
 _ASCII_COMPATIBLE: Final = frozenset({"utf-8", "utf8", "us-ascii", "ascii", "iso-8859-1", "latin-1", "latin1"})
 _ASCII_START: Final = re.compile(rb"(?:\xef\xbb\xbf)?[ \t\r\n]*<[^\x00]")
+_UTF8_DECLARATIONS: Final = (b'<?xml version="1.0" encoding="UTF-8"?>', b"<?xml version='1.0' encoding='UTF-8'?>")
+_NOT_UTF8_AFTER_LT: Final = (b"?", b"\x00", b"")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -115,13 +117,18 @@ tens of thousands of entities in tens of megabytes); the per-element caps still 
 aggregate."""
 
 
-_COUNT_ELEMENTS: Final = etree.XPath("count(descendant-or-self::*)")
+# Every compiled XPath of fedlib is built with ``regexp=False``: none uses the EXSLT regular-expression
+# functions (``re:test`` ...), and lxml registers them in the evaluation context on every call otherwise:
+# ~3 k instructions per call (bench/verify.py, callgrind: 1.894 M -> 1.885 M per validation for the three
+# compiled XPaths of a login).
+_COUNT_ELEMENTS: Final = etree.XPath("count(descendant-or-self::*)", regexp=False)
 # The ID-like attributes (the names of ``fedlib._xml.ids``), counted without building a node-set: four
 # passes, no union (libxml2 merges a union's node-sets in document order, which is slow when the four
 # names are interleaved: ~190 ms for 20,000 of them in 256 KiB, where the four counts take ~2 ms).
 ID_COUNT: Final = etree.XPath(
     "count(/descendant-or-self::*/@ID) + count(/descendant-or-self::*/@Id)"
-    " + count(/descendant-or-self::*/@id) + count(/descendant-or-self::*/@xml:id)"
+    " + count(/descendant-or-self::*/@id) + count(/descendant-or-self::*/@xml:id)",
+    regexp=False,
 )
 _SHORTEST_ID_ATTRIBUTE: Final = len(' id=""')
 
@@ -132,7 +139,7 @@ def _attribute_past(limit: int) -> etree.XPath:
     a variable). ``//*`` is every element of the document (for ``check_structure``'s root, the document
     element, the same set as ``descendant-or-self::*``), evaluated as one descendant step: ~7 k instructions
     less per parse than ``descendant-or-self::*`` (bench/verify.py, callgrind)."""
-    return etree.XPath(f"//*/@*[{int(limit) + 1}]", smart_strings=False)
+    return etree.XPath(f"//*/@*[{int(limit) + 1}]", smart_strings=False, regexp=False)
 
 
 def too_complex(what: str, count: int, limit: int, field: str) -> XMLRejected:
@@ -234,6 +241,16 @@ def _ascii_compatible(root: etree._Element, untrusted_xml: bytes) -> bool:
     """Whether ``b"xmlns"`` in the raw bytes is every declaration: the declared encoding is
     ASCII-compatible AND the bytes really start with an ASCII '<' (libxml2 also detects UTF-16/32 by
     BOM or zero bytes, and EBCDIC, whatever the docinfo then says)."""
+    # Fast path, the two shapes of nearly every message, decided from the first bytes alone (no docinfo,
+    # no regex: ~4 k instructions less per parse, bench/verify.py, callgrind): the usual UTF-8 declaration,
+    # or no declaration at all ('<' then neither '?' nor a zero byte), which libxml2 reads as UTF-8 (its
+    # autodetection: "<?xm" opens a declaration, a zero byte after '<' is UTF-16/32). The docinfo answers the
+    # same for both (tests/unit/xml/test_limits.py compares the two on generated heads; it fails when
+    # either guard is dropped).
+    if untrusted_xml.startswith(_UTF8_DECLARATIONS) or (
+        untrusted_xml[:1] == b"<" and untrusted_xml[1:2] not in _NOT_UTF8_AFTER_LT
+    ):
+        return True
     encoding = (root.getroottree().docinfo.encoding or "").lower()
     return encoding in _ASCII_COMPATIBLE and _ASCII_START.match(untrusted_xml) is not None
 
@@ -309,7 +326,7 @@ _MIN_ELEMENT_BYTES: Final = 4
 @functools.lru_cache(maxsize=16)
 def _attribute_past_or_equal(limit: int) -> etree.XPath:
     """XPath: the ``limit + 1``-th attribute of any element, and every attribute whose value is ``$v``."""
-    return etree.XPath(f"descendant-or-self::*/@*[position() = {int(limit) + 1} or . = $v]")
+    return etree.XPath(f"descendant-or-self::*/@*[position() = {int(limit) + 1} or . = $v]", regexp=False)
 
 
 @dataclass(frozen=True, slots=True)

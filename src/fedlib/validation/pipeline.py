@@ -263,7 +263,9 @@ def _replay_key(sp_entity_id: str, issuer: str, assertion_id: str) -> str:
 # saml:AttributeValue children (any other element anywhere below it, an Attribute nested in an Attribute or
 # a value, a value with child elements, is one more than the two counts).
 _PLAIN_STATEMENT: Final = etree.XPath(
-    "count(.//*) = count(saml:Attribute) + count(saml:Attribute/saml:AttributeValue)", namespaces={"saml": NS_SAML}
+    "count(.//*) = count(saml:Attribute) + count(saml:Attribute/saml:AttributeValue)",
+    namespaces={"saml": NS_SAML},
+    regexp=False,
 )
 
 

@@ -215,3 +215,64 @@ def test_comments_and_cdata_are_not_counted_as_elements() -> None:
     parse_xml(("<r>" + padding + "<x/>" * (limit - 1) + "</r>").encode())
     with pytest.raises(XMLRejected, match="max_elements"):
         parse_xml(("<r>" + padding + "<x/>" * limit + "</r>").encode())
+
+
+# _ascii_compatible's fast path (the first bytes alone) against the docinfo + regex reading it short-cuts,
+# on generated heads: declarations in several encodings and quotings, BOMs, prologs, UTF-16/32 bytes.
+# Fails when the fast path's '?' exclusion is dropped (a declaration naming another encoding) or its zero-byte
+# exclusion (UTF-16 without a BOM).
+_HEADS = st.sampled_from(
+    [
+        "",
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        "<?xml version='1.0' encoding='UTF-8'?>",
+        '<?xml version="1.0" encoding="utf-8"?>',
+        '<?xml version="1.0"?>',
+        '<?xml version="1.0" encoding="ISO-8859-1"?>',
+        '<?xml version="1.0" encoding="ISO-8859-5"?>',
+        '<?xml version="1.0" encoding="windows-1252"?>',
+        '<?xml version="1.0" encoding="US-ASCII"?>',
+        '<?xml version="1.0" encoding="UTF-16"?>',
+        "<!-- c -->",
+        "<?pi x?>",
+        "\n",
+    ]
+)
+_ENCODINGS = st.sampled_from(["utf-8", "utf-8-sig", "latin-1", "utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+
+
+def _ascii_compatible_reference(root: etree._Element, data: bytes) -> bool:
+    from fedlib._xml.limits import _ASCII_COMPATIBLE, _ASCII_START
+
+    encoding = (root.getroottree().docinfo.encoding or "").lower()
+    return encoding in _ASCII_COMPATIBLE and _ASCII_START.match(data) is not None
+
+
+@settings(max_examples=300, deadline=None)
+@given(_HEADS, _ENCODINGS)
+def test_ascii_compatible_fast_path_matches_the_docinfo_reading(head: str, encoding: str) -> None:
+    from fedlib._xml.limits import _ascii_compatible
+
+    text = head + '<r xmlns:p="urn:x"><p:a b="1">t</p:a></r>'
+    try:
+        data = text.encode(encoding)
+        root = etree.fromstring(data, etree.XMLParser(resolve_entities=False, no_network=True))
+    except (UnicodeEncodeError, etree.XMLSyntaxError, ValueError):
+        return
+    assert _ascii_compatible(root, data) == _ascii_compatible_reference(root, data)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        '<?xml version="1.0" encoding="ISO-8859-5"?><r/>'.encode("latin-1"),
+        '<?xml version="1.0" encoding="UTF-16"?><r/>'.encode("utf-16-le"),
+        b"<r/>",
+        b"<?xml version='1.0' encoding='UTF-8'?><r/>",
+    ],
+)
+def test_ascii_compatible_fast_path_examples(data: bytes) -> None:
+    from fedlib._xml.limits import _ascii_compatible
+
+    root = etree.fromstring(data)
+    assert _ascii_compatible(root, data) == _ascii_compatible_reference(root, data)
