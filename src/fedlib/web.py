@@ -28,6 +28,7 @@ import secrets
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from json.encoder import encode_basestring_ascii as _json_string
 from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
@@ -208,7 +209,23 @@ def principal_digest(identity: Mapping[str, Any]) -> str:
         identity.get("name_qualifier") or issuer,
         identity.get("sp_name_qualifier"),
     ]
-    return hashlib.sha256(json.dumps(key, default=repr).encode("utf-8")).hexdigest()[:32]
+    # Why: json.dumps(key, default=repr) builds a new JSONEncoder per call (default= is not the cached one),
+    # once or twice per login. When every item is a str or None (what session_identity stores), its text is
+    # json's own C string encoder per item (ensure_ascii, the default ", " separator) or "null": the same
+    # bytes, so digests already kept in sessions still match. Anything else goes through json.dumps.
+    # tests/unit/web/test_web.py compares both for every kind of value.
+    parts: list[str] = []
+    for value in key:
+        if type(value) is str:
+            parts.append(_json_string(value))
+        elif value is None:
+            parts.append("null")
+        else:
+            text = json.dumps(key, default=repr)
+            break
+    else:
+        text = "[" + ", ".join(parts) + "]"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
 def begin_session(session: Session, result: LoginResult) -> None:

@@ -12,12 +12,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from examples.flask_app.app import JSONSessionInterface, _SessionSerializer, create_app
+from examples.flask_app.app import ExampleResponse, JSONSessionInterface, _SessionSerializer, create_app
 from flask import Flask, request, session
+from flask.sessions import SecureCookieSessionInterface
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from itsdangerous.encoding import base64_encode
-from werkzeug.test import Client
+from werkzeug.datastructures import Headers
+from werkzeug.test import Client, EnvironBuilder
 
 from fedlib.sp import ServiceProvider
 
@@ -278,3 +280,48 @@ def test_open_session_finds_the_same_session_as_flask(template: str) -> None:
     assert opened[0] == opened[1]
     if header.split("; ")[0] == f"session={_session_cookie(client)}":
         assert opened[0] == {"user": "ada"}
+
+
+@pytest.mark.parametrize("domain", ["a\nb.example", "a\rb.example"])
+@pytest.mark.parametrize("interface", [JSONSessionInterface, SecureCookieSessionInterface])
+def test_a_session_cookie_with_a_newline_is_refused_as_by_flask(domain: str, interface: type[Any]) -> None:
+    """A configured ``SESSION_COOKIE_DOMAIN`` with a newline reaches the cookie as it is (``dump_cookie`` does not
+    quote a Domain): werkzeug's newline check refuses the header, for Flask's session as for ours, whose usual
+    case writes the header without that check (it checks the attributes itself). With the example's
+    ``ExampleResponse``, which does not check the values again when it sends them, as in the example app."""
+    app = _echo_app(interface())
+    app.response_class = ExampleResponse
+    app.config["SESSION_COOKIE_DOMAIN"] = domain
+    app.testing = True  # the error propagates instead of becoming a 500 page
+
+    @app.post("/login")
+    def login() -> Any:  # as the ACS answers: a 303 without a body (no Content-Length yet)
+        session["a"] = 1
+        return ExampleResponse(status=303, headers=(("Location", "/"),))
+
+    # As a WSGI server gets it (werkzeug's test client would check the headers once more itself).
+    environ = EnvironBuilder(method="POST", path="/login").get_environ()
+    sent: list[tuple[str, str]] = []
+    with pytest.raises(ValueError, match="newline"):
+        list(app(environ, lambda status, headers, exc_info=None: sent.extend(headers)))
+    assert not sent
+
+
+def test_another_headers_class_gets_the_cookie_through_its_add() -> None:
+    """Only werkzeug's own ``Headers`` gets the direct write; another class's ``add`` (its own checks) runs."""
+    added: list[str] = []
+
+    class Recording(Headers):
+        def add(self, key: str, value: Any, /, **kwargs: Any) -> None:
+            added.append(key)
+            super().add(key, value, **kwargs)
+
+    app = _echo_app(JSONSessionInterface())
+    session_ = JSONSessionInterface().session_class({"a": 1})
+    session_.modified = True
+    response = app.response_class()
+    response.headers = Recording(response.headers)
+    added.clear()
+    with app.app_context():
+        app.session_interface.save_session(app, session_, response)
+    assert "Set-Cookie" in added

@@ -191,3 +191,53 @@ def test_principal_digest_compares_nameids_as_saml_does() -> None:
     for variant in same:
         assert principal_digest(variant) == principal_digest(base)
     assert len({principal_digest(v) for v in other} | {principal_digest(base)}) == len(other) + 1
+
+
+def _principal_digest_reference(identity: dict[str, Any]) -> str:
+    """principal_digest as first written (json.dumps of the key, default=repr): the digests kept in existing
+    sessions were made this way, so the fast path must give the same text for every identity."""
+    import hashlib
+    import json
+
+    from fedlib.constants import NAMEID_UNSPECIFIED
+
+    issuer = identity.get("issuer")
+    key = [
+        issuer,
+        identity.get("name_id"),
+        identity.get("name_id_format") or NAMEID_UNSPECIFIED,
+        identity.get("name_qualifier") or issuer,
+        identity.get("sp_name_qualifier"),
+    ]
+    return hashlib.sha256(json.dumps(key, default=repr).encode("utf-8")).hexdigest()[:32]
+
+
+class _Text(str):
+    pass
+
+
+_DIGEST_VALUES = st.one_of(
+    st.none(),
+    st.text(),  # non-ASCII, quotes, backslashes, control characters, lone surrogates
+    st.text().map(_Text),
+    st.integers(),
+    st.floats(allow_nan=True),
+    st.booleans(),
+    st.lists(st.text(max_size=3), max_size=2),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    st.builds(object),
+)
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.dictionaries(
+        st.sampled_from(["issuer", "name_id", "name_id_format", "name_qualifier", "sp_name_qualifier", "other"]),
+        _DIGEST_VALUES,
+    )
+)
+def test_principal_digest_is_the_json_digest_for_every_identity(identity: dict[str, Any]) -> None:
+    """Differential: principal_digest's fast path (strings and None written with json's own string encoder)
+    gives json.dumps's digest for every value; anything else (a number, a list, an object) must take the
+    json.dumps path (without that guard this fails: an int is not a string to the encoder)."""
+    assert principal_digest(identity) == _principal_digest_reference(identity)
