@@ -13,8 +13,9 @@ other: equal, same hash and repr, frozen, picklable, ``dataclasses.replace`` wor
 Why generated source: the builder must be as cheap as the attribute stores themselves, so it is written
 out per class, the way ``dataclasses`` writes ``__init__`` (the field names are the identifiers
 ``dataclasses`` already accepted). A class the technique does not fit (not a frozen, slotted dataclass
-directly on ``object``, a ``__post_init__``, a field that is not an ``__init__`` parameter) gets its own
-constructor back: the builder is then the class itself.
+directly on ``object`` with ``dataclasses``' own ``__init__``; a ``__post_init__``, an ``InitVar``, a field that
+is not an ``__init__`` parameter, its own ``__new__``, abstract methods, a field named like the generated
+code's locals) gets its own constructor back: the builder is then the class itself.
 """
 
 from __future__ import annotations
@@ -35,21 +36,32 @@ class _Factory:
 
 
 _FACTORY = _Factory()
+_OBJECT_NEW: Any = object.__new__
+_GENERATED_NAMES = frozenset({"o", "_new", "_twin", "_cls", "_FACTORY"})
+"""The names the generated code uses (with ``_factory_*`` and ``_default_*``): a field so named would shadow
+them, so such a class gets its constructor."""
 
 
 def fast_builder(cls: Callable[P, T]) -> Callable[P, T]:
     """A function equivalent to calling ``cls`` (a frozen, slotted dataclass), without its ``__init__``."""
-    klass = cast(type, cls)
+    klass: Any = cls
     params = getattr(klass, "__dataclass_params__", None)
     fields = dataclasses.fields(klass) if params is not None else ()
     names = tuple(f.name for f in fields)
+    init = getattr(klass, "__init__", None)
     if (
         params is None
         or not params.frozen
+        or not params.init
         or klass.__bases__ != (object,)
         or getattr(klass, "__slots__", None) != names
         or hasattr(klass, "__post_init__")
         or any(not f.init for f in fields)
+        or len(klass.__dataclass_fields__) != len(fields)  # an InitVar or a ClassVar: the constructor decides
+        or klass.__new__ is not _OBJECT_NEW  # a __new__ of its own would be skipped
+        or getattr(klass, "__abstractmethods__", None)  # not instantiable by its constructor
+        or getattr(getattr(init, "__code__", None), "co_filename", None) != "<string>"  # a hand-written __init__
+        or any(n in _GENERATED_NAMES or n.startswith(("_factory_", "_default_")) for n in names)
     ):
         return cls
     twin = type(f"_{klass.__name__}Slots", (), {"__slots__": names, "__module__": klass.__module__})

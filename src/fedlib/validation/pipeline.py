@@ -31,7 +31,7 @@ from typing import Final
 
 from lxml import etree
 
-from fedlib._xml.parse import decode_message, parse_xml, text_content
+from fedlib._xml.parse import decode_message, parse_xml, parsed_by_parse_xml, text_content
 from fedlib.clock import ensure_aware
 from fedlib.config import SPConfig
 from fedlib.constants import NS_SAML, NS_XSI, SAML_ATTRIBUTE, SAML_ATTRIBUTE_STATEMENT, SAML_ATTRIBUTE_VALUE, qname
@@ -302,8 +302,11 @@ def _attributes(
     friendly: dict[str, str] = {}
     nil = _XSI_NIL
     values: tuple[str, ...]
+    # The plain path reads every value's .text as its whole text: only in a tree from parse_xml (a tree parsed
+    # otherwise may hold comments, which .text stops at, and PIs; the loop below counts them as children).
+    plain_possible = not nil_possible and parsed_by_parse_xml(assertion)
     for statement in statements:
-        if not nil_possible and _PLAIN_STATEMENT(statement):
+        if plain_possible and _PLAIN_STATEMENT(statement):
             # The loop below for a statement that holds nothing but Attributes holding nothing but
             # AttributeValues without child elements (one compiled XPath over the statement proves it): no
             # tag to compare, every value's text its whole content.

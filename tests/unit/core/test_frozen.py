@@ -144,9 +144,79 @@ def _post_init(self: Any) -> None:
             "Derived", [("b", int)], bases=(_dataclass([(False, "none")]),), frozen=True
         ),
         lambda: dict,  # not a dataclass
+        lambda: _dataclass([(False, "none")], init=False),
+        lambda: _with_own_init(),
+        lambda: _with_own_new(),
+        lambda: _abstract(),
+        lambda: dataclasses.make_dataclass(
+            "WithInitVar", [("a", int), ("b", dataclasses.InitVar[int])], frozen=True, slots=True
+        ),
+        *[
+            (lambda name=name: dataclasses.make_dataclass("Shadow", [(name, int)], frozen=True, slots=True))
+            for name in ("o", "_new", "_twin", "_cls", "_FACTORY", "_factory_x", "_default_x")
+        ],
     ],
-    ids=["not-frozen", "no-slots", "post-init", "init-false", "derived", "not-a-dataclass"],
+    ids=[
+        "not-frozen",
+        "no-slots",
+        "post-init",
+        "init-false",
+        "derived",
+        "not-a-dataclass",
+        "no-init",
+        "own-init",
+        "own-new",
+        "abstract",
+        "initvar",
+        *(f"field-named-{n}" for n in ("o", "_new", "_twin", "_cls", "_FACTORY", "_factory_x", "_default_x")),
+    ],
 )
 def test_a_class_the_technique_does_not_fit_gets_its_constructor(make: Any) -> None:
     cls = make()
     assert fast_builder(cls) is cls
+
+
+def _with_own_init() -> type:
+    """A dataclass keeps an ``__init__`` written in its class (one that refuses some values, say)."""
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class OwnInit:
+        url: str
+
+        def __init__(self, url: str) -> None:
+            if url.startswith("javascript:"):
+                raise ValueError(url)
+            object.__setattr__(self, "url", url)
+
+    return OwnInit
+
+
+def _with_own_new() -> type:
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class OwnNew:
+        a: int
+
+        def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+            raise TypeError("not here")
+
+    return OwnNew
+
+
+def _abstract() -> type:
+    import abc
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Abstract(abc.ABC):
+        a: int
+
+        @abc.abstractmethod
+        def f(self) -> None: ...
+
+    return Abstract
+
+
+def test_a_field_named_like_a_generated_local_does_not_shadow_it() -> None:
+    cls = dataclasses.make_dataclass(
+        "Clash", [("o", object), ("a", object, dataclasses.field(default=3))], frozen=True, slots=True
+    )
+    assert fast_builder(cls)(1) == cls(1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
@@ -113,3 +114,31 @@ def test_attributes_match_the_reference(statements: Statements) -> None:
         assert _attributes(assertion, statements, friendly_possible=False) == (attributes, friendly)
     shortcuts = _attributes(assertion, statements, nil_possible=nil_possible, friendly_possible=friendly_possible)
     assert shortcuts == (attributes, friendly)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '<saml:Attribute Name="mail"><saml:AttributeValue>user@evil.example<!---->.victim.example'
+        "</saml:AttributeValue></saml:Attribute>",
+        '<saml:Attribute Name="role"><!--admin--></saml:Attribute>',
+        '<saml:Attribute Name="role"><saml:AttributeValue>a<?pi x?>b</saml:AttributeValue></saml:Attribute>',
+    ],
+    ids=["comment-in-value", "comment-as-value", "pi-in-value"],
+)
+def test_the_plain_statement_path_refuses_a_tree_with_comments_or_pis(body: str) -> None:
+    """parse_xml drops comments and refuses PIs, but a caller of validate_parsed_response may hand over a tree
+    parsed otherwise: the plain path (which reads .text as the whole text) is taken only for a tree from
+    parse_xml, so here the result is the general path's."""
+    from lxml import etree as stock
+
+    from fedlib.validation.pipeline import _attributes
+
+    ns = "urn:oasis:names:tc:SAML:2.0:assertion"
+    assertion = stock.fromstring(
+        f'<saml:Assertion xmlns:saml="{ns}"><saml:AttributeStatement>{body}</saml:AttributeStatement></saml:Assertion>'
+    )
+    statements = [assertion[0]]
+    fast = _attributes(assertion, statements, nil_possible=False, friendly_possible=False)
+    general = _attributes(assertion, statements, nil_possible=True, friendly_possible=True)
+    assert fast == general
