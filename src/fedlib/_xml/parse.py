@@ -87,13 +87,13 @@ def _malformed(message: str, detail: str | None = None) -> XMLRejected:
     return err
 
 
-
 def parsed_by_parse_xml(element: etree._Element) -> bool:
     """True when ``element``'s document came from :func:`parse_xml` in this thread (its parser: comments
     removed, PIs refused inside the document element). A shortcut that relies on that (an element's
     ``.text`` being its whole text) checks it first: a tree parsed otherwise takes the general path."""
     parser = getattr(_local, "parser", None)
     return parser is not None and element.getroottree().parser is parser
+
 
 def parse_xml(
     untrusted_xml: bytes,
