@@ -5,28 +5,16 @@ header that falls back (the login's binding cookie is still found and cleared)."
 
 from __future__ import annotations
 
-from flask import Flask, Request, session
+from flask import Request
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from tests.integration.flask.test_flask import make_app
 from werkzeug.test import EnvironBuilder
 
 from fedlib import binding
-from fedlib.integrations.flask import SESSION_KEY, FedLib, request_cookies
+from fedlib.integrations.flask import request_cookies
 from fedlib.sp import ServiceProvider
 from fedlib.testing.idp import TestIdP
-
-
-def make_app(sp: ServiceProvider) -> Flask:
-    app = Flask(__name__)
-    app.secret_key = "test-only"
-
-    @app.get("/")
-    def home() -> str:
-        user = session.get(SESSION_KEY)
-        return f"user={user['name_id'] if user else None}"
-
-    FedLib(app, service_provider=sp)
-    return app
 
 
 def _request(header: str | None) -> Request:

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, example, given, settings
 if importlib.util.find_spec("redis") is None:  # pragma: no cover - the dev venv has it (fedlib[redis])
     pytest.skip("the redis package is not installed", allow_module_level=True)
 
-from tests.unit.stores.test_sqlite_fast_path import OPS, _time
+from tests.unit.stores.test_sqlite_fast_path import OPS, apply_ops
 
 from fedlib.stores import RedisStore
 from fedlib.stores.base import check_add_times, check_distinct_keys, check_value
@@ -45,22 +45,8 @@ class _Reference(RedisStore):
 
 
 def _run(store: RedisStore, ops: list[tuple[Any, ...]]) -> list[object]:
-    out: list[object] = []
     try:
-        for is_pair, key, other, value, now_offset, now_kind, expires_offset, expires_kind in ops:
-            kwargs: dict[str, Any] = {
-                "expires_at": _time(expires_offset, expires_kind),
-                "now": _time(now_offset, now_kind),
-            }
-            try:
-                if is_pair:
-                    out.append(store.consume_and_add(key, other, **kwargs))
-                elif value is None:
-                    out.append(store.add(key, **kwargs))
-                else:
-                    out.append(store.add(key, **kwargs, value=value))
-            except (TypeError, ValueError) as exc:
-                out.append((type(exc), str(exc)))
+        out = apply_ops(store, ops)
         client: Any = store._client
         head = store.redis_key("k")[:-1]
         keys = sorted(client.scan_iter(match=head.replace(b"{", b"\\{").replace(b"}", b"\\}") + b"*"))

@@ -69,23 +69,30 @@ OPS = st.lists(
 )
 
 
-def _run(store: SQLiteStore, ops: list[tuple[Any, ...]]) -> list[object]:
+def apply_ops(store: Any, ops: list[tuple[Any, ...]]) -> list[object]:
+    """Each of ``OPS``'s operations on ``store`` (an add or a consume_and_add): its result, or its refusal
+    (exception type and message). Shared with test_redis_fast_path.py."""
     out: list[object] = []
+    for is_pair, key, other, value, now_offset, now_kind, expires_offset, expires_kind in ops:
+        kwargs: dict[str, Any] = {
+            "expires_at": _time(expires_offset, expires_kind),
+            "now": _time(now_offset, now_kind),
+        }
+        try:
+            if is_pair:
+                out.append(store.consume_and_add(key, other, **kwargs))
+            elif value is None:
+                out.append(store.add(key, **kwargs))
+            else:
+                out.append(store.add(key, **kwargs, value=value))
+        except (TypeError, ValueError) as exc:
+            out.append((type(exc), str(exc)))
+    return out
+
+
+def _run(store: SQLiteStore, ops: list[tuple[Any, ...]]) -> list[object]:
     try:
-        for is_pair, key, other, value, now_offset, now_kind, expires_offset, expires_kind in ops:
-            kwargs: dict[str, Any] = {
-                "expires_at": _time(expires_offset, expires_kind),
-                "now": _time(now_offset, now_kind),
-            }
-            try:
-                if is_pair:
-                    out.append(store.consume_and_add(key, other, **kwargs))
-                elif value is None:
-                    out.append(store.add(key, **kwargs))
-                else:
-                    out.append(store.add(key, **kwargs, value=value))
-            except (TypeError, ValueError) as exc:
-                out.append((type(exc), str(exc)))
+        out = apply_ops(store, ops)
         assert store._conn is not None
         out.append(sorted(store._conn.execute("SELECT key, value, expires_at FROM fedlib_store")))
     finally:
