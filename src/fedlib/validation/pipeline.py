@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Final
+from typing import Any, Final
 
 from lxml import etree
 
@@ -176,16 +176,10 @@ def validate_parsed_response(
     # The earlier of the two limits (min(), inline; the bearer confirmation always has one).
     conditions_until = claims.conditions_until
     confirmation_until = claims.confirmation_until
-    # No attribute named nil anywhere in the verified content (its canonical octets): no xsi:nil to honour;
-    # no FriendlyName attribute there: none to read (each a byte search instead of one lxml .get per value or
-    # per Attribute; the needles match every way c14n renders such an attribute, and more).
-    canonical = verified.canonical
-    attributes, friendly_names = _attributes(
-        assertion,
-        claims.attribute_statements,
-        nil_possible=canonical is None or b'nil="' in canonical,
-        friendly_possible=canonical is None or b'FriendlyName="' in canonical,
-    )
+    # The verified canonical octets: what _attributes searches for xsi:nil and FriendlyName when a statement
+    # is not plain (a plain one is proven free of xsi:nil, and told whether it holds a FriendlyName, by the
+    # XPath that proves it plain).
+    attributes, friendly_names = _attributes(assertion, claims.attribute_statements, canonical=verified.canonical)
     name_id_value = (name_id.text or "") if len(name_id) == 0 else text_content(name_id)  # its fast path
     not_on_or_after = (
         confirmation_until if conditions_until is None or confirmation_until < conditions_until else conditions_until
@@ -259,22 +253,31 @@ def _replay_key(sp_entity_id: str, issuer: str, assertion_id: str) -> str:
     return f"replay:{len(sp_entity_id)}:{sp_entity_id}:{len(issuer)}:{issuer}:{assertion_id}"
 
 
-# True for an AttributeStatement whose element descendants are exactly its saml:Attribute children and their
-# saml:AttributeValue children (any other element anywhere below it, an Attribute nested in an Attribute or
-# a value, a value with child elements, is one more than the two counts).
-_PLAIN_STATEMENT: Final = etree.XPath(
-    "count(.//*) = count(saml:Attribute) + count(saml:Attribute/saml:AttributeValue)",
-    namespaces={"saml": NS_SAML},
+# The shape of an AttributeStatement, as a number: 2 (or 3) when it is *plain*, 0 (or 1) when not; plus 1
+# when one of its children has a FriendlyName attribute. Plain: its element descendants are exactly its
+# saml:Attribute children and the saml:AttributeValue children of its children, and none of those carries
+# xsi:nil. The two counts are of disjoint sets of descendants (depth 1 and depth 2), so they add up to the
+# count of all only when every child is an Attribute and every grandchild an AttributeValue with no element
+# below it (an Attribute nested in an Attribute or a value, a value with child elements, any other element is
+# one more on the left). Hence, once plain, ``*/*`` are the values and ``*`` the Attributes: unprefixed steps,
+# each namespaced name test costs a namespace lookup per context node. One compiled XPath for the three
+# answers: it replaced two byte searches (`nil="`, `FriendlyName="`) over the whole canonical Assertion,
+# ~4 us per login (bench/verify.py). tests/unit/validation/test_attributes.py::test_statement_shape.
+_STATEMENT_SHAPE: Final = etree.XPath(
+    "(count(.//*) = count(saml:Attribute) + count(*/saml:AttributeValue) and not(*/*/@xsi:nil)) * 2"
+    " + boolean(*/@FriendlyName)",
+    namespaces={"saml": NS_SAML, "xsi": NS_XSI},
     regexp=False,
 )
+_PLAIN: Final = 2.0
+_PLAIN_WITH_FRIENDLY_NAMES: Final = 3.0
 
 
 def _attributes(
     assertion: etree._Element,
     statements: Sequence[etree._Element] | None = None,
     *,
-    nil_possible: bool = True,
-    friendly_possible: bool = True,
+    canonical: bytes | None = None,
 ) -> tuple[Mapping[str, tuple[str, ...]], Mapping[str, str]]:
     """The Assertion's attributes and their friendly names, from the verified assertion.
 
@@ -283,18 +286,20 @@ def _attributes(
     given for that Name.
 
     ``statements``: the Assertion's AttributeStatement children, if the caller has them (the claims pass
-    collects them); else they are looked up here. ``nil_possible=False`` (the caller proved that no
-    attribute named ``nil`` exists in the verified content) skips the per-value ``xsi:nil`` lookup;
-    ``friendly_possible=False`` (likewise, no attribute named ``FriendlyName``) the per-Attribute one.
+    collects them); else they are looked up here. ``canonical``: the verified canonical octets holding the
+    assertion, if the caller has them: a statement that is not plain (below) then skips the per-value
+    ``xsi:nil`` lookup when they hold no ``nil="``, and the per-Attribute FriendlyName one when they hold no
+    ``FriendlyName="`` (byte searches; the needles match every way c14n renders such an attribute, and more).
 
     Runs on every login (bench/verify.py; each lxml call costs hundreds of instructions, a compiled XPath
-    thousands), so it reads each node once with the cheapest calls: the children of each statement and of
-    each Attribute in order, their tags compared, a value's text read as ``.text`` when it has no child
-    element (the whole content: comments are dropped and PIs refused at parse time). An Attribute with one
-    child (most of them) has it read by index: no child iterator. A statement of plain Attributes (proven by
-    ``_PLAIN_STATEMENT``) with no ``xsi:nil`` possible is read without any tag or child-count test.
-    tests/unit/validation/test_attributes.py holds every path to a plain reference (and fails without
-    their guards).
+    thousands), so it reads each node once with the cheapest calls. A *plain* statement (nothing but
+    Attributes holding nothing but AttributeValues without child elements or xsi:nil, proven by
+    ``_STATEMENT_SHAPE``, which also says whether a FriendlyName is there to read) in a tree from parse_xml is
+    read without any tag or child-count test. Any other statement: the children of each statement and of each
+    Attribute in order, their tags compared, a value's text read as ``.text`` when it has no child element
+    (the whole content: comments are dropped and PIs refused at parse time); an Attribute with one child has
+    it read by index. tests/unit/validation/test_attributes.py holds every path to a plain reference (and
+    fails without their guards).
     """
     if statements is None:
         statements = assertion.findall(SAML_ATTRIBUTE_STATEMENT)
@@ -304,12 +309,14 @@ def _attributes(
     values: tuple[str, ...]
     # The plain path reads every value's .text as its whole text: only in a tree from parse_xml (a tree parsed
     # otherwise may hold comments, which .text stops at, and PIs; the loop below counts them as children).
-    plain_possible = not nil_possible and parsed_by_parse_xml(assertion)
+    plain_possible = parsed_by_parse_xml(assertion)
+    general: tuple[bool, bool] | None = None  # (nil_possible, friendly_possible), searched for once if needed
     for statement in statements:
-        if plain_possible and _PLAIN_STATEMENT(statement):
-            # The loop below for a statement that holds nothing but Attributes holding nothing but
-            # AttributeValues without child elements (one compiled XPath over the statement proves it): no
-            # tag to compare, every value's text its whole content.
+        shape: Any = _STATEMENT_SHAPE(statement) if plain_possible else 0.0  # a float (Any, not cast(): no call)
+        if shape >= _PLAIN:
+            # The loop below for a plain statement: no tag to compare, no xsi:nil, every value's text its whole
+            # content; FriendlyName read only when the statement has one.
+            friendly_here = shape == _PLAIN_WITH_FRIENDLY_NAMES
             for attribute in statement:
                 name = attribute.get("Name")
                 if not name:
@@ -317,11 +324,17 @@ def _attributes(
                 values = (attribute[0].text or "",) if len(attribute) == 1 else tuple([v.text or "" for v in attribute])
                 earlier = merged.get(name)
                 merged[name] = values if earlier is None else earlier + values
-                if friendly_possible and name not in friendly:
+                if friendly_here and name not in friendly:
                     friendly_name = attribute.get("FriendlyName")
                     if friendly_name:
                         friendly[name] = friendly_name
             continue
+        if general is None:
+            general = (
+                canonical is None or b'nil="' in canonical,
+                canonical is None or b'FriendlyName="' in canonical,
+            )
+        nil_possible, friendly_possible = general
         for attribute in statement:
             if attribute.tag != SAML_ATTRIBUTE:
                 continue

@@ -102,43 +102,100 @@ def test_attributes_match_the_reference(statements: Statements) -> None:
     # The same with the statements handed in, as the pipeline does (from the claims pass).
     statements = assertion.findall(f"{SAML}AttributeStatement")
     assert _attributes(assertion, statements) == (attributes, friendly)
-    # The pipeline skips the per-value xsi:nil lookup when the verified canonical octets hold no `nil="`
-    # (and then reads a one-child Attribute by index), and the per-Attribute FriendlyName lookup when they
-    # hold no `FriendlyName="`.
+    # The pipeline hands in the verified canonical octets: a statement that is not plain skips the per-value
+    # xsi:nil lookup when they hold no `nil="` (and then reads a one-child Attribute by index), and the
+    # per-Attribute FriendlyName lookup when they hold no `FriendlyName="`.
     canonical = etree.tostring(assertion, method="c14n")
-    nil_possible = b'nil="' in canonical
-    friendly_possible = b'FriendlyName="' in canonical
-    if not nil_possible:
-        assert _attributes(assertion, statements, nil_possible=False) == (attributes, friendly)
-    if not friendly_possible:
-        assert _attributes(assertion, statements, friendly_possible=False) == (attributes, friendly)
-    shortcuts = _attributes(assertion, statements, nil_possible=nil_possible, friendly_possible=friendly_possible)
-    assert shortcuts == (attributes, friendly)
+    assert _attributes(assertion, statements, canonical=canonical) == (attributes, friendly)
+    # Every statement through the general path (a tree parsed otherwise), with and without the octets.
+    stock = etree.fromstring(etree.tostring(assertion))
+    stock_statements = stock.findall(f"{SAML}AttributeStatement")
+    assert _attributes(stock, stock_statements) == (attributes, friendly)
+    assert _attributes(stock, stock_statements, canonical=canonical) == (attributes, friendly)
+
+
+def _one_statement(body: str) -> etree._Element:
+    return parse_xml(
+        f'<saml:Assertion xmlns:saml="{NS_SAML}" xmlns:xsi="{NS_XSI}"><saml:AttributeStatement>{body}'
+        "</saml:AttributeStatement></saml:Assertion>".encode()
+    )
 
 
 @pytest.mark.parametrize(
-    "body",
+    ("body", "shape"),
     [
-        '<saml:Attribute Name="mail"><saml:AttributeValue>user@evil.example<!---->.victim.example'
-        "</saml:AttributeValue></saml:Attribute>",
-        '<saml:Attribute Name="role"><!--admin--></saml:Attribute>',
-        '<saml:Attribute Name="role"><saml:AttributeValue>a<?pi x?>b</saml:AttributeValue></saml:Attribute>',
+        ('<saml:Attribute Name="a"><saml:AttributeValue>x</saml:AttributeValue></saml:Attribute>', 2.0),
+        ('<saml:Attribute Name="a" FriendlyName=""><saml:AttributeValue/></saml:Attribute>', 3.0),
+        ('<saml:Attribute Name="a"/><saml:Attribute Name="b" FriendlyName="B"/>', 3.0),
+        ('<saml:Attribute Name="a"><saml:AttributeValue xsi:nil="false">x</saml:AttributeValue></saml:Attribute>', 0.0),
+        (
+            '<saml:Attribute Name="a" FriendlyName="A"><saml:AttributeValue xsi:nil="true"/></saml:Attribute>',
+            1.0,
+        ),
+        ('<saml:Attribute Name="a"><saml:AttributeValue>x<b/></saml:AttributeValue></saml:Attribute>', 0.0),
+        ('<saml:Attribute Name="a"><saml:Other/></saml:Attribute>', 0.0),
+        ("<saml:Other/>", 0.0),
+        ("<saml:Other><saml:AttributeValue/></saml:Other>", 0.0),
+        ('<saml:Attribute Name="a"><saml:Attribute Name="b"/></saml:Attribute>', 0.0),
+        (
+            '<saml:Attribute Name="a"><saml:AttributeValue><saml:AttributeValue/></saml:AttributeValue>'
+            "</saml:Attribute>",
+            0.0,
+        ),
+        ('<saml:Other FriendlyName="A"/>', 1.0),
+        # Attributes named like these but in another namespace (or none) are neither.
+        ('<saml:Attribute Name="a" saml:FriendlyName="A"><saml:AttributeValue nil="true"/></saml:Attribute>', 2.0),
+    ],
+)
+def test_statement_shape(body: str, shape: float) -> None:
+    """The XPath behind the plain path: plain (2) only without xsi:nil or any other element; +1 for a
+    FriendlyName anywhere in the statement (the plain loop reads FriendlyName only then)."""
+    from fedlib.validation.pipeline import _STATEMENT_SHAPE
+
+    statement = _one_statement(body)[0]
+    assert _STATEMENT_SHAPE(statement) == shape
+
+
+def test_a_plain_looking_statement_with_xsi_nil_leaves_the_nil_value_out() -> None:
+    """A statement that would be plain but for xsi:nil: the nil value is left out (the plain path would read
+    it as "")."""
+    assertion = _one_statement(
+        '<saml:Attribute Name="a" FriendlyName="A"><saml:AttributeValue>x</saml:AttributeValue>'
+        '<saml:AttributeValue xsi:nil="true"/></saml:Attribute>'
+    )
+    canonical = etree.tostring(assertion, method="c14n")
+    assert _attributes(assertion, canonical=canonical) == ({"a": ("x",)}, {"a": "A"})
+    assert _attributes(assertion) == ({"a": ("x",)}, {"a": "A"})
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            '<saml:Attribute Name="mail"><saml:AttributeValue>user@evil.example<!---->.victim.example'
+            "</saml:AttributeValue></saml:Attribute>",
+            {"mail": ("user@evil.example.victim.example",)},
+        ),
+        ('<saml:Attribute Name="role"><!--admin--></saml:Attribute>', {"role": ()}),
+        (
+            '<saml:Attribute Name="role"><saml:AttributeValue>a<?pi x?>b</saml:AttributeValue></saml:Attribute>',
+            {"role": ("ab",)},
+        ),
     ],
     ids=["comment-in-value", "comment-as-value", "pi-in-value"],
 )
-def test_the_plain_statement_path_refuses_a_tree_with_comments_or_pis(body: str) -> None:
+def test_the_plain_statement_path_refuses_a_tree_with_comments_or_pis(
+    body: str, expected: dict[str, tuple[str, ...]]
+) -> None:
     """parse_xml drops comments and refuses PIs, but a caller of validate_parsed_response may hand over a tree
     parsed otherwise: the plain path (which reads .text as the whole text) is taken only for a tree from
-    parse_xml, so here the result is the general path's."""
+    parse_xml, so here the result is the general path's (and fails without that guard)."""
     from lxml import etree as stock
-
-    from fedlib.validation.pipeline import _attributes
 
     ns = "urn:oasis:names:tc:SAML:2.0:assertion"
     assertion = stock.fromstring(
         f'<saml:Assertion xmlns:saml="{ns}"><saml:AttributeStatement>{body}</saml:AttributeStatement></saml:Assertion>'
     )
     statements = [assertion[0]]
-    fast = _attributes(assertion, statements, nil_possible=False, friendly_possible=False)
-    general = _attributes(assertion, statements, nil_possible=True, friendly_possible=True)
-    assert fast == general
+    assert dict(_attributes(assertion, statements)[0]) == expected
+    assert dict(_attributes(assertion, statements, canonical=b"")[0]) == expected
