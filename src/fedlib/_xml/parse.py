@@ -121,8 +121,9 @@ def parse_xml(
     if not untrusted_xml.strip():
         raise _malformed("the XML message is empty")
     # Cheap early refusal before libxml2 sees the internal subset at all; the tree check below is the
-    # authority (it also covers other encodings).
-    if untrusted_xml.find(b"<!DOCTYPE", 0, 4096) != -1:
+    # authority (it also covers other encodings). First a search for the byte "!" (memchr: ~0.1 us where the
+    # 9-byte needle takes ~1.2 us on every login, bench/verify.py): a head without it holds no "<!DOCTYPE".
+    if untrusted_xml.find(b"!", 0, 4096) != -1 and untrusted_xml.find(b"<!DOCTYPE", 0, 4096) != -1:
         head = untrusted_xml[:4096]
         root_start = _first_element_start(head)
         if root_start is None or head.find(b"<!DOCTYPE") < root_start:
