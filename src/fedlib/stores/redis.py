@@ -169,6 +169,23 @@ class _Script:
     def __init__(self, source: str) -> None:
         self.source = source
         self.sha = hashlib.sha1(source.encode("utf-8"), usedforsecurity=False).hexdigest()
+        self._sha_bulk = b"$7\r\nEVALSHA\r\n$40\r\n" + self.sha.encode("ascii") + b"\r\n"
+
+    def evalsha_command(self, keys: tuple[bytes, ...], args: tuple[bytes, ...]) -> bytes:
+        """``EVALSHA <sha> <numkeys> <keys...> <args...>`` as the bytes sent on the wire (a RESP array of bulk
+        strings, each length-prefixed, hence binary-safe). Hand-written because redis-py's packer encodes
+        every argument through a Python generator (~10 us per login on this machine, bench/stores.py) and
+        this command only ever carries bytes; tests/unit/stores/test_redis_connections.py holds it to
+        redis-py's own packing."""
+        numkeys = b"%d" % len(keys)
+        parts = (numkeys, *keys, *args)
+        return b"".join(
+            (
+                b"*%d\r\n" % (len(parts) + 2),
+                self._sha_bulk,
+                *[b"$%d\r\n%b\r\n" % (len(part), part) for part in parts],
+            )
+        )
 
 
 _ADD = _Script(_LUA_ADD)
@@ -376,7 +393,7 @@ class RedisStore:
         now_s, now_us = _instant(current)
         entry = f"{exp_s:012d}{exp_us:06d}".encode("ascii") + value.encode("utf-8")
         ttl_ms = math.ceil((expires - current) / _ONE_MS) + self._grace_ms
-        result = self._run("add", _ADD, redis_key, str(now_s), str(now_us), entry, str(ttl_ms))
+        result = self._run("add", _ADD, redis_key, b"%d" % now_s, b"%d" % now_us, entry, b"%d" % ttl_ms)
         if isinstance(result, int) and not isinstance(result, bool) and result in (0, 1):
             return result == 1
         raise StoreError(
@@ -390,7 +407,7 @@ class RedisStore:
         """
         redis_key = self.redis_key(key)
         now_s, now_us = _instant(require_aware(now, "now"))
-        result = self._run("consume", _CONSUME, redis_key, str(now_s), str(now_us))
+        result = self._run("consume", _CONSUME, redis_key, b"%d" % now_s, b"%d" % now_us)
         if result is None:
             return None
         if isinstance(result, bytes):
@@ -420,7 +437,9 @@ class RedisStore:
         entry = f"{exp_s:012d}{exp_us:06d}".encode("ascii")
         ttl_ms = math.ceil((expires - current) / _ONE_MS) + self._grace_ms
         keys = (consume_redis_key, add_redis_key)
-        result = self._run("consume_and_add", _CONSUME_AND_ADD, keys, str(now_s), str(now_us), entry, str(ttl_ms))
+        result = self._run(
+            "consume_and_add", _CONSUME_AND_ADD, keys, b"%d" % now_s, b"%d" % now_us, entry, b"%d" % ttl_ms
+        )
         if result is None:
             return None, False
         if isinstance(result, list) and len(result) == 2 and isinstance(result[0], bytes) and result[1] in (0, 1):
@@ -454,7 +473,7 @@ class RedisStore:
 
     # -- internals ---------------------------------------------------------------------------------------
 
-    def _run(self, operation: str, script: _Script, key: bytes | tuple[bytes, ...], *args: bytes | str) -> object:
+    def _run(self, operation: str, script: _Script, key: bytes | tuple[bytes, ...], *args: bytes) -> object:
         """Run ``script`` on ``key`` by its SHA-1, sending its source if the server does not have it yet.
 
         After the first call (or a server restart / SCRIPT FLUSH) the server keeps the script, so each
@@ -473,7 +492,7 @@ class RedisStore:
         except self._errors as exc:
             raise self._error(operation, exc) from exc
 
-    def _call(self, pool: Any, script: _Script, keys: tuple[bytes, ...], args: tuple[bytes | str, ...]) -> object:
+    def _call(self, pool: Any, script: _Script, keys: tuple[bytes, ...], args: tuple[bytes, ...]) -> object:
         """``EVALSHA`` (``EVAL`` if the server lacks the script) on a connection of the client's pool that this
         store keeps between calls: redis-py's per-command pool checkout, checks and wrappers cost about as
         much as the round trip itself on loopback (bench/stores.py).
@@ -503,7 +522,7 @@ class RedisStore:
                 conn.disconnect()
                 conn.connect()
             try:
-                conn.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
+                conn.send_packed_command((script.evalsha_command(keys, args),))  # a sequence of chunks
                 result: object = conn.read_response()
             except self._no_script_error:
                 conn.send_command("EVAL", script.source, len(keys), *keys, *args)
