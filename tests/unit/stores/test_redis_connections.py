@@ -175,12 +175,15 @@ _bulk = st.binary(max_size=300) | st.text(max_size=40).map(lambda text: text.enc
 def test_the_packed_evalsha_is_what_redis_py_sends(keys: list[bytes], args: list[bytes]) -> None:
     """RedisStore packs EVALSHA itself (fewer Python calls per login): byte for byte what redis-py's own
     pure-Python packer would send for the same command, for any binary keys and arguments."""
-    from redis.connection import PythonRespSerializer
+    from redis.connection import HiredisRespSerializer, PythonRespSerializer
+    from redis.utils import HIREDIS_AVAILABLE
 
     from fedlib.stores.redis import _CONSUME_AND_ADD
 
     encoder = redis.connection.Encoder("utf-8", "strict", decode_responses=False)
-    reference = b"".join(
-        PythonRespSerializer(6000, encoder.encode).pack("EVALSHA", _CONSUME_AND_ADD.sha, len(keys), *keys, *args)
-    )
-    assert _CONSUME_AND_ADD.evalsha_command(tuple(keys), tuple(args)) == reference
+    command = ("EVALSHA", _CONSUME_AND_ADD.sha, len(keys), *keys, *args)
+    reference = b"".join(PythonRespSerializer(6000, encoder.encode).pack(*command))
+    packed = _CONSUME_AND_ADD.evalsha_command(tuple(keys), tuple(args))
+    assert packed == reference
+    if HIREDIS_AVAILABLE:  # the packer redis-py uses when hiredis is installed (fedlib[redis] installs it)
+        assert packed == b"".join(HiredisRespSerializer().pack(*command))
