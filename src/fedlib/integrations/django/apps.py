@@ -9,3 +9,7 @@ class FedlibConfig(AppConfig):
     name = "fedlib.integrations.django"
     label = "fedlib"
     verbose_name = "fedlib SAML sign-in"
+
+    def ready(self) -> None:
+        # The system checks (tag "fedlib") register themselves on import.
+        from fedlib.integrations.django import checks  # noqa: F401

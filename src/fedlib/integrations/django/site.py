@@ -67,6 +67,11 @@ class FedlibSite:
             self._loaded = service_provider is not None or tenants is not None
             self._from_settings = False
 
+    @property
+    def configured_in_code(self) -> bool:
+        """True once ``configure`` gave an SP or a tenant lookup (the settings are then not read)."""
+        return self._loaded and not self._from_settings
+
     def on_login(self, hook: LoginHook) -> LoginHook:
         """Decorator: ``hook(request, result)`` runs after a verified login instead of the default (which
         authenticates through ``FedlibBackend`` and calls ``django.contrib.auth.login``); return an
