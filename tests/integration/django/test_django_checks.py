@@ -12,6 +12,9 @@ import pytest
 from django.core.checks import run_checks
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from fedlib.integrations.django.site import site
 from fedlib.testing.idp import TestIdP
@@ -143,3 +146,38 @@ def test_manage_py_check_fails_on_an_error(settings: Any) -> None:
     settings.FEDLIB = {}
     with pytest.raises(SystemCheckError, match=r"fedlib\.E001"):
         call_command("check", tags=["fedlib"])
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["sp", "idps", "store", "tenants", "entity_id", "acs_url", "metadata_xml", "x"]),
+            inner,
+            max_size=3,
+        )
+    ),
+    max_leaves=8,
+)
+
+
+@hypothesis_settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(fedlib=_json, user=_json)
+def test_any_settings_value_gives_messages_never_an_exception(settings: Any, fedlib: object, user: object) -> None:
+    """Whatever the settings hold, the checks answer with messages of the documented ids."""
+    del settings.FEDLIB_SETTINGS
+    settings.FEDLIB = fedlib
+    settings.FEDLIB_USER = user
+    known = {
+        "fedlib.E001",
+        "fedlib.E002",
+        "fedlib.E003",
+        "fedlib.E004",
+        "fedlib.E005",
+        "fedlib.E010",
+        "fedlib.W001",
+        "fedlib.W002",
+    }
+    assert set(ids(deploy=True)) <= known
+    settings.FEDLIB_SETTINGS = "/nonexistent/fedlib.toml"

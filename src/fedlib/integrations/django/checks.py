@@ -19,6 +19,7 @@ fedlib's settings exactly as the first request would (files, keys, IdP metadata,
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -119,7 +120,7 @@ def check_settings_load(app_configs: Sequence[Any] | None = None, **kwargs: Any)
     try:
         loaded = load_settings(mapping, now=now) if mapping is not None else load_settings_toml(str(path), now=now)
     except FedlibError as exc:
-        detail = f" ({exc.detail})" if getattr(exc, "detail", None) else ""
+        detail = f" ({exc.detail})" if exc.detail else ""
         return [
             Error(
                 f"fedlib's settings do not load: {exc.message}{detail}",
@@ -128,15 +129,15 @@ def check_settings_load(app_configs: Sequence[Any] | None = None, **kwargs: Any)
                 id="fedlib.E010",
             )
         ]
-    except OSError as exc:
-        return [Error(f"fedlib's settings do not load: {exc}", id="fedlib.E010")]
+    except Exception as exc:  # a check reports, it never ends `manage.py check` with a traceback
+        return [Error(f"fedlib's settings do not load: {type(exc).__name__}: {exc}", id="fedlib.E010")]
     loaded.stop_refresh()  # this copy is not kept: close its metadata providers' HTTP clients
     return []
 
 
 def _is_file(path: object) -> bool:
     try:
-        return isinstance(path, str | Path) and Path(path).is_file()
+        return isinstance(path, str | os.PathLike) and Path(path).is_file()
     except (OSError, ValueError):  # an unreadable directory, a NUL byte
         return False
 
