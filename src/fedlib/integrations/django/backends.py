@@ -34,30 +34,20 @@ from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
 from fedlib.errors import ConfigurationError
+from fedlib.integrations.django.user_options import DEFAULTS, user_options_problem
 from fedlib.sp import LoginResult
 
 log = logging.getLogger("fedlib.django")
 
-DEFAULTS: dict[str, Any] = {
-    "username": None,
-    "email": "email",
-    "first_name": "given_name",
-    "last_name": "surname",
-    "create_users": True,
-    "create_groups": True,
-    "groups_hook": None,
-}
 GroupsHook = Callable[[Any, frozenset[str], LoginResult], None]
 
 
 def user_options() -> dict[str, Any]:
     """``settings.FEDLIB_USER`` over :data:`DEFAULTS` (unknown keys are a ``ConfigurationError``)."""
     given = getattr(settings, "FEDLIB_USER", None) or {}
-    if not isinstance(given, dict):
-        raise ConfigurationError("settings.FEDLIB_USER must be a dict")
-    unknown = sorted(set(given) - set(DEFAULTS))
-    if unknown:
-        raise ConfigurationError(f"settings.FEDLIB_USER: unknown keys {unknown} (allowed: {sorted(DEFAULTS)})")
+    problem = user_options_problem(given)
+    if problem is not None:
+        raise ConfigurationError(problem)
     return {**DEFAULTS, **given}
 
 
