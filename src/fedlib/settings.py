@@ -429,6 +429,16 @@ def load_settings(
     """
     now = ensure_aware(now)
     loader = _Loader(base_dir, now, clock, fetcher)
+    try:
+        return _load(loader, data)
+    except BaseException:
+        # A refused load leaves nothing open: the HTTP clients of the providers it made are closed (a caller that
+        # retries a failing load, as a Django site does on every request, would otherwise keep one per attempt).
+        loader.close_opened()
+        raise
+
+
+def _load(loader: _Loader, data: Mapping[str, Any]) -> Settings:
     root = _table(data, "")
     loader.wanted = _wanted_entities(root)
     if "tenants" in root:
@@ -556,6 +566,15 @@ class _Loader:
         self.wanted: dict[tuple[str, ...], set[str] | None] = {}
         self._documents: dict[tuple[str, ...], MetadataDocument] = {}
         self._providers: dict[tuple[str, ...], MetadataProvider] = {}
+
+    def close_opened(self) -> None:
+        """After a refused load: close the providers made so far (with the HTTP clients they made; a fetcher the
+        caller gave stays the caller's)."""
+        for provider in self._providers.values():
+            if self.fetcher is None:
+                provider.close()
+            else:
+                provider.stop()
 
     # files
 
@@ -898,17 +917,23 @@ class _Loader:
                 url = mdq_url(_str(raw, "mdq_base", where) or "", entity_id, form)
             else:
                 url = _str(raw, "metadata_url", where) or ""
-            return MetadataProvider(
-                URLSource(url, fetcher=self.fetcher),
-                signer=signers,
-                entity_ids=sorted(wanted) if wanted is not None and entity_filter is None else None,
-                entity_filter=entity_filter,
-                require_valid_until=require_valid_until,
-                require_signature=source_key == "mdq_base",
-                backing_file=self.resolve(backing, _path(where, "backing_file")) if backing else None,
-                refresh=refresh,
-                clock=self.clock,
-            )
+            source = URLSource(url, fetcher=self.fetcher)
+            try:
+                return MetadataProvider(
+                    source,
+                    signer=signers,
+                    entity_ids=sorted(wanted) if wanted is not None and entity_filter is None else None,
+                    entity_filter=entity_filter,
+                    require_valid_until=require_valid_until,
+                    require_signature=source_key == "mdq_base",
+                    backing_file=self.resolve(backing, _path(where, "backing_file")) if backing else None,
+                    refresh=refresh,
+                    clock=self.clock,
+                )
+            except BaseException:
+                if self.fetcher is None:  # the client URLSource made for this provider: nobody else will close it
+                    source.fetcher.close()
+                raise
         except ConfigurationError as exc:
             raise _wrap(where, exc) from None
 

@@ -76,7 +76,8 @@ class TenantRegistry:
         prefix); otherwise each distinct ``store_url`` is opened once and shared by the tenants naming it
         (:meth:`close` closes those). IdPs from ``metadata_url`` / ``mdq_base`` are refreshed in background
         threads (``refresh=False``: not started) and swapped atomically in the live ServiceProviders;
-        :meth:`close` stops them."""
+        :meth:`close` stops them. The registry takes ``settings`` over: if it cannot be built, the stores it
+        opened and the settings' metadata providers (their HTTP clients) are closed before the error goes up."""
         opened: dict[str, Store] = {}
         providers: dict[str, ServiceProvider] = {}
         try:
@@ -93,6 +94,7 @@ class TenantRegistry:
         except BaseException:
             for s in opened.values():
                 s.close()
+            settings.stop_refresh()  # nothing else will close them: the caller hands the settings over
             raise
         registry._cache.update(providers)
         registry._owned_stores = list(opened.values())

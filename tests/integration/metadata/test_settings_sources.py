@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from tests.integration.metadata.test_lifecycle import ACS, IDP, NOW, SP_ENTITY, Clock, idp_document, login, refused
@@ -284,3 +284,69 @@ def test_entries_with_one_source_and_one_filter_share_a_provider(http_server: An
     assert [i.entity_id for i in settings.tenant("beta").idps] == [IDP]
     assert [i.entity_id for i in settings.tenant("gamma").idps] == [B]
     settings.stop_refresh()
+
+
+class _RecordingFetcher(HTTPFetcher):
+    """The HTTPFetcher that URLSource creates when the settings give none (plain http allowed for the local
+    server): every instance, and whether it was closed."""
+
+    made: ClassVar[list[_RecordingFetcher]] = []
+
+    def __init__(self) -> None:
+        super().__init__(allow_http=True, read_timeout=2.0)
+        self.closed = False
+        _RecordingFetcher.made.append(self)
+
+    def close(self) -> None:
+        self.closed = True
+        super().close()
+
+
+@pytest.mark.parametrize("failing", ["a later IdP entry", "its own first fetch"])
+def test_a_load_that_fails_closes_the_http_clients_it_opened(
+    http_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    """A refused load (e.g. Django's site retrying on every request) must not leave an HTTP client per attempt."""
+    import fedlib.federation.sources as sources
+
+    monkeypatch.setattr(sources, "HTTPFetcher", _RecordingFetcher)
+    _RecordingFetcher.made = []
+    fed = federation_key()
+    (tmp_path / "fed.crt").write_bytes(fed.cert_pem)
+    http_server.script.serve("/idp.xml", idp_document([default_key()], signer=fed))
+    good = {"metadata_url": http_server.url("/idp.xml"), "metadata_signing_certificates": ["fed.crt"]}
+    if failing == "a later IdP entry":
+        idps = [good, {"metadata_file": "missing.xml"}]
+    else:
+        idps = [{**good, "metadata_url": http_server.url("/missing.xml")}]
+    data = {"sp": {"entity_id": SP_ENTITY, "acs_url": ACS}, "idps": idps}
+    with pytest.raises(ConfigurationError):
+        load_settings(data, base_dir=tmp_path, now=NOW, clock=Clock())
+    assert _RecordingFetcher.made
+    assert all(fetcher.closed for fetcher in _RecordingFetcher.made)
+
+
+def test_a_registry_that_cannot_be_built_closes_the_settings_http_clients(
+    http_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TenantRegistry.from_settings takes the settings over (Flask's and Django's settings loading hand them
+    straight to it): when a store cannot be opened, their metadata providers' HTTP clients are closed too."""
+    import fedlib.federation.sources as sources
+    from fedlib.errors import StoreError
+
+    monkeypatch.setattr(sources, "HTTPFetcher", _RecordingFetcher)
+    _RecordingFetcher.made = []
+    fed = federation_key()
+    (tmp_path / "fed.crt").write_bytes(fed.cert_pem)
+    http_server.script.serve("/idp.xml", idp_document([default_key()], signer=fed))
+    data = {
+        "store": f"sqlite:///{tmp_path}/missing-dir/x.db",
+        "sp": {"entity_id": SP_ENTITY, "acs_url": ACS},
+        "idps": [{"metadata_url": http_server.url("/idp.xml"), "metadata_signing_certificates": ["fed.crt"]}],
+    }
+    settings = load_settings(data, base_dir=tmp_path, now=NOW, clock=Clock())
+    assert _RecordingFetcher.made
+    assert not any(fetcher.closed for fetcher in _RecordingFetcher.made)
+    with pytest.raises(StoreError):
+        TenantRegistry.from_settings(settings, refresh=False)
+    assert all(fetcher.closed for fetcher in _RecordingFetcher.made)
