@@ -687,7 +687,7 @@ class ServiceProvider:
             pending.relay_state,
             idp.metadata.entity_id,
             solicited=True,
-            clear_cookie=_binding._new_cookie(name, "", 0),  # _binding.expired_cookie(name)
+            clear_cookie=_binding.expired_cookie(name),
         )
 
     def _unknown_request(self, untrusted_irt: str, untrusted_issuer: str | None) -> ResponseRejected:

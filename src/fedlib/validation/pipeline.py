@@ -297,8 +297,8 @@ def _attributes(
     ``_STATEMENT_SHAPE``, which also says whether a FriendlyName is there to read) in a tree from parse_xml is
     read without any tag or child-count test. Any other statement: the children of each statement and of each
     Attribute in order, their tags compared, a value's text read as ``.text`` when it has no child element
-    (the whole content: comments are dropped and PIs refused at parse time); an Attribute with one child has
-    it read by index. tests/unit/validation/test_attributes.py holds every path to a plain reference (and
+    (the whole content: comments are dropped and PIs refused at parse time).
+    tests/unit/validation/test_attributes.py holds every path to a plain reference (and
     fails without their guards).
     """
     if statements is None:
@@ -341,20 +341,12 @@ def _attributes(
             name = attribute.get("Name")
             if not name:
                 continue
-            if not nil_possible and len(attribute) == 1:
-                # The loop below for one child: the same tag test, and no xsi:nil to look up.
-                value = attribute[0]
-                if value.tag != SAML_ATTRIBUTE_VALUE:
-                    values = ()
-                else:
-                    values = ((value.text or "") if len(value) == 0 else text_content(value),)
-            else:
-                found: list[str] = []
-                for value in attribute:
-                    if value.tag != SAML_ATTRIBUTE_VALUE or (nil_possible and value.get(nil) in ("true", "1")):
-                        continue
-                    found.append((value.text or "") if len(value) == 0 else text_content(value))
-                values = tuple(found)
+            found: list[str] = []
+            for value in attribute:
+                if value.tag != SAML_ATTRIBUTE_VALUE or (nil_possible and value.get(nil) in ("true", "1")):
+                    continue
+                found.append((value.text or "") if len(value) == 0 else text_content(value))
+            values = tuple(found)
             earlier = merged.get(name)
             merged[name] = values if earlier is None else earlier + values
             if friendly_possible and name not in friendly:

@@ -18,12 +18,12 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, given, settings
 
 if importlib.util.find_spec("redis") is None:  # pragma: no cover - the dev venv has it (fedlib[redis])
     pytest.skip("the redis package is not installed", allow_module_level=True)
 
-from tests.unit.stores.test_sqlite_fast_path import OPS, apply_ops
+from tests.unit.stores.test_sqlite_fast_path import OPS, apply_ops, with_edge_cases
 
 from fedlib.stores import RedisStore
 from fedlib.stores.base import check_add_times, check_distinct_keys, check_value
@@ -60,20 +60,7 @@ def _run(store: RedisStore, ops: list[tuple[Any, ...]]) -> list[object]:
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(OPS)
-@example([(False, "\udcff", "", "v", 0, "utc", 1, "utc")])  # a key that is not UTF-8: refused
-@example([(False, "k1", "", "\udcff", 0, "utc", 1, "utc")])  # a value that is not UTF-8: refused
-@example([(False, "k1", "", "v", 0, "utc", 0, "utc")])  # expires_at == now: refused
-@example([(False, "k1", "", "v", 0, "utc", 1, "plus2")])
-@example([(False, "k1", "", "v", 0, "sub", 1, "utc")])
-@example([(False, "k1", "", "v", 0, "naive", 1, "utc")])
-@example([(False, "k1", "", "v", 0, "utc", 100, "utc"), (True, "k1", "k2", None, 0, "utc", 100, "utc")])
-@example([(False, "k1", "", "v", 0, "utc", 100, "utc"), (True, "k1", "k1", None, 0, "utc", 100, "utc")])
-@example([(False, "ké", "", "v", 0, "utc", 100, "utc"), (True, "ké", "k2", None, 0, "utc", 100, "utc")])
-@example([(False, "k1", "", "v", 0, "utc", 100, "utc"), (True, "k1", "\udcff", None, 0, "utc", 100, "utc")])
-@example([(False, "k1", "", "v", 0, "utc", 100, "utc"), (True, "k1", "k2", None, 0, "utc", 0, "utc")])
-@example([(False, "k1", "", "v", 0, "utc", 100, "utc"), (True, "k1", "k2", None, 0, "plus2", 100, "utc")])
-@example([(False, "k1", "", "v", 0, "utc", 100, "utc"), (True, "k1", "k2", None, 0, "utc", 100, "sub")])
-@example([(True, "", "k2", None, 0, "utc", 100, "utc"), (True, "k1", 7, None, 0, "utc", 100, "utc")])
+@with_edge_cases
 def test_add_and_consume_and_add_decide_as_the_checks(redis_server: Any, ops: list[tuple[Any, ...]]) -> None:
     url, prefix = redis_server.url, f"test-{uuid.uuid4().hex}"
     assert _run(RedisStore(url, prefix=prefix + "-a"), ops) == _run(_Reference(url, prefix=prefix + "-b"), ops)

@@ -10,6 +10,7 @@ message) and the same rows on both.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -100,22 +101,36 @@ def _run(store: SQLiteStore, ops: list[tuple[Any, ...]]) -> list[object]:
     return out
 
 
+# The edge cases every store's fast path is held to (hypothesis runs them first, then random operation lists;
+# test_redis_fast_path.py applies the same ones to RedisStore).
+EDGE_CASES: list[list[tuple[Any, ...]]] = [
+    [(False, "\udcff", "", "v", 0, "utc", 1, "utc")],  # a key that is not UTF-8: refused
+    [(False, "k1", "", "\udcff", 0, "utc", 1, "utc")],  # a value that is not UTF-8: refused
+    [(False, "k1", "", "v", 0, "utc", 0, "utc")],  # expires_at == now: refused
+    [(False, "k1", "", "v", 0, "utc", 1, "plus2")],
+    [(False, "k1", "", "v", 0, "sub", 1, "utc")],
+    [(False, "k1", "", "v", 0, "naive", 1, "utc")],
+    [(False, "k1", "", "v", 0, "utc", 100, "utc"), (True, "k1", "k2", None, 0, "utc", 100, "utc")],
+    [(False, "k1", "", "v", 0, "utc", 100, "utc"), (True, "k1", "k1", None, 0, "utc", 100, "utc")],
+    [(False, "ké", "", "v", 0, "utc", 100, "utc"), (True, "ké", "k2", None, 0, "utc", 100, "utc")],
+    [(False, "k1", "", "v", 0, "utc", 100, "utc"), (True, "k1", "\udcff", None, 0, "utc", 100, "utc")],
+    [(False, "k1", "", "v", 0, "utc", 100, "utc"), (True, "k1", "k2", None, 0, "utc", 0, "utc")],
+    [(False, "k1", "", "v", 0, "utc", 100, "utc"), (True, "k1", "k2", None, 0, "plus2", 100, "utc")],
+    [(False, "k1", "", "v", 0, "utc", 100, "utc"), (True, "k1", "k2", None, 0, "utc", 100, "sub")],
+    [(True, "", "k2", None, 0, "utc", 100, "utc"), (True, "k1", 7, None, 0, "utc", 100, "utc")],
+]
+
+
+def with_edge_cases(test: Callable[..., None]) -> Callable[..., None]:
+    """``test`` with every :data:`EDGE_CASES` list as a hypothesis ``@example``."""
+    for ops in reversed(EDGE_CASES):
+        test = example(ops)(test)
+    return test
+
+
 @settings(max_examples=200, deadline=None)
 @given(OPS)
-@example([(False, "\udcff", "", "v", 0, "utc", 1, "utc")])  # a key that is not UTF-8: refused
-@example([(False, "k1", "", "\udcff", 0, "utc", 1, "utc")])  # a value that is not UTF-8: refused
-@example([(False, "k1", "", "v", 0, "utc", 0, "utc")])  # expires_at == now: refused
-@example([(False, "k1", "", "v", 0, "utc", 1, "plus2")])
-@example([(False, "k1", "", "v", 0, "sub", 1, "utc")])
-@example([(False, "k1", "", "v", 0, "naive", 1, "utc")])
-@example([(False, "k1", "", "v", 0, "utc", 100, "utc"), (True, "k1", "k2", None, 0, "utc", 100, "utc")])
-@example([(False, "k1", "", "v", 0, "utc", 100, "utc"), (True, "k1", "k1", None, 0, "utc", 100, "utc")])
-@example([(False, "ké", "", "v", 0, "utc", 100, "utc"), (True, "ké", "k2", None, 0, "utc", 100, "utc")])
-@example([(False, "k1", "", "v", 0, "utc", 100, "utc"), (True, "k1", "\udcff", None, 0, "utc", 100, "utc")])
-@example([(False, "k1", "", "v", 0, "utc", 100, "utc"), (True, "k1", "k2", None, 0, "utc", 0, "utc")])
-@example([(False, "k1", "", "v", 0, "utc", 100, "utc"), (True, "k1", "k2", None, 0, "plus2", 100, "utc")])
-@example([(False, "k1", "", "v", 0, "utc", 100, "utc"), (True, "k1", "k2", None, 0, "utc", 100, "sub")])
-@example([(True, "", "k2", None, 0, "utc", 100, "utc"), (True, "k1", 7, None, 0, "utc", 100, "utc")])
+@with_edge_cases
 def test_add_and_consume_and_add_decide_as_the_checks(ops: list[tuple[Any, ...]]) -> None:
     assert _run(SQLiteStore(":memory:", purge_batch=1), ops) == _run(_Reference(":memory:", purge_batch=1), ops)
 

@@ -103,8 +103,8 @@ def test_attributes_match_the_reference(statements: Statements) -> None:
     statements = assertion.findall(f"{SAML}AttributeStatement")
     assert _attributes(assertion, statements) == (attributes, friendly)
     # The pipeline hands in the verified canonical octets: a statement that is not plain skips the per-value
-    # xsi:nil lookup when they hold no `nil="` (and then reads a one-child Attribute by index), and the
-    # per-Attribute FriendlyName lookup when they hold no `FriendlyName="`.
+    # xsi:nil lookup when they hold no `nil="`, and the per-Attribute FriendlyName lookup when they hold no
+    # `FriendlyName="`.
     canonical = etree.tostring(assertion, method="c14n")
     assert _attributes(assertion, statements, canonical=canonical) == (attributes, friendly)
     # Every statement through the general path (a tree parsed otherwise), with and without the octets.

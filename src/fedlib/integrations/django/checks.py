@@ -35,6 +35,8 @@ from django.core.checks import CheckMessage, Error, register
 from django.core.checks import Warning as CheckWarning
 from django.utils.module_loading import import_string
 
+from fedlib.integrations.django.user_options import user_options_problem
+
 TAG = "fedlib"
 _SESSION_MIDDLEWARE = "django.contrib.sessions.middleware.SessionMiddleware"
 _BACKEND = "fedlib.integrations.django.backends.FedlibBackend"
@@ -83,7 +85,9 @@ def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> l
                 id="fedlib.E003",
             )
         )
-    user_error = _user_options_error()
+    # What backends.user_options would refuse, without importing the backends module (it imports
+    # django.contrib.auth's models).
+    user_error = user_options_problem(getattr(settings, "FEDLIB_USER", None))
     if user_error is not None:
         messages.append(Error(user_error, hint="See docs/getting-started/django.md.", id="fedlib.E004"))
     if not _has_subclass(getattr(settings, "MIDDLEWARE", None), _SESSION_MIDDLEWARE):
@@ -113,14 +117,6 @@ def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> l
                 )
             )
     return messages
-
-
-def _user_options_error() -> str | None:
-    """What ``backends.user_options`` would refuse in ``settings.FEDLIB_USER``, without importing the backends
-    module (it imports ``django.contrib.auth``'s models)."""
-    from fedlib.integrations.django.user_options import user_options_problem
-
-    return user_options_problem(getattr(settings, "FEDLIB_USER", None))
 
 
 def _has_subclass(entries: object, dotted: str) -> bool:
