@@ -73,6 +73,20 @@ class _CompactJSON:
         return json.loads(data)
 
 
+def _headers_keep_a_list() -> bool:
+    """Whether werkzeug's ``Headers`` keeps its (name, value) pairs in a ``_list`` attribute, which the two
+    shortcuts below append to and copy. It is werkzeug's internal layout (3.x), not its API: if a release
+    changes it, both shortcuts are off and every header goes through the public ``Headers`` methods, as
+    with Flask's own classes (tests/integration/flask/test_example_response.py runs both ways)."""
+    probe = Headers([("X-Probe", "1")])
+    pairs = getattr(probe, "_list", None)
+    return type(pairs) is list and pairs == [("X-Probe", "1")] and list(probe) == pairs
+
+
+_HEADERS_LIST: bool = _headers_keep_a_list()
+"""``_headers_keep_a_list()``, asked once at import."""
+
+
 _UNQUOTED_VALUE = re.compile(r"[A-Za-z0-9_.-]*")
 """A session cookie value werkzeug's ``dump_cookie`` writes as it is (URL-safe base64 and ``.``)."""
 
@@ -252,7 +266,7 @@ class JSONSessionInterface(SecureCookieSessionInterface):
             super().save_session(app, session, response)
             return
         headers = response.headers
-        if type(headers) is Headers and "\n" not in cached[1] and "\r" not in cached[1]:
+        if _HEADERS_LIST and type(headers) is Headers and "\n" not in cached[1] and "\r" not in cached[1]:
             # werkzeug's Headers.add, without its newline check's regex search over the whole ~2 KB header (~9 µs
             # per login): the name and the value matched _UNQUOTED_VALUE (no newline), and the attributes are
             # checked here (dump_cookie writes a configured Domain as it is). Another Headers class, or a
@@ -288,7 +302,8 @@ class ExampleResponse(Response):
         headers = self.headers
         status = self.status_code
         if (
-            type(headers) is Headers
+            _HEADERS_LIST
+            and type(headers) is Headers
             and status >= 200
             and status not in (204, 304)
             and not self.autocorrect_location_header

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import examples.flask_app.app as example_app
 import pytest
 from examples.flask_app.app import ExampleResponse, create_app
 from flask import Response
@@ -67,11 +68,35 @@ def _pair(status: int, headers: list[tuple[str, str]], body: Any, autocorrect: b
 @example(101, [], None, False, True)
 @example(303, [("Location", "/a")], None, True, True)  # autocorrect: an absolute URL
 @example(200, [], b"abc", False, False)  # no automatic Content-Length
+@pytest.mark.parametrize("shortcut", [True, False], ids=["with-the-shortcut", "without-it"])
 def test_the_example_response_sends_werkzeugs_headers(
-    status: int, headers: list[tuple[str, str]], body: Any, autocorrect: bool, auto_length: bool
+    shortcut: bool, status: int, headers: list[tuple[str, str]], body: Any, autocorrect: bool, auto_length: bool
 ) -> None:
-    ours, werkzeugs = _pair(status, headers, body, autocorrect, auto_length)
-    assert _sent(ours) == _sent(werkzeugs)
+    """Both ways: the shortcut (werkzeug keeps its headers in ``Headers._list``, as 3.x does) and werkzeug's
+    own method, which is all that runs if a werkzeug release lays ``Headers`` out otherwise."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(example_app, "_HEADERS_LIST", shortcut)
+        ours, werkzeugs = _pair(status, headers, body, autocorrect, auto_length)
+        assert _sent(ours) == _sent(werkzeugs)
+
+
+def test_the_installed_werkzeug_keeps_its_headers_in_a_list() -> None:
+    """The probe finds the layout the shortcuts rely on in the werkzeug this project installs (pyproject), so
+    the example app, and bench/acs_load.py with it, runs the path it documents; a werkzeug that changed it
+    fails here, not in a deployment."""
+    assert example_app._headers_keep_a_list()
+    assert example_app._HEADERS_LIST
+
+
+def test_the_probe_refuses_another_layout() -> None:
+    class Tupled(Headers):
+        def __init__(self, pairs: Any = None) -> None:
+            super().__init__(pairs)
+            self._list = tuple(self._list)  # type: ignore[assignment]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(example_app, "Headers", Tupled)
+        assert not example_app._headers_keep_a_list()
 
 
 def test_a_streamed_body_takes_werkzeugs_path() -> None:
