@@ -26,7 +26,11 @@ the whole run sends at most 20,000 timed requests (and the warm-ups) and its loa
 configuration is started, serves its share and is stopped, so that a busy phase of the machine does not
 fall on one configuration only.
 
-Printed: req/s, p50 and p99 latency per configuration, the SQLite scaling from 1 to 2 workers, and last:
+Printed: req/s, p50 and p99 latency per configuration; the CPU time (user + system) per served request of
+the load generator (``client``), of gunicorn's workers (``server``) and of the redis-server (``redis``), read
+from ``/proc`` (Linux; n/a elsewhere) over each timed load only: every process shares the machine's CPUs, so
+a configuration's req/s is about ``CPUs / (client + server + redis + kernel)`` when the CPUs are busy, which
+shows where a ratio comes from; the SQLite scaling from 1 to 2 workers, and last:
 
 ``ratio: acs-sqlite/bare=X.XX acs-redis/bare=Y.YY``
 
@@ -42,6 +46,7 @@ import contextlib
 import itertools
 import os
 import platform
+import resource
 import secrets
 import signal
 import socket
@@ -91,6 +96,13 @@ class Phase:
     statuses: dict[int, int] = field(default_factory=dict)
     seconds: float = 0.0
     unavailable: str | None = None
+    cpu_s: dict[str, float] = field(default_factory=dict)  # CPU seconds while timed: client, server, redis
+
+    def cpu_us(self, who: str) -> str:
+        """CPU microseconds per served request of ``who`` (``client``, ``server``, ``redis``), or n/a."""
+        if who not in self.cpu_s or not self.served:
+            return "n/a"
+        return f"{self.cpu_s[who] / self.served * 1e6:,.0f}"
 
     @property
     def served(self) -> int:
@@ -164,7 +176,8 @@ def prepare_logins(phase: Phase, port: int, count: int, key: TestKey, metadata_x
 
 
 @contextlib.contextmanager
-def gunicorn(phase: Phase, port: int, env: dict[str, str], workdir: Path) -> Iterator[None]:
+def gunicorn(phase: Phase, port: int, env: dict[str, str], workdir: Path) -> Iterator[int]:
+    """gunicorn serving ``phase`` on ``port`` for the duration of the block (its arbiter's PID)."""
     args = [sys.executable, "-m", "gunicorn", "--workers", str(phase.workers), "--worker-class", "sync"]
     args += ["--bind", f"{HOST}:{port}", "--log-level", "warning", "--backlog", "256"]
     args += ["--pythonpath", f"{ROOT},{ROOT / 'bench'}", f"acs_app:{phase.app}()"]
@@ -181,7 +194,7 @@ def gunicorn(phase: Phase, port: int, env: dict[str, str], workdir: Path) -> Ite
             if time.monotonic() > deadline:
                 raise RuntimeError(f"gunicorn did not listen within {START_TIMEOUT:.0f} s; see {log_path}")
             time.sleep(0.05)
-        yield
+        yield proc.pid
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)  # by PID: gunicorn's arbiter stops its own workers
@@ -207,6 +220,50 @@ def send(port: int, request: bytes) -> int:
         return 0
     head = b"".join(chunks)[:32].split(b" ", 2)
     return int(head[1]) if len(head) > 1 and head[1].isdigit() else 0
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _process_cpu(pid: int) -> float | None:
+    """User + system CPU seconds of process ``pid`` so far (Linux ``/proc``), or None."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _children(pid: int) -> list[int]:
+    """The PIDs whose parent is ``pid`` (gunicorn's workers), from ``/proc``; empty where there is none."""
+    found = []
+    with contextlib.suppress(OSError):
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                with contextlib.suppress(OSError, IndexError, ValueError):
+                    if int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                        found.append(int(entry))
+    return found
+
+
+def cpu_seconds(arbiter: int, redis_pid: int | None) -> dict[str, float]:
+    """CPU seconds so far of this process (the load generator: ``client``), of the arbiter's workers
+    (``server``) and of the redis-server (``redis``); a figure that cannot be read is left out."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    out = {"client": usage.ru_utime + usage.ru_stime}
+    workers = [_process_cpu(pid) for pid in _children(arbiter)]
+    if workers and None not in workers:
+        out["server"] = sum(w for w in workers if w is not None)
+    if redis_pid is not None and (redis := _process_cpu(redis_pid)) is not None:
+        out["redis"] = redis
+    return out
+
+
+def add_cpu(phase: Phase, before: dict[str, float], after: dict[str, float]) -> None:
+    """Add the CPU spent between ``before`` and ``after`` (:func:`cpu_seconds`) to the phase's counts."""
+    for who, seconds in after.items():
+        if who in before:
+            phase.cpu_s[who] = phase.cpu_s.get(who, 0.0) + seconds - before[who]
 
 
 def warm_up(port: int, phase: Phase, r: int) -> None:
@@ -254,10 +311,10 @@ def drive(phase: Phase, port: int, concurrency: int, max_seconds: float, chunk: 
 
 
 @contextlib.contextmanager
-def redis_url(workdir: Path) -> Iterator[str | None]:
+def redis_server(workdir: Path) -> Iterator[RedisServer | None]:
     try:
         with RedisServer(workdir) as server:
-            yield server.url
+            yield server
     except RedisServerError as exc:
         print(f"redis: unavailable ({exc})", file=sys.stderr)
         yield None
@@ -287,7 +344,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     now = datetime.now(UTC).replace(microsecond=0)
     secret_key = secrets.token_hex(32)
 
-    with tempfile.TemporaryDirectory(prefix="fedlib-bench-acs-") as tmp, redis_url(Path(tmp) / "redis") as redis:
+    with tempfile.TemporaryDirectory(prefix="fedlib-bench-acs-") as tmp, redis_server(Path(tmp) / "redis") as server:
+        redis = server.url if server is not None else None
+        redis_pid = server.proc.pid if server is not None and server.proc is not None else None
         workdir = Path(tmp)
         (workdir / "idp.xml").write_bytes(metadata_xml)
         phases = [
@@ -337,9 +396,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 port = ports[phase.name]
                 chunk = slice(r * per_phase // rounds, (r + 1) * per_phase // rounds)
                 try:
-                    with gunicorn(phase, port, env, workdir):
+                    with gunicorn(phase, port, env, workdir) as arbiter:
                         warm_up(port, phase, r)
+                        before = cpu_seconds(arbiter, redis_pid)
                         drive(phase, port, concurrency, max_seconds / rounds, chunk)
+                        add_cpu(phase, before, cpu_seconds(arbiter, redis_pid))
                 except RuntimeError as exc:
                     phase.unavailable = str(exc)
 
@@ -355,6 +416,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if phase.errors:
             print(f"{'':<15} statuses: {dict(sorted(phase.statuses.items()))}")
+    print()
+    print(f"CPU per served request, µs (user + system; {os.cpu_count()} CPUs shared by all of them)")
+    print(f"{'configuration':<15} {'client':>8} {'server':>8} {'redis':>8}")
+    for phase in phases:
+        if phase.unavailable is None:
+            redis_cpu = phase.cpu_us("redis") if phase.name == "acs-redis" else "-"
+            print(f"{phase.name:<15} {phase.cpu_us('client'):>8} {phase.cpu_us('server'):>8} {redis_cpu:>8}")
     by_name = {phase.name: phase for phase in phases}
 
     def ratio(num: str, den: str) -> str:
