@@ -26,7 +26,6 @@ does the HTTP.
 
 from __future__ import annotations
 
-import binascii
 import dataclasses
 import hashlib
 import json
@@ -40,7 +39,6 @@ from types import MappingProxyType
 from typing import Any, Final, NamedTuple
 from urllib.parse import urlsplit
 
-import pybase64
 from lxml import etree
 
 from fedlib import binding as _binding
@@ -488,25 +486,8 @@ class ServiceProvider:
         if not untrusted_message:
             raise reject(ErrorCode.MALFORMED_XML, "the POST carries no SAMLResponse")
         max_bytes = self.config.policy.max_message_bytes
-        # decode_message's usual case without its two calls: a base64 text that pybase64 decodes strictly,
-        # as decode_base64 would (same length cap, same shape test, same call); anything else (raw XML,
-        # whitespace, bytes, non-ASCII, a refusal) is decided by decode_message (test_finish_fast_path.py).
-        raw = None
-        size = len(untrusted_message) if type(untrusted_message) is str else -1
-        if (
-            size % 4 == 0
-            and size <= (max_bytes + 2) // 3 * 4 * 2 + 1024
-            and untrusted_message.isascii()
-            and untrusted_message.find("=", 0, size - 2) == -1
-        ):
-            try:
-                raw = pybase64.b64decode(untrusted_message, validate=True)
-            except (binascii.Error, ValueError):
-                raw = None
-            if raw is not None and len(raw) > max_bytes:
-                raw = None
-        if raw is None:
-            raw = decode_message(untrusted_message, max_bytes=max_bytes)
+        # (decode_message decodes the usual form value, a canonical base64 str, with pybase64 in one step)
+        raw = decode_message(untrusted_message, max_bytes=max_bytes)
         untrusted_root = parse_xml(raw, max_bytes=max_bytes)
         # _routing_hints(untrusted_root), inline: InResponseTo and Issuer of the raw Response, lookup hints
         # only (which pending request, which IdP's keys), never claims.

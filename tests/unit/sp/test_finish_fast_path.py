@@ -401,7 +401,7 @@ ENCODINGS += ["bad-char", "urlsafe", "list", "surrogate"]
 @example(encoding="b64", cap="default", idps="quirk", pending_missing=True)
 @example(encoding="b64", cap="default", idps="quirk", pending_missing=False)
 def test_form_reading_and_routing_decide_as_before(encoding: str, cap: str, idps: str, pending_missing: bool) -> None:
-    """finish_login's inline base64 decoding (decode_message's usual case) and routing (_routing_hints,
+    """finish_login's form reading (decode_message, its str fast path included) and routing (_routing_hints,
     _unsolicited_idp, _in_response_to_quirk) against the previous code, over form values that are well
     and badly encoded, message caps around the Response's size, and IdP sets (several IdPs, the Rippling
     quirk)."""
