@@ -196,6 +196,26 @@ def _first_element_start(head: bytes) -> int | None:
     return None
 
 
+def _encoded_limit(max_bytes: int) -> int:
+    """The longest base64 text accepted for ``max_bytes`` of XML: the 4/3 expansion, plus room for line breaks
+    every 64-76 characters."""
+    return (max_bytes + 2) // 3 * 4 * 2 + 1024
+
+
+def _canonical_text(text: str) -> bytes | None:
+    """pybase64's strict decoding of ``text`` when it has the canonical shape (ASCII, a multiple of 4 long, ``=``
+    nowhere but in the last two places), else None; None also when pybase64 refuses it. A None leaves the
+    decision to the caller's stdlib path: pybase64's validate mode agrees with strict binascii on every text
+    of this shape (decode_base64's fast path, on bytes, takes the same shape)."""
+    size = len(text)
+    if size % 4 or not text.isascii() or text.find("=", 0, size - 2) != -1:
+        return None
+    try:
+        return pybase64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
 def decode_base64(untrusted_b64: bytes | str, *, max_bytes: int = DEFAULT_MAX_XML_BYTES) -> bytes:
     """Strictly decode a base64 form value: ASCII whitespace is tolerated, anything else rejected.
 
@@ -213,9 +233,7 @@ def decode_base64(untrusted_b64: bytes | str, *, max_bytes: int = DEFAULT_MAX_XM
         raise _malformed(f"the SAML message is a {type(untrusted_b64).__name__}, not text")
     else:
         untrusted_b64 = bytes(untrusted_b64)
-    # 4/3 expansion, plus room for line breaks every 64-76 characters.
-    limit = (max_bytes + 2) // 3 * 4 * 2 + 1024
-    if len(untrusted_b64) > limit:
+    if len(untrusted_b64) > _encoded_limit(max_bytes):
         raise _malformed(f"the encoded SAML message is {len(untrusted_b64)} bytes, over the limit")
     if not untrusted_b64.strip():
         raise _malformed("the SAML message is empty")
@@ -277,12 +295,9 @@ def b64_text(text: str | None) -> bytes | None:
     # the form value (decode_base64), where binascii's strict loop costs ~1 µs per SignatureValue on every
     # login and has slow placements in memory (bench/README.md). Any refusal falls through to binascii, which
     # decides. tests/unit/xml/test_base64_strict.py holds b64_text to the stdlib's decisions and bytes.
-    size = len(text)
-    if size % 4 == 0 and text.isascii() and text.find("=", 0, size - 2) == -1:
-        try:
-            return pybase64.b64decode(text, validate=True)
-        except (binascii.Error, ValueError):
-            pass
+    decoded = _canonical_text(text)
+    if decoded is not None:
+        return decoded
     try:
         raw = text.encode("ascii").translate(None, _WHITESPACE)
         return binascii.a2b_base64(raw, strict_mode=True) if raw else None
@@ -310,19 +325,9 @@ def decode_message(untrusted: bytes | str, *, max_bytes: int = DEFAULT_MAX_XML_B
         # ~9 KB value or decode_base64's call (~4 µs per login with b64_text's, bench/verify.py). A base64 str
         # never reads as XML (no "<", no whitespace), and anything pybase64 refuses, or a result over
         # max_bytes, goes the general way below, which decides (test_base64_strict.py compares the two).
-        size = len(untrusted)
-        if (
-            size % 4 == 0
-            and 0 < size <= (max_bytes + 2) // 3 * 4 * 2 + 1024
-            and untrusted.isascii()
-            and untrusted.find("=", 0, size - 2) == -1
-        ):
-            try:
-                decoded = pybase64.b64decode(untrusted, validate=True)
-            except (binascii.Error, ValueError):
-                decoded = None
-            if decoded is not None and len(decoded) <= max_bytes:
-                return decoded
+        decoded = _canonical_text(untrusted) if 0 < len(untrusted) <= _encoded_limit(max_bytes) else None
+        if decoded is not None and len(decoded) <= max_bytes:
+            return decoded
     if isinstance(untrusted, str):
         try:
             raw = untrusted.encode("utf-8")
