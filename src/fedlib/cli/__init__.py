@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from fedlib.cli import check_metadata, check_response, import_python3_saml, matrix, metadata
+from fedlib.cli._text import terminal_safe
 from fedlib.errors import FedlibError, ResponseRejected, StoreError
 
 EXIT_OK = 0
@@ -77,7 +78,7 @@ def _report(args: argparse.Namespace | None, doc: dict[str, Any], text: str) -> 
     if args is not None and getattr(args, "json", False):
         _print_json(doc)
     else:
-        print(f"fedlib: {text}", file=sys.stderr)
+        print(terminal_safe(f"fedlib: {text}"), file=sys.stderr)
 
 
 def _run(argv: list[str] | None) -> int:

@@ -23,6 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from fedlib.cli._sources import load_document, read_certificates
+from fedlib.cli._text import terminal_safe
 from fedlib.errors import ConfigurationError
 from fedlib.metadata.document import MetadataDocument, certificate_subject
 from fedlib.metadata.idp import Endpoint, IdPMetadata
@@ -157,7 +158,7 @@ def _text(report: dict[str, Any]) -> str:
 
 
 def _emit(args: argparse.Namespace, report: dict[str, Any]) -> None:
-    print(json.dumps(report, ensure_ascii=False) if args.json else _text(report))
+    print(json.dumps(report, ensure_ascii=False) if args.json else terminal_safe(_text(report)))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -171,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({"ok": False, "error": "usage", "message": exc.message}, ensure_ascii=False))
         else:
-            print(f"usage error: {exc.message}")
+            print(terminal_safe(f"usage error: {exc.message}"))
         return EXIT_USAGE
     try:
         document = load_document(args.source, now=now, signers=signers)

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fedlib.cli._sources import load_document, read_certificates, select_idp, untrusted_issuer
+from fedlib.cli._text import terminal_safe
 from fedlib.config import SecurityPolicy, SPConfig
 from fedlib.errors import ConfigurationError, ResponseRejected, StoreError
 from fedlib.stores.url import open_store
@@ -93,7 +94,7 @@ def _emit(args: argparse.Namespace, doc: dict[str, Any], text: str) -> None:
     if args.json:
         print(json.dumps(doc, ensure_ascii=False))
     else:
-        print(text)
+        print(terminal_safe(text))
 
 
 def run(args: argparse.Namespace) -> int:
