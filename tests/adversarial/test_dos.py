@@ -297,3 +297,65 @@ def test_whole_document_reference_with_a_prolog_pi_is_refused(w: World) -> None:
     err = _rejection_of(lambda: w.check(tampered))
     assert err.code == ErrorCode.INVALID_SIGNATURE
     assert "processing instructions outside" in err.message
+
+
+# --- SignedInfo holds only the profile's elements: nothing else reaches its canonicalization ---------------
+# Found by an attacker-review helper (2026-12-07): ~19,000 elements nested 250 deep inside a DigestMethod (or
+# an InclusiveNamespaces, or after a DigestValue's text), every structural cap respected, made the
+# canonicalization of SignedInfo (which runs before the RSA check, with the algorithm and PrefixList the
+# message names) take 0.4-1.0 s: exclusive c14n with 32 inclusive prefixes, or inclusive c14n with 26
+# declarations in scope. The profile now refuses any child where it names none.
+
+
+def _deep_chain(depth: int = 200, leaves: int = 2_000, declarations: int = 26) -> bytes:
+    return b"<c" + _decls(declarations) + b">" + b"<c>" * (depth - 1) + b"<a/>" * leaves + b"</c>" * depth
+
+
+_EXC_WITH_PREFIXES = (
+    b'<ds:CanonicalizationMethod Algorithm="' + EXC + b'"><ec:InclusiveNamespaces xmlns:ec="' + EXC + b'" '
+    b'PrefixList="' + " ".join(f"p{i}" for i in range(32)).encode() + b'"/></ds:CanonicalizationMethod>'
+)
+
+
+def _signed_info_with(xml: bytes, where: str, content: bytes) -> bytes:
+    plain_c14n = b'<ds:CanonicalizationMethod Algorithm="' + EXC + b'"/>'
+    if where == "c14n-inclusive-namespaces":
+        return xml.replace(
+            plain_c14n,
+            _EXC_WITH_PREFIXES.replace(b'"/></ds:Can', b'">' + content + b"</ec:InclusiveNamespaces></ds:Can"),
+            1,
+        )
+    xml = xml.replace(plain_c14n, _EXC_WITH_PREFIXES, 1)
+    if where == "digest-method":
+        start = xml.index(b"<ds:DigestMethod ")
+        end = xml.index(b"/>", start)
+        return xml[:end] + b">" + content + b"</ds:DigestMethod>" + xml[end + 2 :]
+    if where == "digest-value":
+        end = xml.index(b"</ds:DigestValue>")
+        return xml[:end] + content + xml[end:]
+    if where == "reference-inclusive-namespaces":
+        start = xml.index(b"<ds:Transform ", xml.index(b"<ds:Transform ") + 1)
+        end = xml.index(b"/>", start)
+        inclusive = (
+            b'<ec:InclusiveNamespaces xmlns:ec="' + EXC + b'" PrefixList="p0">' + content + b"</ec:InclusiveNamespaces>"
+        )
+        return xml[:end] + b">" + inclusive + b"</ds:Transform>" + xml[end + 2 :]
+    raise AssertionError(where)
+
+
+@pytest.mark.parametrize(
+    ("where", "code"),
+    [
+        ("digest-method", ErrorCode.INVALID_SIGNATURE),
+        ("digest-value", ErrorCode.INVALID_SIGNATURE),
+        ("c14n-inclusive-namespaces", ErrorCode.FORBIDDEN_TRANSFORM),
+        ("reference-inclusive-namespaces", ErrorCode.FORBIDDEN_TRANSFORM),
+    ],
+)
+@pytest.mark.parametrize("content", [b"<x/>", _deep_chain()], ids=["one-element", "deep-chain"])
+def test_nothing_but_the_profile_in_signed_info_reaches_c14n(
+    w: World, no_c14n: list[int], where: str, code: ErrorCode, content: bytes
+) -> None:
+    xml = _signed_info_with(w.mint(), where, content)
+    assert rejection(w, xml).code == code
+    assert not no_c14n
