@@ -343,6 +343,10 @@ def _signed_info_with(xml: bytes, where: str, content: bytes) -> bytes:
     raise AssertionError(where)
 
 
+# (a chain under XMLLimits.max_depth and max_namespace_scope_total, which refuse bigger ones on their own)
+_CHAIN_UNDER_THE_CAPS = _deep_chain(depth=30, declarations=10)
+
+
 @pytest.mark.parametrize(
     ("where", "code"),
     [
@@ -352,10 +356,66 @@ def _signed_info_with(xml: bytes, where: str, content: bytes) -> bytes:
         ("reference-inclusive-namespaces", ErrorCode.FORBIDDEN_TRANSFORM),
     ],
 )
-@pytest.mark.parametrize("content", [b"<x/>", _deep_chain()], ids=["one-element", "deep-chain"])
+@pytest.mark.parametrize("content", [b"<x/>", _CHAIN_UNDER_THE_CAPS], ids=["one-element", "deep-chain"])
 def test_nothing_but_the_profile_in_signed_info_reaches_c14n(
     w: World, no_c14n: list[int], where: str, code: ErrorCode, content: bytes
 ) -> None:
     xml = _signed_info_with(w.mint(), where, content)
     assert rejection(w, xml).code == code
     assert not no_c14n
+
+
+# --- nesting depth -----------------------------------------------------------------------------------------
+# Also from the attacker review: 19,000 elements nested 240 deep in the (unsigned) KeyInfo of a genuine
+# Response took ~60 ms to detach with the Signature (lxml fixes up every moved node against its ancestors),
+# and the same in a signed Response's Extensions ~50 ms to digest. XMLLimits.max_depth (48; real <= 9) refuses
+# them before anything else reads the tree.
+
+
+@pytest.mark.parametrize("where", ["keyinfo", "extensions"])
+def test_deep_nesting_is_refused_before_c14n(w: World, no_c14n: list[int], where: str) -> None:
+    chain = _deep_chain(depth=L.max_depth, leaves=10)
+    xml = w.mint()
+    if where == "keyinfo":
+        at = xml.index(b"</ds:KeyInfo>")
+        xml = xml[:at] + chain + xml[at:]
+    else:
+        xml = _after_issuer(xml, b"<samlp:Extensions>" + chain + b"</samlp:Extensions>")
+    _too_complex(w, xml, "max_depth")
+    assert f"the limit is {L.max_depth}" in rejection(w, xml).message
+
+
+def test_nesting_up_to_the_cap_is_not_refused_for_depth() -> None:
+    """A document exactly ``max_depth`` deep passes the structural pass; one level more is refused."""
+
+    def nested(depth: int) -> bytes:
+        return b"<r>" + b"<c>" * (depth - 1) + b"</c>" * (depth - 1) + b"</r>"
+
+    parse_xml(nested(L.max_depth))
+    with pytest.raises(ResponseRejected) as info:
+        parse_xml(nested(L.max_depth + 1))
+    assert info.value.code == ErrorCode.MESSAGE_TOO_COMPLEX
+    assert f"levels of nesting ({L.max_depth + 1};" in info.value.message
+
+
+# --- declarations in scope, summed over the elements -------------------------------------------------------
+# Also from the attacker review: behind a genuine signature whose Reference uses inclusive c14n (gosaml2's
+# Okta fixtures use c14n 1.1), 19,000 elements under 26-31 declarations (every per-element, in-scope and
+# depth cap kept) took 70-200 ms to digest: inclusive c14n looks at every declaration in scope at every element.
+
+
+@pytest.mark.parametrize("c14n", ["c14n", "c14n11", "exc"])
+def test_declarations_in_scope_summed_over_a_flood_are_refused_before_c14n(
+    w: World, no_c14n: list[int], c14n: str
+) -> None:
+    flood = b"<samlp:Extensions><c" + _decls(26) + b">" + b"<a/>" * 19_000 + b"</c></samlp:Extensions>"
+    _too_complex(w, _after_issuer(w.mint(c14n=c14n), flood), "max_namespace_scope_total")
+
+
+def test_a_real_sized_okta_style_response_is_under_the_summed_cap(w: World) -> None:
+    """Okta re-declares xs and xsi on every AttributeValue: 100 attributes of 3 values stay far under."""
+    values = {f"attr{i}": [f"value {i}.{j}" for j in range(3)] for i in range(100)}
+    xml = w.mint(attributes=values).replace(
+        b"<saml:AttributeValue", b'<saml:AttributeValue xmlns:xs="urn:xs" xmlns:xsi="urn:xsi"'
+    )
+    assert w.check(xml).attributes["attr99"] == ("value 99.0", "value 99.1", "value 99.2")

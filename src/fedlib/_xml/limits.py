@@ -13,7 +13,8 @@ How the defaults were chosen: real IdP output measured over the interop corpus
 SimpleSAMLphp, Keycloak, Salesforce, ... 70+ real responses) and over ``fedlib.testing`` vendor profiles
 with 100 attributes of 3 values: at most 455 elements, depth 9, 6 attributes on one element, 6 namespace
 declarations on one element, 6 in scope (counted as below), 22 declarations per document, 4 ID
-attributes, 3 signatures, 3 References and 5 PrefixList entries. Okta-style IdPs re-declare
+attributes, 3 signatures, 3 References and 5 PrefixList entries, at most 352 declarations in scope summed
+over the elements. Okta-style IdPs re-declare
 ``xmlns:xs``/``xmlns:xsi`` on every AttributeValue, so the per-document total is allowed to be large;
 what is quadratic (in scope, per element) is capped tightly. Every default leaves >= 4x headroom over
 the largest value seen (20,000 elements is also ~3x the ~6,000 short AttributeValues that fit in a
@@ -54,8 +55,8 @@ _NOT_UTF8_AFTER_LT: Final = (b"?", b"\x00", b"")
 class XMLLimits:
     """Caps on the structure of one untrusted XML document (see the module docstring for the defaults).
 
-    Nesting depth is bounded by libxml2 itself (256 without ``XML_PARSE_HUGE``, which fedlib never sets);
-    with the namespace caps below, deep nesting is cheap (``bench/hostile.py``, "deep nesting").
+    Nesting depth is capped here (``max_depth``) well below libxml2's own 256 (without ``XML_PARSE_HUGE``,
+    which fedlib never sets): a subtree's c14n and its move both cost about its elements times its depth.
     """
 
     max_elements: int = 20_000
@@ -90,6 +91,18 @@ class XMLLimits:
     max_prefix_list: int = 32
     """Prefixes in one ``ec:InclusiveNamespaces PrefixList`` (real: <= 5)."""
 
+    max_namespace_scope_total: int = 50_000
+    """Declarations in scope summed over every element (real: <= 352 over the interop corpora; ~2,300 for 100
+    attributes of 3 values with Okta-style re-declaration). Inclusive c14n (and exclusive c14n's InclusiveNamespaces)
+    looks at every declaration in scope at every element: 19,000 elements under 31 declarations, each cap above
+    respected, took 70-200 ms to digest behind a genuine inclusive-c14n signature; 50,000 bounds that to ~15 ms."""
+
+    max_depth: int = 48
+    """Nesting depth, the document element at depth 1 (real: <= 9, over every Response and metadata document
+    of the interop corpora). Canonicalising a deep subtree, and moving it (the enveloped transform detaches
+    the Signature), costs about its element count times its depth: 19,000 elements nested 240 deep in a
+    KeyInfo took ~60 ms, in a signed Response's Extensions ~50 ms to digest. libxml2 stops at 256 on its own."""
+
     def __post_init__(self) -> None:
         for item in fields(self):
             name = item.name
@@ -111,6 +124,7 @@ METADATA_XML_LIMITS: Final = XMLLimits(
     max_signatures=1_000_000,
     max_references=1_000_000,
     max_prefix_list=256,
+    max_namespace_scope_total=10**15,
 )
 """The limits for IdP metadata, which the operator chooses (federation aggregates legitimately hold
 tens of thousands of entities in tens of megabytes); the per-element caps still bound c14n of a signed
@@ -142,6 +156,32 @@ def _attribute_past(limit: int) -> etree.XPath:
     return etree.XPath(f"//*/@*[{int(limit) + 1}]", smart_strings=False, regexp=False)
 
 
+@functools.lru_cache(maxsize=16)
+def _deeper_than(limit: int) -> etree.XPath:
+    """XPath: whether any element stands at depth ``limit + 1`` (``/*`` is the document element, depth 1). One
+    step per level over the node-set of the level before: a real message's levels run out after ~9 steps."""
+    return etree.XPath("boolean(" + "/*" * (int(limit) + 1) + ")", regexp=False)
+
+
+@functools.lru_cache(maxsize=16)
+def _attribute_or_depth_past(attributes: int, depth: int) -> etree.XPath:
+    """XPath: :func:`_attribute_past` or :func:`_deeper_than` in one evaluation (``check_structure`` runs on
+    every message: one call instead of two; which one holds is asked again only to word a refusal)."""
+    return etree.XPath(
+        f"boolean(//*/@*[{int(attributes) + 1}]) or boolean(" + "/*" * (int(depth) + 1) + ")", regexp=False
+    )
+
+
+def _depth(root: etree._Element) -> int:
+    """The nesting depth of ``root``'s subtree (``root`` at 1), to word a refusal."""
+    deepest = 0
+    level = [root]
+    while level:
+        deepest += 1
+        level = [child for element in level for child in element.iterchildren(tag=etree.Element)]
+    return deepest
+
+
 def too_complex(what: str, count: int, limit: int, field: str) -> XMLRejected:
     """The ``message-too-complex`` rejection for ``count`` of ``what`` over ``XMLLimits.<field>``."""
     err = reject(
@@ -170,8 +210,15 @@ def check_structure(root: etree._Element, untrusted_xml: bytes, limits: XMLLimit
         limits.max_namespace_declarations,
     )
     ascii_compatible = _ascii_compatible(root, untrusted_xml)
-    if not ascii_compatible or untrusted_xml.count(b"xmlns") > ns_bound:
+    xmlns = untrusted_xml.count(b"xmlns") if ascii_compatible else 0
+    if not ascii_compatible or xmlns > ns_bound:
         _check_namespaces(root, limits)
+    elif xmlns * (len(untrusted_xml) // _MIN_ELEMENT_BYTES) > limits.max_namespace_scope_total and (
+        xmlns * untrusted_xml.count(b"<") > limits.max_namespace_scope_total
+    ):
+        # Every element has at most every declaration in scope, and there are fewer elements than bytes over
+        # 4 and than '<': only a document that could be over max_namespace_scope_total is walked.
+        _check_namespaces_exactly(root, limits)
 
     # Both in C, no Python object per element: the element count, and whether any element has an attribute
     # past the cap (XPath's attribute axis is lxml's ``attrib``: namespace declarations are not on it).
@@ -183,9 +230,12 @@ def check_structure(root: etree._Element, untrusted_xml: bytes, limits: XMLLimit
         elements = int(_COUNT_ELEMENTS(root))  # type: ignore[arg-type]
         if elements > max_elements:
             raise too_complex("elements", elements, max_elements, "max_elements")
-    if _attribute_past(max_attrs)(root):
-        attributes = max(len(element.attrib) for element in root.iter())
-        raise too_complex("attributes on one element", attributes, max_attrs, "max_attributes_per_element")
+    # The attribute cap and the depth cap in one XPath call (both in C, no Python object per element).
+    if _attribute_or_depth_past(max_attrs, limits.max_depth)(root):
+        if _attribute_past(max_attrs)(root):
+            attributes = max(len(element.attrib) for element in root.iter())
+            raise too_complex("attributes on one element", attributes, max_attrs, "max_attributes_per_element")
+        raise too_complex("levels of nesting", _depth(root), limits.max_depth, "max_depth")
 
     max_ids = limits.max_id_attributes
     # _check_id_count's own tests first (the raw bytes already prove the document under the cap), inline.
@@ -270,6 +320,9 @@ def _check_namespaces(root: etree._Element, limits: XMLLimits) -> None:
                 return
         else:
             open_declarations -= 1
+    # The declarations summed over the elements in scope of each: at most every declaration at every element.
+    if total * int(_COUNT_ELEMENTS(root)) > limits.max_namespace_scope_total:  # type: ignore[arg-type]
+        _check_namespaces_exactly(root, limits)
 
 
 def _check_namespaces_exactly(root: etree._Element, limits: XMLLimits) -> None:
@@ -277,8 +330,9 @@ def _check_namespaces_exactly(root: etree._Element, limits: XMLLimits) -> None:
     per_element = limits.max_namespace_declarations_per_element
     in_scope_limit = limits.max_namespace_declarations_in_scope
     total_limit = limits.max_namespace_declarations
+    scope_total_limit = limits.max_namespace_scope_total
     pending = 0  # declarations reported (start-ns) for the element whose start event comes next
-    total = 0
+    total = scope_total = 0
     scope = [0]  # declarations in scope, one entry per open element
     for event, _ in etree.iterwalk(root, events=("start", "end", "start-ns")):
         if event == "start-ns":
@@ -302,6 +356,14 @@ def _check_namespaces_exactly(root: etree._Element, limits: XMLLimits) -> None:
                     in_scope,
                     in_scope_limit,
                     "max_namespace_declarations_in_scope",
+                )
+            scope_total += in_scope
+            if scope_total > scope_total_limit:
+                raise too_complex(
+                    "namespace declarations in scope summed over the elements",
+                    scope_total,
+                    scope_total_limit,
+                    "max_namespace_scope_total",
                 )
             scope.append(in_scope)
         else:
@@ -420,6 +482,8 @@ def check_large_document(
     if over:
         attributes = max(len(element.attrib) for element in root.iter())
         raise too_complex("attributes on one element", attributes, max_attrs, "max_attributes_per_element")
+    if _deeper_than(limits.max_depth)(root):
+        raise too_complex("levels of nesting", _depth(root), limits.max_depth, "max_depth")
     _check_id_count(root, untrusted_xml, limits.max_id_attributes)
     return LargeDocumentScan(collected=tuple(collected), attributes_equal=equal)
 

@@ -31,6 +31,15 @@ def nested(n: int) -> str:
     return "".join(f'<x xmlns:n{i}="urn:n:{i}">' for i in range(n)) + "</x>" * n
 
 
+def scope_total(n: int) -> str:
+    # n declarations in scope summed over the elements: a root declaring 25 prefixes, children in their scope,
+    # and for the remainder one child declaring a few more (every per-element and in-scope cap kept).
+    count, extra = divmod(n, 25)
+    children = "<x/>" * (count - 1 - (1 if extra else 0))
+    last = f"<y{decls(extra, 'q')}/>" if extra else ""
+    return f"<r{decls(25)}>{children}{last}</r>"
+
+
 # builder(n) -> a document holding n of the limited thing (and nothing else near any other limit)
 BUILDERS: dict[str, Callable[[int], str]] = {
     "max_elements": lambda n: "<r>" + "<x/>" * (n - 1) + "</r>",
@@ -40,6 +49,8 @@ BUILDERS: dict[str, Callable[[int], str]] = {
     "max_namespace_declarations": lambda n: "<r>" + f"<x{decls(1)}/>" * n + "</r>",
     "max_signatures": lambda n: f'<r xmlns:ds="{DS}">' + "<ds:Signature/>" * n + "</r>",
     "max_references": lambda n: f'<r xmlns:ds="{DS}">' + "<ds:Reference/>" * n + "</r>",
+    "max_namespace_scope_total": scope_total,
+    "max_depth": lambda n: "<r>" + "<x>" * (n - 1) + "</x>" * (n - 1) + "</r>",
     "max_prefix_list": lambda n: (
         f'<r xmlns:ec="{EC}"><ec:InclusiveNamespaces PrefixList="' + " ".join(f"p{i}" for i in range(n)) + '"/></r>'
     ),
