@@ -17,8 +17,8 @@ attributes, 3 signatures, 3 References and 5 PrefixList entries, at most 352 dec
 over the elements. Okta-style IdPs re-declare
 ``xmlns:xs``/``xmlns:xsi`` on every AttributeValue, so the per-document total is allowed to be large;
 what is quadratic (in scope, per element) is capped tightly. Every default leaves >= 4x headroom over
-the largest value seen (20,000 elements is also ~3x the ~6,000 short AttributeValues that fit in a
-256 KiB response).
+the largest value seen (10,000 elements is also more than the ~6,000-7,700 shortest AttributeValues that fit
+in a 256 KiB response).
 
 Exceeding a limit rejects with ``message-too-complex`` (an ``XMLRejected``): the message names the
 limit and its value, so an operator can tell "too complex" from "not XML" (``malformed-xml``).
@@ -59,8 +59,11 @@ class XMLLimits:
     which fedlib never sets): a subtree's c14n and its move both cost about its elements times its depth.
     """
 
-    max_elements: int = 20_000
-    """Elements in the document (real responses: <= 455 with 100 attributes; a 256 KiB one ~6,000)."""
+    max_elements: int = 10_000
+    """Elements in the document (real responses: <= 455 with 100 attributes; a 256 KiB one of the shortest
+    AttributeValues ~6,000-7,700). Parsing, the ID index and c14n are each linear in it: 17,000 elements within
+    every other cap (20,000 was the cap before 2026-12-07) took ~36 ms of CPU to decide behind a genuine
+    signature."""
 
     max_attributes_per_element: int = 32
     """Attributes on one element, namespace declarations not counted (real: <= 6). c14n sorts them."""
@@ -111,6 +114,10 @@ class XMLLimits:
                 raise ValueError(f"XMLLimits.{name} must be a positive int, got {value!r}")
 
 
+_LIBXML2_MAX_DEPTH: Final = 2048
+"""The deepest tree libxml2 builds (with ``XML_PARSE_HUGE``; 256 without): a ``max_depth`` at or over it is no
+cap, and no depth pass runs (nor is its XPath, one step per level, ever built that long)."""
+
 DEFAULT_XML_LIMITS: Final = XMLLimits()
 """The limits for SAML protocol messages (Responses, Requests, LogoutRequests)."""
 
@@ -125,10 +132,12 @@ METADATA_XML_LIMITS: Final = XMLLimits(
     max_references=1_000_000,
     max_prefix_list=256,
     max_namespace_scope_total=10**15,
+    max_depth=_LIBXML2_MAX_DEPTH,
 )
 """The limits for IdP metadata, which the operator chooses (federation aggregates legitimately hold
 tens of thousands of entities in tens of megabytes); the per-element caps still bound c14n of a signed
-aggregate."""
+aggregate. Its depth is libxml2's own limit, as before ``max_depth`` existed (the cap's pass would cost an
+aggregate ~100 ns per element)."""
 
 
 # Every compiled XPath of fedlib is built with ``regexp=False``: none uses the EXSLT regular-expression
@@ -225,17 +234,21 @@ def check_structure(root: etree._Element, untrusted_xml: bytes, limits: XMLLimit
     max_attrs = limits.max_attributes_per_element
     max_elements = limits.max_elements
     # Every element takes at least 4 bytes (``<a/>``) in any encoding, so a short document cannot hold more
-    # elements than the cap and is not counted (a 7 KB response: 1,700 << 20,000).
+    # elements than the cap and is not counted (a 7 KB response: 1,700 << 10,000).
     if len(untrusted_xml) // 4 > max_elements:
         elements = int(_COUNT_ELEMENTS(root))  # type: ignore[arg-type]
         if elements > max_elements:
             raise too_complex("elements", elements, max_elements, "max_elements")
     # The attribute cap and the depth cap in one XPath call (both in C, no Python object per element).
-    if _attribute_or_depth_past(max_attrs, limits.max_depth)(root):
+    max_depth = limits.max_depth
+    past = (
+        _attribute_or_depth_past(max_attrs, max_depth) if max_depth < _LIBXML2_MAX_DEPTH else _attribute_past(max_attrs)
+    )
+    if past(root):
         if _attribute_past(max_attrs)(root):
             attributes = max(len(element.attrib) for element in root.iter())
             raise too_complex("attributes on one element", attributes, max_attrs, "max_attributes_per_element")
-        raise too_complex("levels of nesting", _depth(root), limits.max_depth, "max_depth")
+        raise too_complex("levels of nesting", _depth(root), max_depth, "max_depth")
 
     max_ids = limits.max_id_attributes
     # _check_id_count's own tests first (the raw bytes already prove the document under the cap), inline.
@@ -468,7 +481,13 @@ def check_large_document(
                         limits.max_prefix_list,
                         "max_prefix_list",
                     )
-    if exact:
+    # The summed cap as check_structure decides it: exactly, when the declarations seen (or the raw xmlns
+    # count) times the element bound could exceed it.
+    declarations = total if walk_namespaces else untrusted_xml.count(b"xmlns")
+    if exact or (
+        declarations * (len(untrusted_xml) // _MIN_ELEMENT_BYTES) > limits.max_namespace_scope_total
+        and declarations * untrusted_xml.count(b"<") > limits.max_namespace_scope_total
+    ):
         _check_namespaces_exactly(root, limits)
 
     max_attrs = limits.max_attributes_per_element
@@ -482,8 +501,10 @@ def check_large_document(
     if over:
         attributes = max(len(element.attrib) for element in root.iter())
         raise too_complex("attributes on one element", attributes, max_attrs, "max_attributes_per_element")
-    if _deeper_than(limits.max_depth)(root):
-        raise too_complex("levels of nesting", _depth(root), limits.max_depth, "max_depth")
+    # No document is deeper than it has elements (each takes at least 4 bytes).
+    max_depth = limits.max_depth
+    if max_depth < min(_LIBXML2_MAX_DEPTH, len(untrusted_xml) // _MIN_ELEMENT_BYTES) and _deeper_than(max_depth)(root):
+        raise too_complex("levels of nesting", _depth(root), max_depth, "max_depth")
     _check_id_count(root, untrusted_xml, limits.max_id_attributes)
     return LargeDocumentScan(collected=tuple(collected), attributes_equal=equal)
 

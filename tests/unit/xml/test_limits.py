@@ -287,3 +287,29 @@ def test_ascii_compatible_fast_path_examples(data: bytes) -> None:
 
     root = etree.fromstring(data)
     assert _ascii_compatible(root, data) == _ascii_compatible_reference(root, data)
+
+
+def test_a_depth_cap_at_or_over_libxml2s_own_is_no_pass() -> None:
+    """Review finding: ``max_depth`` builds an XPath of one step per level; a cap libxml2 never reaches (the
+    metadata limits', or any caller's 10**9) must run no depth pass at all rather than build a huge XPath."""
+    for depth in (2048, 10**4, 10**9):
+        limits = XMLLimits(max_depth=depth)
+        parse_xml(b"<r><a><b/></a></r>", limits=limits)
+    parse_xml(b"<r><a><b/></a></r>", limits=METADATA_XML_LIMITS)
+
+
+def test_the_large_document_check_enforces_the_summed_cap_as_check_structure_does() -> None:
+    """Review finding: check_large_document applied max_namespace_scope_total only after its walk went exact."""
+    from fedlib._xml.limits import check_large_document, check_structure
+    from fedlib._xml.parse import _parser
+
+    xml = b"<r" + decls(25).encode() + b">" + b"<a/>" * 4000 + b"</r>"  # 25 x 4,001 in scope
+    root = etree.fromstring(xml, _parser())
+    for check in (check_structure, check_large_document):
+        with pytest.raises(XMLRejected, match="max_namespace_scope_total"):
+            check(root, xml, DEFAULT_XML_LIMITS)
+    deep = b"<r>" + b"<c>" * 60 + b"</c>" * 60 + b"</r>"
+    root = etree.fromstring(deep, _parser())
+    for check in (check_structure, check_large_document):
+        with pytest.raises(XMLRejected, match="max_depth"):
+            check(root, deep, DEFAULT_XML_LIMITS)
