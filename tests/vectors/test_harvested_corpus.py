@@ -65,3 +65,17 @@ def test_every_accepted_case_is_probed() -> None:
     probed = {(p["id"], p["allow_sha1"]) for p in PROBES}
     assert accepted == probed
     assert len(CASES) == 50
+
+
+def test_the_cli_prints_no_python_warning_for_a_real_certificate(tmp_path: Path) -> None:
+    """Found by the attacker review: samael's IdP certificate has a serial number that is not positive, and
+    cryptography warns about it (CryptographyDeprecationWarning) on stderr; the CLI's output is its own."""
+    import subprocess
+    import sys
+
+    case = next(c for c in CASES if c["id"] == "samael-response-signed")
+    argv = [sys.executable, "-m", "fedlib", "check-response", *_case_argv(case, allow_sha1=True)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done
+    assert done.stderr == ""
+    assert json.loads(done.stdout)["ok"] is True

@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -114,7 +115,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ``SystemExit`` from argparse (usage errors: 2, ``--help``: 0)."""
     arguments = list(argv) if argv is not None else None
     try:
-        return _run(arguments)
+        # A command-line tool speaks for itself: Python's own warnings (cryptography's deprecation of certificates
+        # whose serial number is not positive, which real IdPs still use) are not printed between its reports.
+        # Scoped to this call, so that a program running main() in process keeps its own warning filters.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _run(arguments)
     except BrokenPipeError:
         return _broken_pipe()
     except Exception as exc:  # the last line of defence: never a traceback for the user
