@@ -343,8 +343,8 @@ def _signed_info_with(xml: bytes, where: str, content: bytes) -> bytes:
     raise AssertionError(where)
 
 
-# (a chain under XMLLimits.max_depth and max_namespace_scope_total, which refuse bigger ones on their own)
-_CHAIN_UNDER_THE_CAPS = _deep_chain(depth=30, declarations=10)
+# (a chain under XMLLimits.max_depth, max_namespace_scope_total and max_signature_nodes, which refuse bigger ones)
+_CHAIN_UNDER_THE_CAPS = _deep_chain(depth=10, leaves=20, declarations=10)
 
 
 @pytest.mark.parametrize(
@@ -419,3 +419,17 @@ def test_a_real_sized_okta_style_response_is_under_the_summed_cap(w: World) -> N
         b"<saml:AttributeValue", b'<saml:AttributeValue xmlns:xs="urn:xs" xmlns:xsi="urn:xsi"'
     )
     assert w.check(xml).attributes["attr99"] == ("value 99.0", "value 99.1", "value 99.2")
+
+
+# --- the Signature's own size ------------------------------------------------------------------------------
+# From the attacker review, last: a genuine Response with an unused xmlns:p on its root (exclusive c14n drops
+# it) and ~970 <p:a> of 32 p: attributes in its unsigned KeyInfo was ACCEPTED after 150-280 ms, spent detaching
+# the Signature (lxml reconciles every node whose namespace is declared outside the moved subtree).
+
+
+@pytest.mark.parametrize(("elements", "attributes"), [(400, 32), (L.max_signature_nodes, 0)])
+def test_a_padded_key_info_is_refused_before_c14n(w: World, no_c14n: list[int], elements: int, attributes: int) -> None:
+    leaf = b"<p:a" + b"".join(b' p:A%d=""' % i for i in range(attributes)) + b"/>"
+    xml = _on_root(w.mint(), b' xmlns:p="urn:p"')
+    at = xml.index(b"</ds:KeyInfo>")
+    _too_complex(w, xml[:at] + leaf * elements + xml[at:], "max_signature_nodes")

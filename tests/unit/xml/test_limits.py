@@ -50,6 +50,7 @@ BUILDERS: dict[str, Callable[[int], str]] = {
     "max_signatures": lambda n: f'<r xmlns:ds="{DS}">' + "<ds:Signature/>" * n + "</r>",
     "max_references": lambda n: f'<r xmlns:ds="{DS}">' + "<ds:Reference/>" * n + "</r>",
     "max_namespace_scope_total": scope_total,
+    "max_signature_nodes": lambda n: f'<r xmlns:ds="{DS}"><ds:Signature>' + "<x/>" * (n - 1) + "</ds:Signature></r>",
     "max_depth": lambda n: "<r>" + "<x>" * (n - 1) + "</x>" * (n - 1) + "</r>",
     "max_prefix_list": lambda n: (
         f'<r xmlns:ec="{EC}"><ec:InclusiveNamespaces PrefixList="' + " ".join(f"p{i}" for i in range(n)) + '"/></r>'
