@@ -433,3 +433,21 @@ def test_a_padded_key_info_is_refused_before_c14n(w: World, no_c14n: list[int], 
     xml = _on_root(w.mint(), b' xmlns:p="urn:p"')
     at = xml.index(b"</ds:KeyInfo>")
     _too_complex(w, xml[:at] + leaf * elements + xml[at:], "max_signature_nodes")
+
+
+@pytest.mark.parametrize("element", [b"DigestMethod", b"DigestValue"])
+def test_the_one_pass_profile_refuses_children_in_an_otherwise_usual_signed_info(
+    w: World, no_c14n: list[int], element: bytes
+) -> None:
+    """The common shape (no InclusiveNamespaces anywhere) is decided by the one-pass profile path: it must
+    decline a DigestMethod or DigestValue with a child, so that the rules refuse it before any c14n."""
+    xml = w.mint()
+    if element == b"DigestMethod":
+        start = xml.index(b"<ds:DigestMethod ")
+        end = xml.index(b"/>", start)
+        xml = xml[:end] + b"><x/></ds:DigestMethod>" + xml[end + 2 :]
+    else:
+        end = xml.index(b"</ds:DigestValue>")
+        xml = xml[:end] + b"<x/>" + xml[end:]
+    assert rejection(w, xml).code == ErrorCode.INVALID_SIGNATURE
+    assert not no_c14n

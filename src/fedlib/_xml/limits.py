@@ -175,11 +175,16 @@ def _attribute_past(limit: int) -> etree.XPath:
     return etree.XPath(f"//*/@*[{int(limit) + 1}]", smart_strings=False, regexp=False)
 
 
+def _elements_at_depth(depth: int) -> str:
+    """XPath location path of the elements at ``depth`` (``/*`` is the document element, depth 1): one step per
+    level over the node-set of the level before, so a real message's levels run out after ~9 steps."""
+    return "/*" * int(depth)
+
+
 @functools.lru_cache(maxsize=16)
 def _deeper_than(limit: int) -> etree.XPath:
-    """XPath: whether any element stands at depth ``limit + 1`` (``/*`` is the document element, depth 1). One
-    step per level over the node-set of the level before: a real message's levels run out after ~9 steps."""
-    return etree.XPath("boolean(" + "/*" * (int(limit) + 1) + ")", regexp=False)
+    """XPath: whether any element stands at depth ``limit + 1``."""
+    return etree.XPath(f"boolean({_elements_at_depth(limit + 1)})", regexp=False)
 
 
 @functools.lru_cache(maxsize=16)
@@ -187,7 +192,24 @@ def _attribute_or_depth_past(attributes: int, depth: int) -> etree.XPath:
     """XPath: :func:`_attribute_past` or :func:`_deeper_than` in one evaluation (``check_structure`` runs on
     every message: one call instead of two; which one holds is asked again only to word a refusal)."""
     return etree.XPath(
-        f"boolean(//*/@*[{int(attributes) + 1}]) or boolean(" + "/*" * (int(depth) + 1) + ")", regexp=False
+        f"boolean(//*/@*[{int(attributes) + 1}]) or boolean({_elements_at_depth(depth + 1)})", regexp=False
+    )
+
+
+def _depth_is_a_cap(max_depth: int, untrusted_xml: bytes) -> bool:
+    """Whether ``max_depth`` can be exceeded at all: not at or over libxml2's own limit, and not by a document
+    with fewer elements than that (every element takes at least 4 bytes, and a tree has more elements than
+    levels). Otherwise no depth pass runs, nor is its XPath built that long."""
+    return max_depth < min(_LIBXML2_MAX_DEPTH, len(untrusted_xml) // _MIN_ELEMENT_BYTES)
+
+
+def _scope_total_could_exceed(declarations: int, untrusted_xml: bytes, limit: int) -> bool:
+    """Whether ``declarations`` (an upper bound on the namespace declarations of the document) could put more
+    than ``limit`` in scope summed over the elements: at most every declaration is in scope at every element,
+    and there are fewer elements than bytes over 4 and than ``<`` (ASCII-compatible input). Only then is the
+    exact walk needed."""
+    return declarations * (len(untrusted_xml) // _MIN_ELEMENT_BYTES) > limit and (
+        declarations * untrusted_xml.count(b"<") > limit
     )
 
 
@@ -232,11 +254,7 @@ def check_structure(root: etree._Element, untrusted_xml: bytes, limits: XMLLimit
     xmlns = untrusted_xml.count(b"xmlns") if ascii_compatible else 0
     if not ascii_compatible or xmlns > ns_bound:
         _check_namespaces(root, limits)
-    elif xmlns * (len(untrusted_xml) // _MIN_ELEMENT_BYTES) > limits.max_namespace_scope_total and (
-        xmlns * untrusted_xml.count(b"<") > limits.max_namespace_scope_total
-    ):
-        # Every element has at most every declaration in scope, and there are fewer elements than bytes over
-        # 4 and than '<': only a document that could be over max_namespace_scope_total is walked.
+    elif _scope_total_could_exceed(xmlns, untrusted_xml, limits.max_namespace_scope_total):
         _check_namespaces_exactly(root, limits)
 
     # Both in C, no Python object per element: the element count, and whether any element has an attribute
@@ -252,7 +270,9 @@ def check_structure(root: etree._Element, untrusted_xml: bytes, limits: XMLLimit
     # The attribute cap and the depth cap in one XPath call (both in C, no Python object per element).
     max_depth = limits.max_depth
     past = (
-        _attribute_or_depth_past(max_attrs, max_depth) if max_depth < _LIBXML2_MAX_DEPTH else _attribute_past(max_attrs)
+        _attribute_or_depth_past(max_attrs, max_depth)
+        if _depth_is_a_cap(max_depth, untrusted_xml)
+        else _attribute_past(max_attrs)
     )
     if past(root):
         if _attribute_past(max_attrs)(root):
@@ -288,11 +308,10 @@ def check_structure(root: etree._Element, untrusted_xml: bytes, limits: XMLLimit
 
 
 def _check_signature_nodes(signature: etree._Element, limit: int) -> None:
-    """``max_signature_nodes`` for one ``ds:Signature``: not counted when the metadata limits make it no cap."""
-    if limit < 10**9:
-        nodes = int(_SUBTREE_NODES(signature))  # type: ignore[arg-type]
-        if nodes > limit:
-            raise too_complex("elements and attributes in one ds:Signature", nodes, limit, "max_signature_nodes")
+    """``max_signature_nodes`` for one ``ds:Signature`` (two counts in C over its subtree)."""
+    nodes = int(_SUBTREE_NODES(signature))  # type: ignore[arg-type]
+    if nodes > limit:
+        raise too_complex("elements and attributes in one ds:Signature", nodes, limit, "max_signature_nodes")
 
 
 def _check_id_count(
@@ -504,10 +523,7 @@ def check_large_document(
     # The summed cap as check_structure decides it: exactly, when the declarations seen (or the raw xmlns
     # count) times the element bound could exceed it.
     declarations = total if walk_namespaces else untrusted_xml.count(b"xmlns")
-    if exact or (
-        declarations * (len(untrusted_xml) // _MIN_ELEMENT_BYTES) > limits.max_namespace_scope_total
-        and declarations * untrusted_xml.count(b"<") > limits.max_namespace_scope_total
-    ):
+    if exact or _scope_total_could_exceed(declarations, untrusted_xml, limits.max_namespace_scope_total):
         _check_namespaces_exactly(root, limits)
 
     max_attrs = limits.max_attributes_per_element
@@ -521,9 +537,8 @@ def check_large_document(
     if over:
         attributes = max(len(element.attrib) for element in root.iter())
         raise too_complex("attributes on one element", attributes, max_attrs, "max_attributes_per_element")
-    # No document is deeper than it has elements (each takes at least 4 bytes).
     max_depth = limits.max_depth
-    if max_depth < min(_LIBXML2_MAX_DEPTH, len(untrusted_xml) // _MIN_ELEMENT_BYTES) and _deeper_than(max_depth)(root):
+    if _depth_is_a_cap(max_depth, untrusted_xml) and _deeper_than(max_depth)(root):
         raise too_complex("levels of nesting", _depth(root), max_depth, "max_depth")
     _check_id_count(root, untrusted_xml, limits.max_id_attributes)
     return LargeDocumentScan(collected=tuple(collected), attributes_equal=equal)
