@@ -8,6 +8,10 @@ One run, loopback only. For each configuration this script starts gunicorn (sync
 * ``acs-sqlite``     the same with 2 workers sharing the SQLite file
 * ``acs-redis``      the example app with a ``redis://127.0.0.1:<port>/0`` store (a redis-server this script
                      starts, no persistence), 2 workers
+* ``floor-sqlite``   a yardstick, not a validator: the example app with its ``finish_login`` reduced to
+* ``floor-redis``    bench/verify.py's crypto+XML floor and the login's one store operation
+                     (``bench/acs_app.py:example_floor()``), on a SQLite file / the same redis-server, 2 workers:
+                     what the app would serve if fedlib's validation cost no more than the floor
 
 Each fedlib request is a real SP-initiated login: before the load, this script calls ``start_login`` on a
 ``ServiceProvider`` configured like the app's, on the same store (so the pending request is there for the
@@ -33,6 +37,10 @@ a configuration's req/s is about ``CPUs / (client + server + redis + kernel)`` w
 shows where a ratio comes from; the SQLite scaling from 1 to 2 workers, and last:
 
 ``ratio: acs-sqlite/bare=X.XX acs-redis/bare=Y.YY``
+
+It is preceded by the ceiling (``floor-sqlite/bare``, ``floor-redis/bare``: the ratios an SP whose validation
+cost only the floor would reach, the rest of the app and the store as they are) and fedlib's share of it
+(``acs-sqlite/floor-sqlite``, ``acs-redis/floor-redis``).
 
 Usage: ``python bench/acs_load.py [--quick] [--requests N] [--concurrency C]`` (needs the ``bench`` extra for
 gunicorn, and the ``flask`` and ``redis`` extras). See bench/README.md.
@@ -328,7 +336,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--max-seconds", type=float, default=25.0, help="bound on one configuration's load (default 25)")
     ap.add_argument("--rounds", type=int, help="interleaved rounds the requests are split into (default 3; quick 1)")
     args = ap.parse_args(argv)
-    phases_count = 4
+    phases_count = 6
     per_phase = max(1, min(args.requests or (150 if args.quick else 2000), MAX_TOTAL_REQUESTS // phases_count))
     concurrency = max(1, min(64, args.concurrency))
     max_seconds = max(1.0, min(args.max_seconds, MAX_TOTAL_SECONDS / phases_count))
@@ -354,9 +362,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             Phase("acs-sqlite-1w", "example", 1, f"sqlite:///{workdir / 'one.db'}", 303),
             Phase("acs-sqlite", "example", 2, f"sqlite:///{workdir / 'two.db'}", 303),
             Phase("acs-redis", "example", 2, f"{redis}?prefix=bench" if redis else None, 303),
+            Phase("floor-sqlite", "example_floor", 2, f"sqlite:///{workdir / 'floor.db'}", 303),
+            Phase("floor-redis", "example_floor", 2, f"{redis}?prefix=floor" if redis else None, 303),
         ]
         if redis is None:
-            phases[3].unavailable = "redis-server or the redis package missing"
+            for phase in (phases[3], phases[5]):
+                phase.unavailable = "redis-server or the redis package missing"
         print(
             f"fedlib ACS load bench: Python {platform.python_version()} on {platform.machine()}, "
             f"{os.cpu_count()} CPUs; gunicorn sync workers on {HOST}; {per_phase} requests per configuration, "
@@ -421,7 +432,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{'configuration':<15} {'client':>8} {'server':>8} {'redis':>8}")
     for phase in phases:
         if phase.unavailable is None:
-            redis_cpu = phase.cpu_us("redis") if phase.name == "acs-redis" else "-"
+            redis_cpu = phase.cpu_us("redis") if phase.name.endswith("-redis") else "-"
             print(f"{phase.name:<15} {phase.cpu_us('client'):>8} {phase.cpu_us('server'):>8} {redis_cpu:>8}")
     by_name = {phase.name: phase for phase in phases}
 
@@ -432,9 +443,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return f"{a.rate / b.rate:.2f}"
 
     print()
+    print(
+        "ceiling, fedlib's validation as cheap as the floor: "
+        f"floor-sqlite/bare={ratio('floor-sqlite', 'bare')} floor-redis/bare={ratio('floor-redis', 'bare')}"
+    )
+    print(
+        "fedlib against that ceiling: "
+        f"acs-sqlite/floor-sqlite={ratio('acs-sqlite', 'floor-sqlite')} "
+        f"acs-redis/floor-redis={ratio('acs-redis', 'floor-redis')}"
+    )
     print(f"sqlite scaling: 2 workers / 1 worker = {ratio('acs-sqlite', 'acs-sqlite-1w')}")
     print(f"ratio: acs-sqlite/bare={ratio('acs-sqlite', 'bare')} acs-redis/bare={ratio('acs-redis', 'bare')}")
-    ok = all(p.unavailable is None and not p.errors for p in phases if p.name != "acs-redis")
+    ok = all(p.unavailable is None and not p.errors for p in phases if not p.name.endswith("-redis"))
     return 0 if ok else 1
 
 

@@ -313,11 +313,18 @@ def setup_signxml(fx: Fixture) -> tuple[Validator, Callable[[], None]]:
 
 
 def setup_floor(fx: Fixture) -> tuple[Validator, Callable[[], None]]:
+    return floor_validator(fx.cert_pem), _nothing
+
+
+def floor_validator(cert_pem: bytes) -> Validator:
+    """The floor for the IdP certificate ``cert_pem``: a function of a base64 SAMLResponse value that does
+    the crypto and XML work every Response signature check needs, and nothing else (bench/acs_app.py's
+    ``example_floor`` runs it inside the example app too). Returns the NameID; raises Rejected."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-    public_key = x509.load_pem_x509_certificate(fx.cert_pem).public_key()
+    public_key = x509.load_pem_x509_certificate(cert_pem).public_key()
     if not isinstance(public_key, rsa.RSAPublicKey):
         raise Unavailable("the bench key is not RSA")
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
@@ -348,7 +355,7 @@ def setup_floor(fx: Fixture) -> tuple[Validator, Callable[[], None]]:
         # The floor reads the NameID from the tree it digested (the Signature removed, nothing else).
         return root.findtext(f".//{{{SAML_NS}}}NameID") or ""
 
-    return run, _nothing
+    return run
 
 
 def _inclusive_prefixes(reference: etree._Element) -> list[str] | None:
