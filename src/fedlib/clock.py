@@ -60,8 +60,9 @@ def parse_instant(value: str) -> datetime:
 
     SAML core §1.3.3 requires UTC with no offset ("Z"); IdPs in practice sometimes omit the "Z" or send
     an explicit offset, both of which are unambiguous, so both are accepted (a missing zone means UTC).
-    Fractional seconds beyond microseconds are truncated. Raises ValueError on anything else, including an
-    instant that an explicit offset moves outside the representable years 1-9999 (never OverflowError).
+    Fractional seconds beyond microseconds are truncated. Raises ValueError on anything else, including a
+    time zone outside -14:00 to +14:00 (XML Schema's range) and an instant that an explicit offset moves
+    outside the representable years 1-9999 (never OverflowError).
     """
     if _CANONICAL_RE.fullmatch(value):
         # Fast path for the canonical form every IdP sends (the regex admits nothing fromisoformat would
@@ -78,7 +79,12 @@ def parse_instant(value: str) -> datetime:
         out = base.replace(tzinfo=UTC)
     else:
         sign = 1 if tz[0] == "+" else -1
-        offset = timedelta(hours=int(tz[1:3]), minutes=int(tz[4:6]))
+        hours, minutes = int(tz[1:3]), int(tz[4:6])
+        # xs:dateTime zones run from -14:00 to +14:00, minutes 00-59 (XML Schema 1.0 Part 2, 3.2.7.3): "+99:99"
+        # would otherwise move the instant by four days.
+        if minutes > 59 or hours > 14 or (hours == 14 and minutes):
+            raise ValueError("not an xs:dateTime: its time zone is outside -14:00 to +14:00")
+        offset = timedelta(hours=hours, minutes=minutes)
         try:
             out = (base - sign * offset).replace(tzinfo=UTC)
         except OverflowError:

@@ -282,10 +282,18 @@ def issuer_of(element: etree._Element) -> etree._Element | None:
 
 def check_issuer(element: etree._Element, idp_entity_id: str) -> str:
     """Issuer present, Format entity (or absent), value exactly the IdP entityID (Profiles §4.1.4.2;
-    ``wrong-issuer``). xs:anyURI collapses whitespace, so surrounding whitespace is ignored."""
-    issuer = issuer_of(element)
+    ``wrong-issuer``). xs:anyURI collapses whitespace, so surrounding whitespace is ignored. A second Issuer
+    is refused too: the schema allows one (SAML core §2.3.3, §3.2.1, §3.2.2), and with two, which one names
+    the issuer would be a reader's guess."""
+    issuers = element.iterchildren(SAML_ISSUER)
+    issuer = next(issuers, None)
     if issuer is None:
         raise _reject(ErrorCode.WRONG_ISSUER, f"the {_what(element)} has no Issuer")
+    if next(issuers, None) is not None:
+        raise _reject(
+            ErrorCode.WRONG_ISSUER,
+            f"the {_what(element)} has more than one Issuer; the schema allows one, and the IdP must send exactly one",
+        )
     fmt = issuer.get("Format")
     if fmt is not None and fmt != NAMEID_ENTITY:
         raise _reject(ErrorCode.WRONG_ISSUER, f"the {_what(element)} Issuer has Format {fmt[:100]!r}, not entity")

@@ -85,3 +85,31 @@ def test_parse_instant_refuses_iso_forms_that_are_not_xs_datetime(value: str) ->
 def test_parse_instant_refuses_non_ascii_digits() -> None:
     with pytest.raises(ValueError, match="xs:dateTime"):
         parse_instant("٢٠٢٤-01-01T00:00:00Z")  # Arabic-Indic digits match \d without re.ASCII
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2024-01-01T00:00:00+99:99",  # the attacker review's value: 99 h 99 min, no zone at all
+        "2024-01-01T00:00:00+15:00",  # xs:dateTime zones run from -14:00 to +14:00 (XML Schema 1.0 Part 2, 3.2.7.3)
+        "2024-01-01T00:00:00-14:01",
+        "2024-01-01T00:00:00+14:30",
+        "2024-01-01T00:00:00+01:60",  # minutes 00-59
+    ],
+)
+def test_parse_instant_refuses_zones_out_of_range(value: str) -> None:
+    with pytest.raises(ValueError, match="xs:dateTime"):
+        parse_instant(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2024-01-01T14:00:00+14:00", datetime(2024, 1, 1, 0, 0, tzinfo=UTC)),
+        ("2024-01-01T00:00:00-14:00", datetime(2024, 1, 1, 14, 0, tzinfo=UTC)),
+        ("2024-01-01T00:59:00+00:59", datetime(2024, 1, 1, 0, 0, tzinfo=UTC)),
+        ("2024-01-01T00:00:00-00:00", datetime(2024, 1, 1, 0, 0, tzinfo=UTC)),
+    ],
+)
+def test_parse_instant_takes_every_zone_in_range(value: str, expected: datetime) -> None:
+    assert parse_instant(value) == expected

@@ -486,3 +486,41 @@ def test_pin_empty_reference_uri_on_the_document_element_is_accepted(w: World) -
 @pytest.mark.parametrize("sign_assertion", [False, True])
 def test_pin_inclusive_c14n_is_accepted(w: World, c14n: str, sign_assertion: bool) -> None:
     assert w.check(w.mint(c14n=c14n, sign_assertion=sign_assertion)).name_id == "alice@example.com"
+
+
+# --- xs:dateTime zones and Issuer cardinality inside IdP-signed content (attacker review, 2026-12-07) ---
+
+
+@pytest.mark.parametrize("where", ["Response", "Assertion", "Conditions"])
+def test_signed_instant_with_a_zone_out_of_range_is_malformed(w: World, where: str) -> None:
+    def edit(root: etree._Element) -> None:
+        element = {
+            "Response": root,
+            "Assertion": assertion_of(root),
+            "Conditions": assertion_of(root).find("saml:Conditions", NS),
+        }[where]
+        name = "NotOnOrAfter" if where == "Conditions" else "IssueInstant"
+        element.set(name, element.get(name).replace("Z", "+99:99"))
+
+    error = rejection(w, edited(w, edit))
+    assert error.code == ErrorCode.MALFORMED_XML
+    assert "xs:dateTime" in error.message
+
+
+@pytest.mark.parametrize("where", ["Response", "Assertion"])
+@pytest.mark.parametrize("second", ["same", "other"])
+def test_two_issuers_are_refused(w: World, where: str, second: str) -> None:
+    """Response and Assertion carry at most / exactly one Issuer (SAML core §3.2.2, §2.3.3): with two, which
+    one names the IdP is ambiguous, whatever the second one says."""
+
+    def edit(root: etree._Element) -> None:
+        element = root if where == "Response" else assertion_of(root)
+        issuer = element.find("saml:Issuer", NS)
+        extra = copy.deepcopy(issuer)
+        if second == "other":
+            extra.text = "https://other-idp.example/"
+        issuer.addnext(extra)
+
+    error = rejection(w, edited(w, edit))
+    assert error.code == ErrorCode.WRONG_ISSUER
+    assert "Issuer" in error.message
