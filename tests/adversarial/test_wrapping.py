@@ -436,28 +436,32 @@ def test_two_valid_signatures_on_the_response(w: World) -> None:
 # --- the Response signature moved somewhere else ----------------------------------------------------
 
 
-def test_response_signature_moved_into_extensions(w: World) -> None:
-    root = parse(w.mint())
-    extensions_of(root).append(signature_of(root))
-    assert code(w, root) == ErrorCode.UNSIGNED_MESSAGE
+@pytest.mark.parametrize("into", ["Assertion", "Extensions", "Status", "Subject"])
+@pytest.mark.parametrize("assertion_signed", [False, True])
+def test_response_signature_moved_inside_the_response_is_wrapping(w: World, into: str, assertion_signed: bool) -> None:
+    # The Response's own Signature (Reference "#<the Response ID>") is no longer its direct child but sits
+    # deeper in the same Response. That is a moved signature, not an IdP that signs only assertions or
+    # nothing at all: the code, and its advice, must say so (before this, an Assertion child carrying it, or
+    # a signed Assertion next to it, made it assertion-only-signature and sent the operator to the IdP's
+    # signing settings).
+    root = parse(w.mint(sign_assertion=assertion_signed))
+    signature = signature_of(root)
+    target = {
+        "Assertion": lambda: assertion_of(root),
+        "Extensions": lambda: extensions_of(root),
+        "Status": lambda: one(root, "samlp:Status"),
+        "Subject": lambda: one(root, "saml:Assertion/saml:Subject"),
+    }[into]()
+    target.append(signature)
+    exc = rejection(w, to_bytes(root))
+    assert exc.code == ErrorCode.SIGNATURE_WRAPPING
+    assert "moved" in exc.message
 
 
-def test_response_signature_moved_into_subject(w: World) -> None:
-    root = parse(w.mint())
-    one(root, "saml:Assertion/saml:Subject").append(signature_of(root))
-    assert code(w, root) == ErrorCode.UNSIGNED_MESSAGE
-
-
-def test_response_signature_moved_into_assertion(w: World) -> None:
-    root = parse(w.mint())
-    one(assertion_of(root), "saml:Issuer").addnext(signature_of(root))
-    assert code(w, root) == ErrorCode.ASSERTION_ONLY_SIGNATURE
-
-
-def test_response_signature_moved_into_status(w: World) -> None:
-    root = parse(w.mint())
-    one(root, "samlp:Status").append(signature_of(root))
-    assert code(w, root) == ErrorCode.UNSIGNED_MESSAGE
+def test_assertion_only_signing_is_still_named_so(w: World) -> None:
+    # The IdP signs only the Assertion (its Reference names the Assertion): the advice to sign the Response.
+    exc = rejection(w, w.mint(sign_response=False, sign_assertion=True))
+    assert exc.code == ErrorCode.ASSERTION_ONLY_SIGNATURE
 
 
 # --- signed error Response + decoy Signature (OneUptime #2981) ---------------------------------------

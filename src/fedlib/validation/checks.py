@@ -16,6 +16,7 @@ from fedlib._xml.parse import text_content
 from fedlib.clock import add_saturating, parse_instant
 from fedlib.constants import (
     CM_BEARER,
+    DS_REFERENCE,
     DS_SIGNATURE,
     NAMEID_ENTITY,
     NS_SAML,
@@ -113,9 +114,11 @@ def check_no_encrypted_claims(untrusted_root: etree._Element) -> None:
 def find_response_signature(untrusted_root: etree._Element) -> etree._Element:
     """The Response's own enveloped signature: exactly one ds:Signature child of the document element.
 
-    None, but an Assertion child of the Response is signed: ``assertion-only-signature``; a signed
-    Assertion only elsewhere (wrapped in Extensions, an Advice...) or more than one Response signature:
-    ``signature-wrapping``; none at all: ``unsigned-message``.
+    None, but a Reference anywhere in the document names the Response (its signature was moved off it, into
+    the Assertion, Extensions, Status...): ``signature-wrapping``; none, but an Assertion child of the
+    Response is signed: ``assertion-only-signature``; a signed Assertion only elsewhere (wrapped in
+    Extensions, an Advice...) or more than one Response signature: ``signature-wrapping``; none at all:
+    ``unsigned-message``.
     """
     signatures = list(untrusted_root.iterchildren(DS_SIGNATURE))
     if len(signatures) == 1:
@@ -124,6 +127,16 @@ def find_response_signature(untrusted_root: etree._Element) -> etree._Element:
         raise _reject(
             ErrorCode.SIGNATURE_WRAPPING,
             f"the Response carries {len(signatures)} signatures; exactly one is allowed",
+        )
+    own_id = untrusted_root.get("ID")
+    if own_id and any(r.get("URI") == "#" + own_id for r in untrusted_root.iter(DS_REFERENCE)):
+        # The Response was signed, but its signature no longer sits where an enveloped Response signature
+        # must: a moved element (the refusals below would send the operator to the IdP's signing settings).
+        raise _reject(
+            ErrorCode.SIGNATURE_WRAPPING,
+            "the Response's own signature (a Reference names the Response) was moved off the Response; it "
+            "must be a direct child of the <samlp:Response> it signs (a wrapped or moved element)",
+            element="samlp:Response",
         )
 
     def signed(assertion: etree._Element) -> bool:
