@@ -127,13 +127,14 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
+from fedlib._files import SMALL_FILE_BYTES, read_file
 from fedlib.attributes import AttributeMap
 from fedlib.authn_context import DEFAULT_AUTHN_CONTEXT_ORDER, AuthnContextOrder
 from fedlib.clock import Clock, ensure_aware
 from fedlib.config import ContactPerson, Organization, SecurityPolicy, SPConfig
 from fedlib.errors import ConfigurationError
 from fedlib.metadata.document import EntityFilter, MetadataDocument, load_metadata_document
-from fedlib.metadata.idp import IdPMetadata
+from fedlib.metadata.idp import DEFAULT_MAX_METADATA_BYTES, IdPMetadata
 from fedlib.sp import DEFAULT_REQUEST_LIFETIME, IdPConfig, ServiceProvider
 from fedlib.stores.base import Store
 from fedlib.stores.url import open_store
@@ -393,11 +394,9 @@ def load_settings_toml(
 ) -> Settings:
     """Read a TOML settings file; relative paths in it are relative to its directory."""
     path = Path(path)
+    raw = read_file(str(path), limit=SMALL_FILE_BYTES)
     try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read {path}: {exc.strerror}") from None
+        data = tomllib.loads(raw.decode("utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(f"{path} is not valid TOML: {exc}") from None
     except UnicodeDecodeError as exc:
@@ -591,9 +590,9 @@ class _Loader:
     def read(self, value: str, where: str) -> bytes:
         path = self.resolve(value, where)
         try:
-            return path.read_bytes()
-        except OSError as exc:
-            raise ConfigurationError(f"{where}: cannot read {path}: {exc.strerror}") from None
+            return read_file(str(path), limit=DEFAULT_MAX_METADATA_BYTES)  # a key, a certificate or metadata
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"{where}: {exc.message}") from None
 
     def certificates(self, pems: Sequence[bytes], where: str) -> list[x509.Certificate]:
         out: list[x509.Certificate] = []

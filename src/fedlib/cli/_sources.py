@@ -14,12 +14,13 @@ from datetime import datetime
 from cryptography import x509
 from lxml import etree
 
+from fedlib._files import SMALL_FILE_BYTES, read_file
 from fedlib._xml.parse import decode_message, parse_xml
 from fedlib.constants import SAML_ISSUER, SAMLP_RESPONSE
 from fedlib.errors import ConfigurationError, ResponseRejected
 from fedlib.federation.http import HTTPFetcher
 from fedlib.metadata.document import MetadataDocument, load_metadata_document
-from fedlib.metadata.idp import IdPMetadata
+from fedlib.metadata.idp import DEFAULT_MAX_METADATA_BYTES, IdPMetadata
 
 #: How the CLI builds its HTTP client (tests swap in one that allows loopback http).
 fetcher_factory: Callable[[], HTTPFetcher] = HTTPFetcher
@@ -43,11 +44,7 @@ def read_location(location: str) -> bytes:
             fetcher.close()
         assert result.body is not None
         return result.body
-    try:
-        with open(location, "rb") as fh:
-            return fh.read()
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read {location}: {exc.strerror}") from None
+    return read_file(location, limit=DEFAULT_MAX_METADATA_BYTES)
 
 
 def read_certificates(path: str) -> tuple[x509.Certificate, ...]:
@@ -56,11 +53,7 @@ def read_certificates(path: str) -> tuple[x509.Certificate, ...]:
     Raises:
         ConfigurationError: unreadable, or no certificate in it.
     """
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read {path}: {exc.strerror}") from None
+    data = read_file(path, limit=SMALL_FILE_BYTES)
     try:
         if b"-----BEGIN" in data:
             certificates = tuple(x509.load_pem_x509_certificates(data))

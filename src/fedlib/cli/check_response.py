@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from fedlib._files import read_file, read_stdin
 from fedlib.cli._sources import load_document, read_certificates, select_idp, untrusted_issuer
 from fedlib.cli._text import terminal_safe
 from fedlib.config import SecurityPolicy, SPConfig
@@ -80,14 +80,15 @@ def _parse_now(value: str | None) -> datetime:
     return parsed
 
 
+# The file or standard input read whole up to this cap (the validation's own size limits apply after it: a
+# SAMLResponse is at most SecurityPolicy.max_message_bytes of XML, 256 KiB by default, in base64 or not).
+_MAX_INPUT_BYTES = 64 * 1024 * 1024
+
+
 def _read(path: str) -> bytes:
-    try:
-        if path == "-":
-            return sys.stdin.buffer.read()
-        with open(path, "rb") as fh:
-            return fh.read()
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read {path}: {exc.strerror}") from None
+    if path == "-":
+        return read_stdin(limit=_MAX_INPUT_BYTES)
+    return read_file(path, limit=_MAX_INPUT_BYTES)
 
 
 def _emit(args: argparse.Namespace, doc: dict[str, Any], text: str) -> None:

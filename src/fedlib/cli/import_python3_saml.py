@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from fedlib._files import SMALL_FILE_BYTES, open_for_writing, read_file
 from fedlib.errors import ConfigurationError
 from fedlib.importers.python3_saml import ImportReport, import_python3_saml
 
@@ -46,22 +46,17 @@ def register(sub: Any) -> None:
 
 
 def _read_json(path: str) -> Any:
+    raw = read_file(path, limit=SMALL_FILE_BYTES)
     try:
-        with open(path, "rb") as fh:
-            return json.load(fh)
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read {path}: {exc.strerror}") from None
+        return json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ConfigurationError(f"{path} is not JSON: {exc}") from None
 
 
 def _write(path: str, text: str, private: bool) -> None:
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
-        if private:
-            os.fchmod(fd, 0o600)  # the file may have existed with wider permissions
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with open_for_writing(path, private=private) as fh:  # mode 0600 for a private one, even if it existed
+            fh.write(text.encode("utf-8"))
     except OSError as exc:
         raise ConfigurationError(f"cannot write {path}: {exc.strerror}") from None
 

@@ -15,6 +15,7 @@ import argparse
 import sys
 from typing import Any
 
+from fedlib._files import open_for_writing
 from fedlib.errors import ConfigurationError
 
 EXIT_OK = 0
@@ -64,8 +65,11 @@ def run(args: argparse.Namespace) -> int:
         text = RENDERERS[args.format](cells)
     if args.output:
         try:
-            with open(args.output, "w", encoding="utf-8") as f:
-                f.write(text)
+            with open_for_writing(args.output) as f:
+                f.write(text.encode("utf-8"))
+        except ConfigurationError as exc:
+            print(f"fedlib matrix: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
         except OSError as exc:
             print(f"fedlib matrix: cannot write {args.output}: {exc.strerror}", file=sys.stderr)
             return EXIT_CONFIG

@@ -21,6 +21,7 @@ from typing import Any
 
 from cryptography import x509
 
+from fedlib._files import SMALL_FILE_BYTES, open_for_writing, read_file
 from fedlib.config import SPConfig
 from fedlib.errors import ConfigurationError
 from fedlib.metadata.sp import render_sp_metadata
@@ -65,11 +66,7 @@ def register(sub: Any) -> None:
 
 
 def _read(path: str) -> bytes:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read()
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read {path}: {exc.strerror}") from None
+    return read_file(path, limit=SMALL_FILE_BYTES)
 
 
 def _certificates(paths: list[str]) -> tuple[x509.Certificate, ...]:
@@ -116,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         xml = _build(args)
         if args.output is not None:
             try:
-                with open(args.output, "wb") as fh:
+                with open_for_writing(args.output) as fh:
                     fh.write(xml + b"\n")
             except OSError as exc:
                 raise ConfigurationError(f"cannot write {args.output}: {exc.strerror}") from None

@@ -34,6 +34,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from fedlib._files import SMALL_FILE_BYTES, read_file
 from fedlib.errors import ConfigurationError
 
 
@@ -171,11 +172,9 @@ class MatrixConfig:
 
     @classmethod
     def from_toml(cls, path: str | Path) -> MatrixConfig:
+        raw = read_file(str(path), limit=SMALL_FILE_BYTES)
         try:
-            with open(path, "rb") as f:
-                data = tomllib.load(f)
-        except OSError as exc:
-            raise ConfigurationError(f"cannot read {path}: {exc.strerror}") from None
+            data = tomllib.loads(raw.decode("utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigurationError(f"{path} is not valid TOML: {exc}") from None
         except UnicodeDecodeError as exc:

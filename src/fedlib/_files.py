@@ -1,0 +1,99 @@
+"""Files named by an operator (CLI arguments, settings and matrix TOML): read bounded, never blocking.
+
+Why not ``open(path).read()``: a path given on the command line or in a configuration may name
+``/dev/zero`` (read whole, it fills memory), a FIFO without a writer or an output FIFO without a reader
+(``open`` waits forever), a directory or a terminal. Here a path is opened without blocking, must be a
+regular file or a pipe (process substitution, ``<(curl ...)``, is one), and is read up to a cap; anything
+else is a ``ConfigurationError`` (the CLI's exit 2).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import stat
+import sys
+from typing import BinaryIO
+
+from fedlib.errors import ConfigurationError
+
+MIB = 1024 * 1024
+
+SMALL_FILE_BYTES = 4 * MIB
+"""Cap on a certificate, key, settings or TOML file."""
+
+
+def read_file(path: str, *, limit: int) -> bytes:
+    """The bytes of ``path``, a regular file or a pipe, of at most ``limit`` bytes.
+
+    Raises:
+        ConfigurationError: unreadable, not a regular file or pipe, or over ``limit``.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read {path}: {exc.strerror}") from None
+    except ValueError:  # a NUL byte in the path
+        raise ConfigurationError(f"cannot read {path!r}: not a file name") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+            raise ConfigurationError(f"cannot read {path}: not a regular file")
+        # Blocking again for the reads: a pipe with a writer is read to its end (a FIFO that no process has
+        # open for writing reads as empty, never waits).
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+        with os.fdopen(fd, "rb", buffering=0, closefd=False) as fh:
+            return _bounded(fh, limit, path)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read {path}: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+
+
+def read_stdin(*, limit: int) -> bytes:
+    """Standard input, at most ``limit`` bytes (ConfigurationError past it)."""
+    try:
+        return _bounded(sys.stdin.buffer, limit, "standard input")
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read standard input: {exc.strerror}") from None
+
+
+def _bounded(fh: BinaryIO, limit: int, what: str) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = fh.read(min(limit + 1 - size, MIB))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > limit:
+        raise ConfigurationError(f"{what} is larger than {limit:,} bytes, the limit for this input")
+    return b"".join(chunks)
+
+
+def open_for_writing(path: str, *, private: bool = False) -> BinaryIO:
+    """``path`` opened to be written from its start (created, or truncated), never waiting: a FIFO without a
+    reader is refused (``ENXIO``) instead of blocking. ``private``: mode 0600.
+
+    Raises:
+        ConfigurationError: it cannot be opened for writing.
+    """
+    try:
+        fd = os.open(
+            path,
+            os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NONBLOCK | os.O_CLOEXEC,
+            0o600 if private else 0o644,
+        )
+    except OSError as exc:
+        raise ConfigurationError(f"cannot write {path}: {exc.strerror}") from None
+    except ValueError:
+        raise ConfigurationError(f"cannot write {path!r}: not a file name") from None
+    try:
+        if private and stat.S_ISREG(os.fstat(fd).st_mode):
+            os.fchmod(fd, 0o600)  # the file may have existed with wider permissions (never a device's mode)
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+    except OSError as exc:
+        os.close(fd)
+        raise ConfigurationError(f"cannot write {path}: {exc.strerror}") from None
+    return os.fdopen(fd, "wb")
