@@ -129,7 +129,10 @@ class HTTPFetcher:
 
     def check_url(self, url: str) -> None:
         """Refuse anything but https (http only when allowed) with a host."""
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # "https://[::1", "https://[zz]/": a bracketed host that is not an IPv6 address
+            raise FetchError(f"metadata URL is not a URL, got {url[:200]!r}") from None
         schemes = ("https", "http") if self.allow_http else ("https",)
         if parts.scheme not in schemes or not parts.netloc:
             raise FetchError(f"metadata URL must be an absolute https URL, got {url[:200]!r}")

@@ -602,6 +602,12 @@ def _check_url(url: str) -> str:
     host = parts.hostname
     if not host:
         raise ConfigurationError("a Redis store URL needs a host: redis://host[:port][/db]")
+    try:
+        host.encode("idna")  # what the socket layer does with it: an empty or over-long label fails there
+    except UnicodeError:
+        raise ConfigurationError(
+            f"the host of the Redis store URL is not a host name (an empty or over-63-character label): {host[:100]!r}"
+        ) from None
     if parts.query or parts.fragment or "?" in url or "#" in url:
         raise ConfigurationError(
             "RedisStore takes no query string or fragment in its URL; pass prefix= and timeout= as "

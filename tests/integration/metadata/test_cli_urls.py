@@ -65,3 +65,14 @@ def test_check_response_with_a_metadata_url(http_server: Any, capsys: Any, tmp_p
     assert (status, out["ok"]) == (0, True)
     status, out = run(capsys, *args, "--idp-metadata", http_server.url("/gone.xml"))
     assert (status, out["error"]) == (2, "configuration-error")
+
+
+@pytest.mark.parametrize("url", ["https://[::1", "https://[zz]/"])
+def test_a_malformed_bracketed_host_is_a_fetch_error_not_an_internal_error(url: str, capsys: Any) -> None:
+    # urlsplit raises ValueError for these; check-metadata said "internal error (ValueError)", exit 3.
+    from fedlib.federation.http import FetchError
+
+    with pytest.raises(FetchError, match="not a URL"):
+        HTTPFetcher().get(url)
+    assert main(["check-metadata", url]) in (1, 2)
+    assert "internal error" not in capsys.readouterr().err

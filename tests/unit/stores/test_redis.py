@@ -123,6 +123,19 @@ def test_constructor_rejects_bad_urls(url: str) -> None:
         RedisStore(url)
 
 
+@pytest.mark.parametrize("url", ["redis://a..b", "redis://.", "redis://" + "a" * 64, "rediss://x..y:6380/0"])
+def test_a_host_that_is_no_host_name_is_refused_when_opened(url: str) -> None:
+    # Accepted before, then the first add raised a bare UnicodeError from the socket layer's IDNA encoding
+    # (the CLI: "internal error", exit 3).
+    with pytest.raises(ConfigurationError, match="not a host name"):
+        open_store(url)
+
+
+@pytest.mark.parametrize("url", ["redis://[::1]:6379/0", "redis://b\u00fccher.example", "redis://localhost"])
+def test_ipv6_and_international_hosts_are_still_hosts(url: str) -> None:
+    RedisStore(url).close()
+
+
 # -- expiry: the caller's clock decides, Redis's TTL only collects garbage --------------------------------
 
 
