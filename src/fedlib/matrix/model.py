@@ -22,13 +22,21 @@ workaround (a ``limited`` verdict names the setting to change). ``sp_settings`` 
 ``SecurityPolicy`` switches for this IdP (:data:`SP_SETTING_KEYS`); one the customer has not set may be
 turned on by a workaround when the vendor profile documents the quirk it serves (``VendorProfile.sp_settings``),
 so an IdP such as Rippling shows as ``limited`` with the fedlib setting to change.
+
+Each ``settings`` value is checked against its knob's type in ``IdPBehaviour`` (one of the listed words,
+true or false, a string, a table of strings; a duration such as ``lifetime`` or ``clock_offset`` in seconds)
+and the algorithm names against what the test IdP signs with: anything else is a ``ConfigurationError``
+naming the knob, before any flow runs.
 """
 
 from __future__ import annotations
 
+import math
 import tomllib
+import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
@@ -132,6 +140,7 @@ class MatrixConfig:
             bad = set(settings) - KNOBS
             if bad:
                 raise ConfigurationError(f"idps.{name}.settings: unknown knob(s) {', '.join(sorted(bad))}")
+            settings = _knob_values(profile, settings, f"idps.{name}.settings")
             sp_settings = _as_table(table.get("sp_settings", {}), f"idps.{name}.sp_settings")
             bad = set(sp_settings) - SP_SETTING_KEYS
             if bad:
@@ -180,6 +189,81 @@ class MatrixConfig:
         except UnicodeDecodeError as exc:
             raise ConfigurationError(f"{path} is not UTF-8 text (TOML is UTF-8): byte {exc.start}") from None
         return cls.from_mapping(data)
+
+
+# A duration knob is given in seconds (TOML has no duration type); this bounds it to what the test IdP
+# can put in an instant (an IdP's clock off by years, or an assertion valid for years, is no flow to run).
+_MAX_KNOB_SECONDS = 10 * 365 * 24 * 3600
+# Validity periods an IdP administrator sets; the clock offset alone may be negative (a clock behind).
+_POSITIVE_DURATIONS = frozenset({"lifetime", "session_lifetime"})
+
+
+def _knob_values(profile: str, settings: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The IdP knobs of a matrix file as the test IdP takes them, each checked against its type in
+    ``IdPBehaviour`` (a duration from seconds), algorithm names against what the test IdP can sign with, and
+    the whole set by building the profile's behaviour with it: ``ConfigurationError`` naming the knob."""
+    import typing
+
+    from fedlib.testing import responses
+    from fedlib.testing.behaviour import IdPBehaviour
+    from fedlib.testing.profiles import get_profile
+
+    hints = typing.get_type_hints(IdPBehaviour)
+    out: dict[str, Any] = {}
+    for knob, value in settings.items():
+        out[knob] = _knob_value(hints[knob], value, f"{where}.{knob}")
+        if knob in _POSITIVE_DURATIONS and out[knob] <= timedelta(0):
+            raise ConfigurationError(f"{where}.{knob} must be a positive number of seconds, got {value!r}")
+    # The three algorithm knobs are names the signer resolves (its own lookups, so that the matrix and the
+    # test IdP agree on what exists).
+    for knob, resolve in (
+        ("signature_algorithm", responses._signature_method),
+        ("digest_algorithm", responses._digest_method),
+        ("c14n", responses._c14n_method),
+    ):
+        if isinstance(out.get(knob), str):
+            try:
+                resolve(out[knob])
+            except ValueError as exc:
+                raise ConfigurationError(f"{where}.{knob}: {exc}") from None
+    try:
+        get_profile(profile).behaviour(**out)
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError(f"{where}: {exc}") from None
+    return out
+
+
+def _knob_value(expected: Any, value: Any, where: str) -> Any:
+    """``value`` (from TOML) as a value of type ``expected``, or ``ConfigurationError``."""
+    import typing
+
+    origin = typing.get_origin(expected)
+    if origin is typing.Literal:
+        if isinstance(value, str) and value in typing.get_args(expected):
+            return value
+        choices = ", ".join(repr(choice) for choice in typing.get_args(expected))
+        raise ConfigurationError(f"{where} must be one of {choices}, got {value!r}")
+    if origin in (typing.Union, types.UnionType):
+        members = [member for member in typing.get_args(expected) if member is not type(None)]
+        if len(members) == 1:  # X | None: TOML has no null, so the value is an X
+            return _knob_value(members[0], value, where)
+    if expected is bool:
+        if type(value) is bool:
+            return value
+        raise ConfigurationError(f"{where} must be true or false, got {value!r}")
+    if expected is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigurationError(f"{where} must be a string, got {value!r}")
+    if expected is timedelta:
+        if type(value) in (int, float) and math.isfinite(value) and abs(value) <= _MAX_KNOB_SECONDS:
+            return timedelta(seconds=value)
+        raise ConfigurationError(f"{where} must be a number of seconds (at most 10 years), got {value!r}")
+    if origin is Mapping or expected is Mapping:
+        if isinstance(value, Mapping) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            return dict(value)
+        raise ConfigurationError(f"{where} must be a table of strings, got {value!r}")
+    raise ConfigurationError(f"{where} cannot be set from a matrix file")
 
 
 def _table(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:

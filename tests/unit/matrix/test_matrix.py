@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -140,6 +141,58 @@ def test_customer_setting_is_never_changed_by_a_workaround() -> None:
 def test_bad_configuration_is_a_configuration_error(data: dict[str, object], match: str) -> None:
     with pytest.raises(ConfigurationError, match=match):
         MatrixConfig.from_mapping(data)
+
+
+@pytest.mark.parametrize(
+    ("knob", "value"),
+    [
+        # The robustness probe's values: each was a TypeError/ValueError (exit 3), or silently taken (exit 0).
+        ("lifetime", "5 minutes"),
+        ("lifetime", True),
+        ("lifetime", -60),
+        ("clock_offset", "x"),
+        ("session_lifetime", datetime(1979, 5, 27, tzinfo=UTC)),
+        ("digest_algorithm", 1),
+        ("digest_algorithm", "md5"),
+        ("signature_algorithm", "md5"),
+        ("c14n", "bogus"),
+        ("attribute_names", 3),
+        ("attribute_names", {"email": 3}),
+        ("status", "nope"),
+        ("name_id_format", 7),
+        ("status_message", 1.5),
+        ("signing", 42),
+        ("encrypt_assertion", "yes"),
+        ("key_info", []),
+        ("encryption_algorithm", "rot13"),
+        ("signature_position", {"a": 1}),
+        ("session_index", 1),
+    ],
+)
+def test_a_knob_value_of_a_wrong_type_or_value_is_a_configuration_error(knob: str, value: object) -> None:
+    data = {"applications": {"w": {}}, "idps": {"a": {"profile": "okta", "settings": {knob: value}}}}
+    with pytest.raises(ConfigurationError, match=f"idps.a.settings.{knob}"):
+        MatrixConfig.from_mapping(data)
+
+
+@pytest.mark.parametrize(
+    ("knob", "value", "expected"),
+    [
+        ("lifetime", 300, timedelta(minutes=5)),
+        ("clock_offset", -90, timedelta(seconds=-90)),
+        ("session_lifetime", 3600, timedelta(hours=1)),
+        ("signing", "both", "both"),
+        ("signature_algorithm", "rsa-sha512", "rsa-sha512"),
+        ("digest_algorithm", "sha384", "sha384"),
+        ("c14n", "c14n11", "c14n11"),
+        ("attribute_names", {"email": "mail"}, {"email": "mail"}),
+        ("encrypt_assertion", True, True),
+    ],
+)
+def test_a_knob_value_of_the_right_type_is_taken(knob: str, value: object, expected: object) -> None:
+    data = {"applications": {"w": {}}, "idps": {"a": {"profile": "okta", "settings": {knob: value}}}}
+    (idp,) = MatrixConfig.from_mapping(data).idps
+    assert idp.settings[knob] == expected
 
 
 def test_cli_formats(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
