@@ -191,3 +191,18 @@ def test_one_entity_expiring_inside_an_aggregate_leaves_the_others_in_service(ht
         assert status.next_refresh is not None
         assert status.next_refresh - clock.now() >= timedelta(hours=1)
         assert status.last_error is None
+
+
+@pytest.mark.parametrize("special", ["fifo", "/dev/zero", "directory", "nul"])
+def test_a_file_source_that_is_no_regular_file_is_a_fetch_error_at_once(tmp_path: Path, special: str) -> None:
+    # A FIFO made open() wait forever in the refresh thread; /dev/zero never ends; a NUL byte was a ValueError.
+    from fedlib.federation import FileSource
+    from fedlib.federation.http import FetchError
+
+    if special == "fifo":
+        path = str(tmp_path / "fifo")
+        os.mkfifo(path)
+    else:
+        path = {"/dev/zero": "/dev/zero", "directory": str(tmp_path), "nul": str(tmp_path / "a\0b")}[special]
+    with pytest.raises(FetchError, match=r"not a regular file|not a file name"):
+        FileSource(path).fetch(None)
