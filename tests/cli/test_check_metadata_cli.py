@@ -12,7 +12,7 @@ from tests.metadata_support import aggregate_xml, entity_xml, federation_key, si
 from tests.support import ACS, IDP_ID, SP_ID, World
 
 from fedlib.cli import main
-from fedlib.testing import default_key
+from fedlib.testing import default_key, generate_key
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 NOW_ARG = "2026-11-21T12:00:00Z"
@@ -141,6 +141,51 @@ def test_check_metadata_usage_errors(tmp_path: Path, capsys: Any, argv: list[str
     status, out = run(capsys, "check-metadata", md, *argv, "--json")
     assert status == 2
     assert json.loads(out)["ok"] is False
+
+
+def test_check_metadata_warns_for_a_weak_signing_key(tmp_path: Path, capsys: Any) -> None:
+    # A 1024-bit RSA IdP key was reported without a word (robustness probe); a warning, not a failure: fedlib
+    # verifies its signatures strictly and legacy IdPs still have such keys.
+    weak = generate_key("rsa", bits=1024, common_name="legacy IdP")
+    md = write(tmp_path, "idp.xml", entity_xml(IDP_ID, [weak]))
+    status, out = run(capsys, "check-metadata", md, "--now", NOW_ARG, "--json")
+    assert status == 0
+    report = json.loads(out)
+    assert report["entities"][0]["certificates"][0]["weak_key"] == "a 1024-bit RSA key (2048 bits is the minimum today)"
+    (warning,) = report["warnings"]
+    assert "1024-bit RSA key" in warning
+    assert "roll over" in warning
+    status, out = run(capsys, "check-metadata", md, "--now", NOW_ARG)
+    assert status == 0
+    assert "WARNING" in out
+    assert "1024-bit" in out
+    md = write(tmp_path, "strong.xml", entity_xml(IDP_ID, [default_key()]))
+    status, out = run(capsys, "check-metadata", md, "--now", NOW_ARG, "--json")
+    assert json.loads(out)["warnings"] == []
+    assert json.loads(out)["entities"][0]["certificates"][0]["weak_key"] is None
+
+
+def test_weak_key_names_a_small_rsa_exponent() -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    from fedlib.cli.check_metadata import _weak_key
+
+    private = rsa.generate_private_key(public_exponent=3, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "e3")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(private.public_key())
+        .serial_number(1)
+        .not_valid_before(NOW)
+        .not_valid_after(NOW + timedelta(days=1))
+        .sign(private, hashes.SHA256())
+    )
+    assert _weak_key(cert) == "an RSA key with public exponent 3 (65537 is the norm)"
 
 
 def test_check_metadata_bad_signer_file(tmp_path: Path, capsys: Any) -> None:

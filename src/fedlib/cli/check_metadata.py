@@ -21,6 +21,7 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from fedlib.cli._sources import load_document, read_certificates
 from fedlib.cli._text import terminal_safe
@@ -78,7 +79,26 @@ def _certificate(cert: x509.Certificate, now: datetime, warn: timedelta) -> dict
         "not_after": _iso(not_after),
         "expired": not_after <= now,
         "expiring": now < not_after <= now + warn,
+        "weak_key": _weak_key(cert),
     }
+
+
+def _weak_key(cert: x509.Certificate) -> str | None:
+    """Why the certificate's key is below today's minimum (NIST SP 800-131A: RSA 2048 bits, EC 224; an RSA
+    exponent of 65537 is the universal choice, e=3 the classic forgery target of lax verifiers), or None.
+    A warning, not a refusal: fedlib verifies such signatures strictly, and legacy IdPs still use them."""
+    try:
+        key = cert.public_key()
+    except ValueError:  # a key type cryptography cannot load: the metadata parser already refused those
+        return None
+    if isinstance(key, rsa.RSAPublicKey):
+        if key.key_size < 2048:
+            return f"a {key.key_size}-bit RSA key (2048 bits is the minimum today)"
+        if key.public_numbers().e < 65537:
+            return f"an RSA key with public exponent {key.public_numbers().e} (65537 is the norm)"
+    elif isinstance(key, ec.EllipticCurvePublicKey) and key.curve.key_size < 224:
+        return f"a {key.curve.key_size}-bit EC key ({key.curve.name}; 256 bits is the norm)"
+    return None
 
 
 def _entity(idp: IdPMetadata, now: datetime, warn: timedelta) -> dict[str, Any]:
@@ -112,6 +132,11 @@ def _report(document: MetadataDocument, args: argparse.Namespace, now: datetime)
                 errors.append(f"{entity_id}: signing certificate {cert['subject']} expired {cert['not_after']}")
             elif cert["expiring"]:
                 warnings.append(f"{entity_id}: signing certificate {cert['subject']} expires {cert['not_after']}")
+            if cert["weak_key"] is not None:
+                warnings.append(
+                    f"{entity_id}: signing certificate {cert['subject']} has {cert['weak_key']}; ask the IdP to "
+                    "roll over to a stronger signing key"
+                )
         entities.append(entry)
     return {
         "ok": not errors,
