@@ -23,11 +23,14 @@ SMALL_FILE_BYTES = 4 * MIB
 """Cap on a certificate, key, settings or TOML file."""
 
 
-def read_file(path: str, *, limit: int) -> bytes:
-    """The bytes of ``path``, a regular file or a pipe, of at most ``limit`` bytes.
+def open_without_waiting(path: str, *, pipes: bool) -> BinaryIO:
+    """``path`` opened for reading, never waiting on it: a regular file, or also a pipe when
+    ``pipes`` (put back in blocking mode for the reads; a FIFO that no process has open for writing then
+    reads as empty at once).
 
     Raises:
-        ConfigurationError: unreadable, not a regular file or pipe, or over ``limit``.
+        ConfigurationError: it cannot be opened, or it is something else (a device, a directory, a FIFO
+            when not ``pipes``).
     """
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -37,17 +40,29 @@ def read_file(path: str, *, limit: int) -> bytes:
         raise ConfigurationError(f"cannot read {path!r}: not a file name") from None
     try:
         mode = os.fstat(fd).st_mode
-        if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+        if not (stat.S_ISREG(mode) or (pipes and stat.S_ISFIFO(mode))):
             raise ConfigurationError(f"cannot read {path}: not a regular file")
-        # Blocking again for the reads: a pipe with a writer is read to its end (a FIFO that no process has
-        # open for writing reads as empty, never waits).
         fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
-        with os.fdopen(fd, "rb", buffering=0, closefd=False) as fh:
-            return _bounded(fh, limit, path)
+        return os.fdopen(fd, "rb")
     except OSError as exc:
-        raise ConfigurationError(f"cannot read {path}: {exc.strerror}") from None
-    finally:
         os.close(fd)
+        raise ConfigurationError(f"cannot read {path}: {exc.strerror}") from None
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_file(path: str, *, limit: int) -> bytes:
+    """The bytes of ``path``, a regular file or a pipe, of at most ``limit`` bytes.
+
+    Raises:
+        ConfigurationError: unreadable, not a regular file or pipe, or over ``limit``.
+    """
+    with open_without_waiting(path, pipes=True) as fh:
+        try:
+            return _bounded(fh, limit, path)
+        except OSError as exc:
+            raise ConfigurationError(f"cannot read {path}: {exc.strerror}") from None
 
 
 def read_stdin(*, limit: int) -> bytes:

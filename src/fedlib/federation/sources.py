@@ -10,9 +10,9 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
-from stat import S_ISREG
 from typing import Protocol
 
+from fedlib._files import open_without_waiting
 from fedlib.errors import ConfigurationError
 from fedlib.federation.http import FetchError, FetchResult, HTTPFetcher, Validators
 
@@ -46,22 +46,14 @@ class FileSource:
         return str(self.path)
 
     def fetch(self, validators: Validators | None) -> FetchResult:
+        # Only a regular file, opened without waiting: a FIFO would make open() wait forever in the refresh
+        # thread, a device such as /dev/zero never ends (a FetchError instead).
         try:
-            # Opened without blocking and read only if it is a regular file: a FIFO would make open() wait
-            # forever in the refresh thread, a device such as /dev/zero never ends (a FetchError instead).
-            try:
-                fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-            except ValueError:  # a NUL byte in the path
-                raise FetchError(f"cannot read {str(self.path)!r}: not a file name") from None
-            try:
-                regular = S_ISREG(os.fstat(fd).st_mode)
-            except OSError:
-                os.close(fd)
-                raise
-            if not regular:
-                os.close(fd)
-                raise FetchError(f"cannot read {self.path}: not a regular file")
-            with os.fdopen(fd, "rb") as fh:
+            opened = open_without_waiting(str(self.path), pipes=False)
+        except ConfigurationError as exc:
+            raise FetchError(exc.message) from None
+        try:
+            with opened as fh:
                 stat = os.fstat(fh.fileno())
                 tag = f"{stat.st_size}-{stat.st_mtime_ns}"
                 if validators is not None and validators.etag == tag:

@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 import tomllib
 import types
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -202,8 +203,6 @@ def _knob_values(profile: str, settings: Mapping[str, Any], where: str) -> dict[
     """The IdP knobs of a matrix file as the test IdP takes them, each checked against its type in
     ``IdPBehaviour`` (a duration from seconds), algorithm names against what the test IdP can sign with, and
     the whole set by building the profile's behaviour with it: ``ConfigurationError`` naming the knob."""
-    import typing
-
     from fedlib.testing import responses
     from fedlib.testing.behaviour import IdPBehaviour
     from fedlib.testing.profiles import get_profile
@@ -235,8 +234,6 @@ def _knob_values(profile: str, settings: Mapping[str, Any], where: str) -> dict[
 
 def _knob_value(expected: Any, value: Any, where: str) -> Any:
     """``value`` (from TOML) as a value of type ``expected``, or ``ConfigurationError``."""
-    import typing
-
     origin = typing.get_origin(expected)
     if origin is typing.Literal:
         if isinstance(value, str) and value in typing.get_args(expected):

@@ -288,11 +288,6 @@ def check_destination(response: etree._Element, acs_url: str) -> None:
         )
 
 
-def issuer_of(element: etree._Element) -> etree._Element | None:
-    """The saml:Issuer child of a Response or Assertion, if any."""
-    return next(element.iterchildren(SAML_ISSUER), None)
-
-
 def check_issuer(element: etree._Element, idp_entity_id: str) -> str:
     """Issuer present, Format entity (or absent), value exactly the IdP entityID (Profiles §4.1.4.2;
     ``wrong-issuer``). xs:anyURI collapses whitespace, so surrounding whitespace is ignored. A second Issuer
