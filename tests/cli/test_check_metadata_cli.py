@@ -165,17 +165,14 @@ def test_check_metadata_warns_for_a_weak_signing_key(tmp_path: Path, capsys: Any
     assert json.loads(out)["entities"][0]["certificates"][0]["weak_key"] is None
 
 
-def test_weak_key_names_a_small_rsa_exponent() -> None:
+def _self_signed(private: Any) -> Any:
+    """A one-day self-signed certificate for ``private`` (an RSA or EC private key)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import rsa
     from cryptography.x509.oid import NameOID
 
-    from fedlib.cli.check_metadata import _weak_key
-
-    private = rsa.generate_private_key(public_exponent=3, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "e3")])
-    cert = (
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "weak key")])
+    return (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
@@ -185,33 +182,26 @@ def test_weak_key_names_a_small_rsa_exponent() -> None:
         .not_valid_after(NOW + timedelta(days=1))
         .sign(private, hashes.SHA256())
     )
+
+
+def test_weak_key_names_a_small_rsa_exponent() -> None:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from fedlib.cli.check_metadata import _weak_key
+
+    cert = _self_signed(rsa.generate_private_key(public_exponent=3, key_size=2048))
     assert _weak_key(cert) == "an RSA key with public exponent 3 (65537 is the norm)"
 
 
 def test_weak_key_names_a_small_ec_curve_and_passes_p256() -> None:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
 
     from fedlib.cli.check_metadata import _weak_key
 
-    def cert(curve: ec.EllipticCurve) -> x509.Certificate:
-        private = ec.generate_private_key(curve)
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, curve.name)])
-        return (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(private.public_key())
-            .serial_number(1)
-            .not_valid_before(NOW)
-            .not_valid_after(NOW + timedelta(days=1))
-            .sign(private, hashes.SHA256())
-        )
-
-    assert _weak_key(cert(ec.SECP192R1())) == "a 192-bit EC key (secp192r1; 256 bits is the norm)"
-    assert _weak_key(cert(ec.SECP256R1())) is None
+    assert _weak_key(_self_signed(ec.generate_private_key(ec.SECP192R1()))) == (
+        "a 192-bit EC key (secp192r1; 256 bits is the norm)"
+    )
+    assert _weak_key(_self_signed(ec.generate_private_key(ec.SECP256R1()))) is None
 
 
 def test_check_metadata_bad_signer_file(tmp_path: Path, capsys: Any) -> None:
