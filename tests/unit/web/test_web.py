@@ -14,6 +14,7 @@ from fedlib.testing.idp import TestIdP
 from fedlib.web import (
     CSRF_FIELD,
     CSRF_SESSION_KEY,
+    MAX_FORM_FIELDS,
     PRINCIPAL_SESSION_KEY,
     SESSION_KEY,
     LogoutEvent,
@@ -24,6 +25,7 @@ from fedlib.web import (
     logout_form_html,
     principal_digest,
     session_identity,
+    too_many_form_fields,
 )
 
 ROUTES = SamlRoutes()
@@ -241,3 +243,23 @@ def test_principal_digest_is_the_json_digest_for_every_identity(identity: dict[s
     gives json.dumps's digest for every value; anything else (a number, a list, an object) must take the
     json.dumps path (without that guard this fails: an int is not a string to the encoder)."""
     assert principal_digest(identity) == _principal_digest_reference(identity)
+
+
+_SEPARATOR_HEAVY = st.lists(
+    st.sampled_from([b"&", b";", b"a", b"=", b"%26", b"&&", b";;", b"x" * 50]), max_size=200
+).map(b"".join)
+
+
+@settings(max_examples=500)
+@given(st.one_of(_SEPARATOR_HEAVY, st.binary(max_size=300)))
+def test_too_many_form_fields_is_the_separator_count(body: bytes) -> None:
+    """The field cap is exactly "at least MAX_FORM_FIELDS separators (& and ;)", however it is counted."""
+    assert too_many_form_fields(body) is (body.count(b"&") + body.count(b";") >= MAX_FORM_FIELDS)
+
+
+@pytest.mark.parametrize("extra", [-1, 0, 1, 1000])
+@pytest.mark.parametrize("mix", [b"&", b";", b"&;"])
+def test_too_many_form_fields_at_the_cap(extra: int, mix: bytes) -> None:
+    separators = (mix * MAX_FORM_FIELDS)[: MAX_FORM_FIELDS + extra] if extra < 1000 else mix * 100_000
+    body = b"SAMLResponse=" + b"x" * 10_000 + b"".join(bytes([c]) + b"a" for c in separators)
+    assert too_many_form_fields(body) is (len(separators) >= MAX_FORM_FIELDS)
