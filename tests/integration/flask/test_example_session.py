@@ -329,3 +329,17 @@ def test_another_headers_class_gets_the_cookie_through_its_add() -> None:
     with app.app_context():
         app.session_interface.save_session(app, session_, response)
     assert "Set-Cookie" in added
+
+
+@settings(max_examples=400)
+@given(
+    st.one_of(
+        st.text(alphabet="AZaz09_.-=+/ \"';,\n\té€\x00\x7f", max_size=60),
+        st.text(max_size=40),
+    )
+)
+def test_unquoted_is_the_character_class_werkzeug_writes_as_it_is(text: str) -> None:
+    """The session header's fast path takes a name or value only when it has nothing but ``[A-Za-z0-9_.-]``."""
+    import re
+
+    assert example_app._unquoted(text) is (re.fullmatch(r"[A-Za-z0-9_.-]*", text, re.ASCII) is not None)
