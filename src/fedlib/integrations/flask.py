@@ -67,6 +67,7 @@ cookie's name.
 from __future__ import annotations
 
 import binascii
+import io
 import logging
 import re
 import time
@@ -75,7 +76,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Request, Response, abort, current_app, redirect, request, session, url_for
 from markupsafe import Markup
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
 from werkzeug.http import dump_cookie, http_date
 from werkzeug.wrappers import Request as WerkzeugRequest
 from werkzeug.wrappers import Response as BaseResponse
@@ -209,6 +210,79 @@ def _unquote_plus(part: bytes) -> str | None:
     if len(decoded) != len(part) - 2 * part.count(b"%"):
         return None  # an escape without two hex digits after its %
     return decoded.decode("utf-8")
+
+
+def _werkzeug_reads_the_cache() -> bool:
+    """Whether werkzeug's ``Request`` takes its body from the ``_cached_data`` attribute, for ``get_data`` and for
+    the form parser, once it is set (werkzeug 3.x's layout, not its API): only then does ``_read_body`` read
+    the body itself. Asked once at import on a probe request; another layout leaves every read to werkzeug."""
+    try:
+        probe = WerkzeugRequest(
+            {
+                "REQUEST_METHOD": "POST",
+                "CONTENT_TYPE": _URLENCODED,
+                "CONTENT_LENGTH": "3",
+                "wsgi.input": io.BytesIO(b"a=1"),
+                "wsgi.input_terminated": True,
+                "SERVER_NAME": "probe",
+                "SERVER_PORT": "80",
+                "wsgi.url_scheme": "http",
+            }
+        )
+        probe._cached_data = b"a=2"
+        return bool(probe.get_data(cache=True) == b"a=2" and probe.form.get("a") == "2")
+    except Exception:  # any other layout: werkzeug reads
+        return False
+
+
+_CACHED_BODY: bool = _werkzeug_reads_the_cache()
+"""``_werkzeug_reads_the_cache()``, asked once at import."""
+
+
+def _read_body(req: Request, cap: int) -> bytes:
+    """``req.get_data(cache=True)`` with ``req.max_content_length = cap + 1`` (a 413 for a declared length over
+    it, and for more than ``cap + 1`` bytes streamed), read straight from the server's stream in the usual case.
+
+    Why: werkzeug wraps the stream in a ``LimitedStream`` and reads it through ``io.RawIOBase`` into a bytearray,
+    then copies it: ~14 µs for an IdP's 10 KB POST where this takes ~5.5 (in-process; about twice both inside
+    gunicorn's workers), on every login. The usual case is the one werkzeug reads the same way: a server that
+    terminates the stream at the body's end (``wsgi.input_terminated``, as gunicorn and waitress set it),
+    werkzeug's own ``get_data`` and form parser, a body ``get_data`` has not cached yet, and werkzeug's
+    ``_cached_data`` layout (``_CACHED_BODY``). Then the stream is read until it ends or holds more than ``cap``
+    bytes, as werkzeug's bounded stream reads it (a read that fails is a client gone: 400), and the bytes are
+    put where werkzeug keeps them, so ``request.get_data()`` and ``request.form`` read them afterwards as
+    before. What the app read of the stream before (a form parse, a read of its own) is gone for either reader.
+    Anything else is werkzeug's ``get_data``. tests/integration/flask/test_flask_body_read.py compares the two."""
+    environ = req.environ
+    if (
+        not _CACHED_BODY
+        or "wsgi.input_terminated" not in environ
+        or req.shallow
+        or type(req).get_data is not WerkzeugRequest.get_data
+        or type(req)._get_stream_for_parsing is not WerkzeugRequest._get_stream_for_parsing
+        or "_cached_data" in req.__dict__  # read already: get_data returns it
+    ):
+        return req.get_data(cache=True)
+    length = req.content_length
+    if length is not None and length > cap + 1:
+        raise RequestEntityTooLarge()  # declared over the limit: refused unread, as werkzeug does
+    stream = environ["wsgi.input"]
+    chunks: list[bytes] = []
+    total = 0
+    while total <= cap:
+        try:
+            chunk = stream.read(cap + 1 - total)
+        except (OSError, ValueError) as exc:  # the client went away mid-body: a 400, as werkzeug's stream says
+            raise ClientDisconnected() from exc
+        if not chunk:
+            break
+        chunks.append(bytes(chunk))
+        total += len(chunk)
+    if total > cap:
+        raise RequestEntityTooLarge()  # werkzeug's bounded stream refuses a read past its limit
+    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    req._cached_data = body
+    return body
 
 
 def _acs_form(req: Request) -> dict[str, str]:
@@ -551,7 +625,7 @@ class FedLib:
         cap = self.max_body_bytes if app_limit is None else min(int(app_limit), self.max_body_bytes)
         req.max_content_length = cap + 1
         if req.method == "POST":
-            body = req.get_data(cache=True)
+            body = _read_body(req, cap)
             # Over the size cap, or over fedlib.web.MAX_FORM_FIELDS fields: refused before anything parses it.
             if len(body) > cap or too_many_form_fields(body):
                 raise RequestEntityTooLarge()
