@@ -76,7 +76,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Request, Response, abort, current_app, redirect, request, session, url_for
 from markupsafe import Markup
-from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import BadRequest, ClientDisconnected, HTTPException, RequestEntityTooLarge
 from werkzeug.http import dump_cookie, http_date
 from werkzeug.wrappers import Request as WerkzeugRequest
 from werkzeug.wrappers import Response as BaseResponse
@@ -637,16 +637,25 @@ class FedLib:
         """Before a fedlib route reads a POST body: a 413 for a body with more than ``fedlib.web.MAX_FORM_FIELDS``
         fields (parsing a million tiny fields takes seconds), and for a body over the cap, whether its Content-Length
         says so (werkzeug refuses it unread) or it streams past it (no Content-Length: werkzeug reads at most
-        ``cap + 1`` bytes, so one byte too many proves it); never more than that read into memory. The body
-        is cached, and every later read (the form) uses the cache. ``req``: the current request (default:
-        ``flask.request``)."""
+        ``cap + 1`` bytes, so one byte too many proves it); never more than that read into memory. A body the
+        server cannot read (its own parse error, a malformed chunk size under gunicorn) is the client's 400, as
+        in the Django adapter. The body is cached, and every later read (the form) uses the cache. ``req``: the
+        current request (default: ``flask.request``)."""
         if req is None:
             req = _current_request()
         app_limit = current_app.config.get("MAX_CONTENT_LENGTH")
         cap = self.max_body_bytes if app_limit is None else min(int(app_limit), self.max_body_bytes)
         req.max_content_length = cap + 1
         if req.method == "POST":
-            body = _read_body(req, cap)
+            try:
+                body = _read_body(req, cap)
+            except HTTPException:
+                raise  # 413, or werkzeug's 400 for a client gone mid-body
+            except Exception as exc:
+                # The server could not read the body the client sent (gunicorn raises its own parse errors from
+                # wsgi.input, a malformed chunk size say): the client's 400, not an error of fedlib's.
+                log.info("fedlib: the request body could not be read: %s: %s", type(exc).__name__, exc)
+                raise BadRequest("the request body could not be read") from exc
             # Over the size cap, or over fedlib.web.MAX_FORM_FIELDS fields: refused before anything parses it.
             if len(body) > cap or too_many_form_fields(body):
                 raise RequestEntityTooLarge()

@@ -292,3 +292,28 @@ def test_a_stream_that_answers_none_is_a_short_body_not_an_error() -> None:
     req = Request(_environ(b"SAMLResponse=x", 14, _NoneStream(), terminated=True))
     req.max_content_length = CAP + 1
     assert _read_body(req, CAP) == b""
+
+
+class _ServerParseError(Exception):
+    """What a server raises for a body it cannot parse (gunicorn: ``InvalidChunkSize``, a ``ParseException``)."""
+
+
+@pytest.mark.parametrize("terminated", [True, False])
+@pytest.mark.parametrize("path", ["/saml/acs", "/saml/logout"])
+def test_a_body_the_server_cannot_read_is_the_clients_400(
+    saml_sp: ServiceProvider, caplog: pytest.LogCaptureFixture, terminated: bool, path: str
+) -> None:
+    """A malformed chunked body (gunicorn raises its own parse error from ``wsgi.input.read``) is the client's
+    400, logged as such: not fedlib's ``internal-error`` page with an ERROR traceback (found against a real
+    gunicorn: ``zz`` as a chunk size)."""
+    app = Flask(__name__)
+    app.secret_key = "test-only"
+    FedLib(app, service_provider=saml_sp)
+    body = b"SAMLResponse=" + b"A" * 500
+    environ = _environ(body, len(body), _Trickle(body, 64, fail_after=128, error=_ServerParseError), terminated)
+    environ["PATH_INFO"] = path
+    status: list[str] = []
+    with caplog.at_level("INFO"):
+        app.wsgi_app(environ, lambda s, h, exc_info=None: status.append(s))  # type: ignore[arg-type]
+    assert status[0].startswith("400"), status
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
