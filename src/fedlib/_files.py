@@ -13,7 +13,8 @@ import fcntl
 import os
 import stat
 import sys
-from typing import BinaryIO
+import tomllib
+from typing import Any, BinaryIO
 
 from fedlib.errors import ConfigurationError
 
@@ -42,7 +43,7 @@ def open_without_waiting(path: str, *, pipes: bool) -> BinaryIO:
         mode = os.fstat(fd).st_mode
         if not (stat.S_ISREG(mode) or (pipes and stat.S_ISFIFO(mode))):
             raise ConfigurationError(f"cannot read {path}: not a regular file")
-        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+        _blocking(fd)
         return os.fdopen(fd, "rb")
     except OSError as exc:
         os.close(fd)
@@ -50,6 +51,11 @@ def open_without_waiting(path: str, *, pipes: bool) -> BinaryIO:
     except BaseException:
         os.close(fd)
         raise
+
+
+def _blocking(fd: int) -> None:
+    """Put ``fd``, opened with ``O_NONBLOCK`` so that opening it never waited, back in blocking mode."""
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
 
 
 def read_file(path: str, *, limit: int) -> bytes:
@@ -63,6 +69,21 @@ def read_file(path: str, *, limit: int) -> bytes:
             return _bounded(fh, limit, path)
         except OSError as exc:
             raise ConfigurationError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def read_toml(path: str) -> dict[str, Any]:
+    """The TOML file ``path`` (settings, a matrix file), read as :func:`read_file` with ``SMALL_FILE_BYTES``.
+
+    Raises:
+        ConfigurationError: unreadable, too large, not UTF-8 or not valid TOML.
+    """
+    raw = read_file(path, limit=SMALL_FILE_BYTES)
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"{path} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigurationError(f"{path} is not UTF-8 text (TOML is UTF-8): byte {exc.start}") from None
 
 
 def read_stdin(*, limit: int) -> bytes:
@@ -107,7 +128,7 @@ def open_for_writing(path: str, *, private: bool = False) -> BinaryIO:
     try:
         if private and stat.S_ISREG(os.fstat(fd).st_mode):
             os.fchmod(fd, 0o600)  # the file may have existed with wider permissions (never a device's mode)
-        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+        _blocking(fd)
     except OSError as exc:
         os.close(fd)
         raise ConfigurationError(f"cannot write {path}: {exc.strerror}") from None

@@ -114,7 +114,6 @@ import hashlib
 import json
 import math
 import re
-import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -127,7 +126,7 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
-from fedlib._files import SMALL_FILE_BYTES, read_file
+from fedlib._files import read_file, read_toml
 from fedlib.attributes import AttributeMap
 from fedlib.authn_context import DEFAULT_AUTHN_CONTEXT_ORDER, AuthnContextOrder
 from fedlib.clock import Clock, ensure_aware
@@ -394,13 +393,7 @@ def load_settings_toml(
 ) -> Settings:
     """Read a TOML settings file; relative paths in it are relative to its directory."""
     path = Path(path)
-    raw = read_file(str(path), limit=SMALL_FILE_BYTES)
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigurationError(f"{path} is not valid TOML: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigurationError(f"{path} is not UTF-8 text (TOML is UTF-8): byte {exc.start}") from None
+    data = read_toml(str(path))
     return load_settings(data, base_dir=path.resolve().parent, now=now, clock=clock, fetcher=fetcher)
 
 

@@ -69,8 +69,8 @@ or two; the cap keeps a body of a million one-byte fields (2 MiB) from costing a
 
 def too_many_form_fields(body: bytes) -> bool:
     """Whether an urlencoded ``body`` holds more than :data:`MAX_FORM_FIELDS` fields: it has at least as many
-    separators (``&``, and ``;`` which some parsers also split on). One C pass over the body; a field's name
-    and value carry these characters only percent-encoded, so a genuine form is never counted high.
+    separators (``&``, and ``;`` which some parsers also split on). A field's name and value carry these
+    characters only percent-encoded, so a genuine form is never counted high.
 
     Counted with ``find`` (memchr), at most ``MAX_FORM_FIELDS`` steps in all: ``bytes.count`` of one byte
     reads the body a byte at a time, ~4.4 µs per count on an IdP's ~10 KB POST (two per login), where a

@@ -94,8 +94,9 @@ def _weak_key(cert: x509.Certificate) -> str | None:
     if isinstance(key, rsa.RSAPublicKey):
         if key.key_size < 2048:
             return f"a {key.key_size}-bit RSA key (2048 bits is the minimum today)"
-        if key.public_numbers().e < 65537:
-            return f"an RSA key with public exponent {key.public_numbers().e} (65537 is the norm)"
+        exponent = key.public_numbers().e
+        if exponent < 65537:
+            return f"an RSA key with public exponent {exponent} (65537 is the norm)"
     elif isinstance(key, ec.EllipticCurvePublicKey) and key.curve.key_size < 224:
         return f"a {key.curve.key_size}-bit EC key ({key.curve.name}; 256 bits is the norm)"
     return None

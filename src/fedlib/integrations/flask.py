@@ -300,7 +300,7 @@ def _read_body(req: Request, cap: int) -> bytes:
         chunks.append(bytes(chunk))
         total += len(chunk)
     if total > cap:
-        raise RequestEntityTooLarge()  # werkzeug's bounded stream refuses a read past its limit
+        raise RequestEntityTooLarge()  # over the cap: _cap_body's 413 for werkzeug's cap + 1 bytes, decided here
     body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     req._cached_data = body
     return body

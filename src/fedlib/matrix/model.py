@@ -32,7 +32,6 @@ naming the knob, before any flow runs.
 from __future__ import annotations
 
 import math
-import tomllib
 import types
 import typing
 from collections.abc import Mapping
@@ -43,7 +42,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from fedlib._files import SMALL_FILE_BYTES, read_file
+from fedlib._files import read_toml
 from fedlib.errors import ConfigurationError
 
 
@@ -182,14 +181,7 @@ class MatrixConfig:
 
     @classmethod
     def from_toml(cls, path: str | Path) -> MatrixConfig:
-        raw = read_file(str(path), limit=SMALL_FILE_BYTES)
-        try:
-            data = tomllib.loads(raw.decode("utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigurationError(f"{path} is not valid TOML: {exc}") from None
-        except UnicodeDecodeError as exc:
-            raise ConfigurationError(f"{path} is not UTF-8 text (TOML is UTF-8): byte {exc.start}") from None
-        return cls.from_mapping(data)
+        return cls.from_mapping(read_toml(str(path)))
 
 
 # A duration knob is given in seconds (TOML has no duration type); this bounds it to what the test IdP
